@@ -1,0 +1,400 @@
+//! Asymmetric coroutines: [`Coroutine::resume`] runs a coroutine until it
+//! suspends through its [`Yielder`] or returns.
+//!
+//! ```
+//! use xasync_core::coroutine::{Coroutine, CoroutineResult};
+//! use xasync_core::stack::HeapStack;
+//!
+//! // Input `i32`, yield `i32`, return `&str`.
+//! let mut co = Coroutine::with_stack(HeapStack::new(32 * 1024), |yielder, first: i32| {
+//!     let second = yielder.suspend(first * 10);
+//!     let _ = yielder.suspend(second * 10);
+//!     "done"
+//! });
+//! assert_eq!(co.resume(1), CoroutineResult::Yield(10));
+//! assert_eq!(co.resume(2), CoroutineResult::Yield(20));
+//! assert_eq!(co.resume(3), CoroutineResult::Return("done"));
+//! ```
+//!
+//! # Soundness
+//!
+//! * A coroutine is `!Send`: nothing in the language can check what its
+//!   suspended stack holds (an `Rc`, a `MutexGuard`, a thread-local address),
+//!   so once it has run it stays on its thread. Runtimes move *unstarted*
+//!   work between threads as a `Send` closure and create the coroutine where
+//!   it first runs.
+//! * A panic inside the coroutine is caught at its entry and re-raised by the
+//!   `resume` that ran it; the coroutine is then finished.
+//! * Dropping a suspended coroutine unwinds its stack, running the
+//!   destructors there (with the `std` feature; without it the stack is
+//!   leaked, never reused, so nothing pinned on it dangles).
+
+use crate::arch;
+use crate::context::{Prepared, StackHeader, prepare};
+use crate::stack::Stack;
+use crate::unwind::{self, Payload};
+use alloc::borrow::Cow;
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ptr::{self, NonNull};
+
+/// What a [`Coroutine::resume`] call ended with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CoroutineResult<Y, R> {
+    /// The coroutine suspended with this value; it can be resumed again.
+    Yield(Y),
+    /// The coroutine's function returned this value; it is finished.
+    Return(R),
+}
+
+impl<Y, R> CoroutineResult<Y, R> {
+    /// The yielded value, if the coroutine suspended.
+    pub fn as_yield(self) -> Option<Y> {
+        match self {
+            CoroutineResult::Yield(y) => Some(y),
+            CoroutineResult::Return(_) => None,
+        }
+    }
+
+    /// The returned value, if the coroutine finished.
+    pub fn as_return(self) -> Option<R> {
+        match self {
+            CoroutineResult::Yield(_) => None,
+            CoroutineResult::Return(r) => Some(r),
+        }
+    }
+}
+
+/// Sent by the resumer into the coroutine.
+enum Command<I> {
+    Resume(I),
+    Unwind,
+}
+
+/// How a coroutine's function ended, sent to its resumer by the last switch.
+/// Suspensions send a bare `Y` instead; [`Yielder::finished`] tells which.
+enum Outcome<R> {
+    Return(R),
+    Panic(Payload),
+    Unwound,
+}
+
+/// What the resumer receives.
+enum Event<Y, R> {
+    Yield(Y),
+    Finish(Outcome<R>),
+}
+
+/// The coroutine's handle on itself, given to its function: suspends it.
+///
+/// It lives at the top of the coroutine's stack and is only ever borrowed
+/// by the coroutine's own function, so it cannot outlive or leave it.
+pub struct Yielder<I, Y> {
+    /// Stack pointer of the context that resumed us, saved by `resume`.
+    caller_sp: Cell<*mut u8>,
+    /// Our stack pointer while suspended.
+    sp: Cell<*mut u8>,
+    header: NonNull<StackHeader>,
+    /// Set when the resumer asked us to unwind.
+    unwinding: Cell<bool>,
+    /// Set by the last switch out: it carries an `Outcome`, not a `Y`.
+    finished: Cell<bool>,
+    _marker: PhantomData<(fn(Y) -> I, *mut ())>,
+}
+
+impl<I, Y> Yielder<I, Y> {
+    /// Suspends the coroutine, handing `value` to the `resume` call that ran
+    /// it; returns the input of the next `resume`.
+    pub fn suspend(&self, value: Y) -> I {
+        let value = ManuallyDrop::new(value);
+        // SAFETY: only the running coroutine can reach its Yielder (it is
+        // borrowed by its function alone), so `caller_sp` is the live
+        // resumer's stack pointer; `finished` is false, so the resumer reads
+        // a `Y`.
+        match unsafe { self.switch_out(ptr::addr_of!(value) as usize) } {
+            Command::Resume(input) => input,
+            Command::Unwind => {
+                self.unwinding.set(true);
+                unwind::force()
+            }
+        }
+    }
+
+    /// Switches back to the resumer, handing it the value at `message` (a
+    /// `Y`, or an `Outcome` once `finished` is set) to move out.
+    ///
+    /// # Safety
+    ///
+    /// Must run on this coroutine's stack while it is running; the value at
+    /// `message` must not be used or dropped afterwards.
+    unsafe fn switch_out(&self, message: usize) -> Command<I> {
+        // SAFETY: the header lives at the top of our own stack.
+        unsafe { self.header.as_ref() }.check();
+        // SAFETY: the resumer is suspended in `switch_in` at `caller_sp`; it
+        // reads the message once, before anything else runs on our stack,
+        // and hands us a `Command` the same way.
+        unsafe {
+            let command = arch::switch(message, self.sp.as_ptr(), self.caller_sp.get());
+            ptr::read(command as *const Command<I>)
+        }
+    }
+}
+
+impl<I, Y> fmt::Debug for Yielder<I, Y> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Yielder").finish_non_exhaustive()
+    }
+}
+
+/// What `prepare` places at the top of a fresh stack.
+struct Start<I, Y, F> {
+    yielder: Yielder<I, Y>,
+    function: ManuallyDrop<F>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Created,
+    Suspended,
+    Finished,
+}
+
+/// A stackful coroutine taking `I` on each resume, yielding `Y` and
+/// returning `R`, running on a stack of type `S`.
+///
+/// See the [module documentation](self) for an example and the soundness
+/// rules.
+pub struct Coroutine<I, Y, R, S: Stack> {
+    yielder: NonNull<Yielder<I, Y>>,
+    state: State,
+    name: Option<Cow<'static, str>>,
+    stack: ManuallyDrop<S>,
+    _marker: PhantomData<(fn(I) -> (Y, R), *mut ())>,
+}
+
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
+    /// Creates a coroutine that will run `f` on `stack`. Nothing runs until
+    /// the first [`resume`](Self::resume), whose input becomes `f`'s second
+    /// argument.
+    ///
+    /// # Panics
+    ///
+    /// If `f` is too large to be stored on `stack`.
+    pub fn with_stack<F>(stack: S, f: F) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        let start = Start {
+            yielder: Yielder {
+                caller_sp: Cell::new(ptr::null_mut()),
+                sp: Cell::new(ptr::null_mut()),
+                header: NonNull::dangling(),
+                unwinding: Cell::new(false),
+                finished: Cell::new(false),
+                _marker: PhantomData,
+            },
+            function: ManuallyDrop::new(f),
+        };
+        // SAFETY: the stack is ours, and `entry::<I, Y, R, F>` reads its data
+        // as a `Start<I, Y, F>`.
+        let Prepared { header, data, sp } = unsafe { prepare(&stack, start, entry::<I, Y, R, F>) };
+        // SAFETY: `prepare` just initialized the start record.
+        let yielder = unsafe {
+            let yielder = &raw mut (*data.as_ptr()).yielder;
+            (*yielder).header = header;
+            (*yielder).sp.set(sp.as_ptr());
+            NonNull::new_unchecked(yielder)
+        };
+        Coroutine {
+            yielder,
+            state: State::Created,
+            name: None,
+            stack: ManuallyDrop::new(stack),
+            _marker: PhantomData,
+        }
+    }
+
+    /// Names the coroutine; the name appears in stack-overflow reports.
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        let name: *const str = &**self.name.insert(name.into());
+        // SAFETY: the string's bytes do not move when `self` does, and are
+        // owned by `self` for as long as the header points at them.
+        unsafe { self.header().set_name(Some(&*name)) };
+        self
+    }
+
+    /// The coroutine's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Whether the coroutine has been resumed at least once.
+    pub fn started(&self) -> bool {
+        self.state != State::Created
+    }
+
+    /// Whether the coroutine has finished (returned, panicked or unwound).
+    pub fn done(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    /// The stack the coroutine runs on.
+    pub fn stack(&self) -> &S {
+        &self.stack
+    }
+
+    /// Runs the coroutine until it suspends or returns. `input` is the
+    /// function's second argument on the first call and the value returned
+    /// by [`Yielder::suspend`] afterwards.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic of the coroutine (which is then finished), and
+    /// panics if the coroutine has already finished.
+    pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
+        assert!(!self.done(), "resumed a coroutine that has already finished");
+        // SAFETY: not finished, and `&mut self` rules out re-entrance.
+        match unsafe { self.switch_in(Command::Resume(input)) } {
+            Event::Yield(value) => {
+                self.state = State::Suspended;
+                CoroutineResult::Yield(value)
+            }
+            Event::Finish(Outcome::Return(value)) => {
+                self.state = State::Finished;
+                CoroutineResult::Return(value)
+            }
+            Event::Finish(Outcome::Panic(payload)) => {
+                self.state = State::Finished;
+                unwind::resume(payload)
+            }
+            Event::Finish(Outcome::Unwound) => {
+                unreachable!("a coroutine unwound without being asked to")
+            }
+        }
+    }
+
+    fn header(&self) -> &StackHeader {
+        // SAFETY: the header lives at the top of our stack, which we own.
+        unsafe { self.yielder.as_ref().header.as_ref() }
+    }
+
+    /// Runs the coroutine with `command` until it switches back.
+    ///
+    /// # Safety
+    ///
+    /// The coroutine must not be finished, nor running.
+    unsafe fn switch_in(&mut self, command: Command<I>) -> Event<Y, R> {
+        // SAFETY: the Yielder lives on our stack; the coroutine is suspended
+        // (or fresh) at `sp` and reads `command` once before switching back,
+        // handing us a `Y` or (once `finished`) an `Outcome` the same way.
+        unsafe {
+            let yielder = self.yielder.as_ref();
+            let command = ManuallyDrop::new(command);
+            let message = arch::switch(
+                ptr::addr_of!(command) as usize,
+                yielder.caller_sp.as_ptr(),
+                yielder.sp.get(),
+            );
+            if yielder.finished.get() {
+                Event::Finish(ptr::read(message as *const Outcome<R>))
+            } else {
+                Event::Yield(ptr::read(message as *const Y))
+            }
+        }
+    }
+}
+
+impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
+    fn drop(&mut self) {
+        let event = match self.state {
+            State::Finished => None,
+            // An unstarted coroutine's entry just drops the closure.
+            State::Created => {
+                // SAFETY: fresh, not running.
+                Some(unsafe { self.switch_in(Command::Unwind) })
+            }
+            State::Suspended if unwind::CAN_UNWIND => {
+                // SAFETY: suspended, not running.
+                Some(unsafe { self.switch_in(Command::Unwind) })
+            }
+            // Without unwinding, destructors on the stack cannot run: leak
+            // the stack so nothing pinned there is ever overwritten.
+            State::Suspended => return,
+        };
+        match event {
+            None | Some(Event::Finish(Outcome::Unwound | Outcome::Return(_))) => {}
+            Some(Event::Yield(_)) => {
+                // The coroutine caught its forced unwind and suspended again.
+                // It is still alive: its stack must never be reused.
+                self.state = State::Suspended;
+                if !unwind::panicking() {
+                    panic!("a dropped coroutine suspended instead of unwinding; its stack is leaked");
+                }
+                return;
+            }
+            Some(Event::Finish(Outcome::Panic(payload))) => {
+                // SAFETY: the coroutine finished; nothing runs on its stack.
+                unsafe { ManuallyDrop::drop(&mut self.stack) };
+                if !unwind::panicking() {
+                    unwind::resume(payload);
+                }
+                return;
+            }
+        }
+        // SAFETY: the coroutine finished or never started: nothing lives on
+        // its stack anymore.
+        unsafe { ManuallyDrop::drop(&mut self.stack) }
+    }
+}
+
+impl<I, Y, R, S: Stack> fmt::Debug for Coroutine<I, Y, R, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("name", &self.name)
+            .field("started", &self.started())
+            .field("done", &self.done())
+            .finish_non_exhaustive()
+    }
+}
+
+/// First function on a coroutine's stack: runs the closure, then switches
+/// back for the last time with its result.
+///
+/// # Safety
+///
+/// `arg` points to a `Command<I>` and `data` to the `Start<I, Y, F>` written
+/// by [`Coroutine::with_stack`].
+unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, data: *mut u8) -> !
+where
+    F: FnOnce(&Yielder<I, Y>, I) -> R,
+{
+    // SAFETY: see the function's contract; the function and the first
+    // command are each moved out exactly once.
+    let (yielder, function, command) = unsafe {
+        let start = data.cast::<Start<I, Y, F>>();
+        let yielder = &*ptr::addr_of!((*start).yielder);
+        let function = ManuallyDrop::take(&mut (*start).function);
+        (yielder, function, ptr::read(arg as *const Command<I>))
+    };
+    let outcome = match command {
+        Command::Resume(input) => match unwind::catch(|| function(yielder, input)) {
+            Ok(value) => Outcome::Return(value),
+            Err(payload) if yielder.unwinding.get() && unwind::is_forced(&payload) => {
+                Outcome::Unwound
+            }
+            Err(payload) => Outcome::Panic(payload),
+        },
+        Command::Unwind => match unwind::catch(move || drop(function)) {
+            Ok(()) => Outcome::Unwound,
+            Err(payload) => Outcome::Panic(payload),
+        },
+    };
+    let outcome = ManuallyDrop::new(outcome);
+    yielder.finished.set(true);
+    // SAFETY: we run on our own stack; the resumer moves the outcome out and
+    // never switches back.
+    unsafe { yielder.switch_out(ptr::addr_of!(outcome) as usize) };
+    unreachable!("a finished coroutine was resumed")
+}

@@ -1,0 +1,24 @@
+//! The `no_std` core of xasync: everything that needs no operating system.
+//!
+//! * [`arch`](crate::arch) (private): the context switch for x86_64, aarch64 and riscv64.
+//! * [`stack`]: the [`Stack`](stack::Stack) trait a host implements and a
+//!   portable heap stack.
+//! * [`coroutine`]: asymmetric coroutines ([`Coroutine`](coroutine::Coroutine),
+//!   resumed by a caller, suspended through a [`Yielder`](coroutine::Yielder)).
+//! * [`fiber`]: symmetric coroutines that switch directly to one another.
+//!
+//! The `std` feature adds panic propagation and forced unwinding of dropped
+//! coroutines; without it the crate needs only `core` and `alloc`, and
+//! builds for bare-metal kernels.
+#![no_std]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod arch;
+mod context;
+pub mod coroutine;
+pub mod fiber;
+pub mod stack;
+mod unwind;
