@@ -45,23 +45,56 @@ impl StackHeader {
 
     /// Aborts with a report if the stack has overflowed. Free for stacks
     /// with a guard page; a load and two compares for canary stacks.
+    ///
+    /// `escape_sp` is the saved stack pointer of the context about to be
+    /// switched to: the report runs below it, on a healthy stack, since this
+    /// one may have no room left.
+    ///
+    /// # Safety
+    ///
+    /// Must be called on the stack this header belongs to, and `escape_sp`
+    /// must be a suspended context's stack pointer with room below it.
     #[inline(always)]
-    pub(crate) fn check(&self) {
+    pub(crate) unsafe fn check(&self, escape_sp: *mut u8) {
         if let Some(canary) = self.canary {
             let probe = 0u8;
             let sp = core::ptr::addr_of!(probe) as usize;
             // SAFETY: the `Stack` contract keeps the canary readable.
             let intact = unsafe { canary.read_volatile() } == STACK_CANARY;
             if !intact || sp < self.limit {
-                self.overflowed()
+                // SAFETY: forwarded from the caller.
+                unsafe { self.overflowed(escape_sp) }
             }
         }
     }
 
+    /// Reports the overflow from the stack below `escape_sp` and aborts.
+    ///
+    /// # Safety
+    ///
+    /// As for [`check`](Self::check).
     #[cold]
     #[inline(never)]
-    fn overflowed(&self) -> ! {
-        overflow_abort(self.name())
+    unsafe fn overflowed(&self, escape_sp: *mut u8) -> ! {
+        unsafe extern "C" fn report(_: usize, header: *mut u8) -> ! {
+            // SAFETY: `header` is the overflowed stack's header, whose name
+            // lives in its coroutine (never resumed again).
+            overflow_abort(unsafe { (*header.cast::<StackHeader>()).name() })
+        }
+        // Skip the x86_64 red zone and some of the suspended frame's slack.
+        let below = (escape_sp as usize - 512) & !(STACK_ALIGNMENT - 1);
+        let mut dead = core::ptr::null_mut();
+        // SAFETY: the area below a suspended context's stack pointer is
+        // free; that context never resumes, since `report` aborts.
+        unsafe {
+            let sp = arch::init_stack(
+                NonNull::new_unchecked(below as *mut u8),
+                report,
+                core::ptr::from_ref(self).cast_mut().cast(),
+            );
+            arch::switch(0, &mut dead, sp.as_ptr());
+        }
+        unreachable!("the overflow report returned")
     }
 }
 
@@ -118,7 +151,8 @@ pub(crate) unsafe fn prepare<T>(stack: &dyn Stack, data: T, entry: EntryFn) -> P
     let top = stack.top();
     let limit = stack.limit().as_ptr() as usize;
     let header = StackHeader::at(top);
-    let data_at = (header.as_ptr() as usize).saturating_sub(size_of::<T>()) & !(align_of::<T>() - 1);
+    let data_at =
+        (header.as_ptr() as usize).saturating_sub(size_of::<T>()) & !(align_of::<T>() - 1);
     let frame_top = data_at & !(STACK_ALIGNMENT - 1);
     assert!(
         stack.size() >= MIN_STACK_SIZE && frame_top >= limit + MIN_FRAME_ROOM,

@@ -67,6 +67,10 @@ impl<Y, R> CoroutineResult<Y, R> {
     }
 }
 
+/// Makes a type `!Send` and `!Sync`: what lives on a suspended stack is
+/// tied to its thread.
+type NotSend = *mut ();
+
 /// Sent by the resumer into the coroutine.
 enum Command<I> {
     Resume(I),
@@ -101,7 +105,8 @@ pub struct Yielder<I, Y> {
     unwinding: Cell<bool>,
     /// Set by the last switch out: it carries an `Outcome`, not a `Y`.
     finished: Cell<bool>,
-    _marker: PhantomData<(fn(Y) -> I, *mut ())>,
+    _types: PhantomData<fn(Y) -> I>,
+    _not_send: PhantomData<NotSend>,
 }
 
 impl<I, Y> Yielder<I, Y> {
@@ -130,8 +135,9 @@ impl<I, Y> Yielder<I, Y> {
     /// Must run on this coroutine's stack while it is running; the value at
     /// `message` must not be used or dropped afterwards.
     unsafe fn switch_out(&self, message: usize) -> Command<I> {
-        // SAFETY: the header lives at the top of our own stack.
-        unsafe { self.header.as_ref() }.check();
+        // SAFETY: the header lives at the top of our own stack, and the
+        // resumer is suspended at `caller_sp`.
+        unsafe { self.header.as_ref().check(self.caller_sp.get()) };
         // SAFETY: the resumer is suspended in `switch_in` at `caller_sp`; it
         // reads the message once, before anything else runs on our stack,
         // and hands us a `Command` the same way.
@@ -171,7 +177,8 @@ pub struct Coroutine<I, Y, R, S: Stack> {
     state: State,
     name: Option<Cow<'static, str>>,
     stack: ManuallyDrop<S>,
-    _marker: PhantomData<(fn(I) -> (Y, R), *mut ())>,
+    _types: PhantomData<fn(I) -> (Y, R)>,
+    _not_send: PhantomData<NotSend>,
 }
 
 impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
@@ -193,7 +200,8 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
                 header: NonNull::dangling(),
                 unwinding: Cell::new(false),
                 finished: Cell::new(false),
-                _marker: PhantomData,
+                _types: PhantomData,
+                _not_send: PhantomData,
             },
             function: ManuallyDrop::new(f),
         };
@@ -212,8 +220,19 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
             state: State::Created,
             name: None,
             stack: ManuallyDrop::new(stack),
-            _marker: PhantomData,
+            _types: PhantomData,
+            _not_send: PhantomData,
         }
+    }
+
+    /// Creates a coroutine on a default-constructed stack (for the std
+    /// crate's pooled stacks: one taken from the thread's pool).
+    pub fn new<F>(f: F) -> Self
+    where
+        S: Default,
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        Self::with_stack(S::default(), f)
     }
 
     /// Names the coroutine; the name appears in stack-overflow reports.
@@ -254,7 +273,10 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// Re-raises a panic of the coroutine (which is then finished), and
     /// panics if the coroutine has already finished.
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
-        assert!(!self.done(), "resumed a coroutine that has already finished");
+        assert!(
+            !self.done(),
+            "resumed a coroutine that has already finished"
+        );
         // SAFETY: not finished, and `&mut self` rules out re-entrance.
         match unsafe { self.switch_in(Command::Resume(input)) } {
             Event::Yield(value) => {
@@ -330,7 +352,9 @@ impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
                 // It is still alive: its stack must never be reused.
                 self.state = State::Suspended;
                 if !unwind::panicking() {
-                    panic!("a dropped coroutine suspended instead of unwinding; its stack is leaked");
+                    panic!(
+                        "a dropped coroutine suspended instead of unwinding; its stack is leaked"
+                    );
                 }
                 return;
             }

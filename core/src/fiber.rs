@@ -179,14 +179,19 @@ unsafe fn transfer(from: &Member, to: &Member, signal: Signal) -> Signal {
     to.status.set(Status::Running);
     from.shared.current.set(to);
     if let Some(header) = from.header {
-        // SAFETY: `from` runs on its own stack, whose header this is.
-        unsafe { header.as_ref() }.check();
+        // SAFETY: `from` runs on its own stack, whose header this is; `to`
+        // is suspended at its saved stack pointer.
+        unsafe { header.as_ref().check(to.sp.get()) };
     }
     let signal = ManuallyDrop::new(signal);
     // SAFETY: `to` holds a saved (or initial) stack pointer that nothing else
     // will resume; it reads `signal` once and answers the same way.
     unsafe {
-        let reply = arch::switch(ptr::addr_of!(signal) as usize, from.sp.as_ptr(), to.sp.get());
+        let reply = arch::switch(
+            ptr::addr_of!(signal) as usize,
+            from.sp.as_ptr(),
+            to.sp.get(),
+        );
         ptr::read(reply as *const Signal)
     }
 }
@@ -465,8 +470,8 @@ unsafe extern "C" fn fiber_entry<F: FnOnce(&Fiber)>(arg: usize, data: *mut u8) -
     to.status.set(Status::Running);
     me.shared.current.set(to);
     if let Some(header) = me.header {
-        // SAFETY: our own stack's header.
-        unsafe { header.as_ref() }.check();
+        // SAFETY: our own stack's header; `to` is suspended.
+        unsafe { header.as_ref().check(to.sp.get()) };
     }
     let sp = me.sp.as_ptr();
     let signal = ManuallyDrop::new(Signal::Finished { fiber: me, panic });

@@ -165,11 +165,14 @@ fn nested_coroutines() {
 fn many_coroutines_interleave() {
     let mut cos: Vec<_> = (0..200u64)
         .map(|i| {
-            Coroutine::with_stack(HeapStack::new(16 * 1024), move |y: &Yielder<(), u64>, ()| {
-                for k in 0..10 {
-                    y.suspend(i * 100 + k);
-                }
-            })
+            Coroutine::with_stack(
+                HeapStack::new(16 * 1024),
+                move |y: &Yielder<(), u64>, ()| {
+                    for k in 0..10 {
+                        y.suspend(i * 100 + k);
+                    }
+                },
+            )
         })
         .collect();
     for k in 0..10 {
@@ -177,7 +180,10 @@ fn many_coroutines_interleave() {
             assert_eq!(co.resume(()), CoroutineResult::Yield(i as u64 * 100 + k));
         }
     }
-    assert!(cos.iter_mut().all(|co| co.resume(()) == CoroutineResult::Return(())));
+    assert!(
+        cos.iter_mut()
+            .all(|co| co.resume(()) == CoroutineResult::Return(()))
+    );
 }
 
 /// Floating-point values live across switches in callee-saved registers
@@ -246,7 +252,10 @@ fn mxcsr_is_per_coroutine() {
     co.resume(());
     // SAFETY: as above.
     assert_eq!(unsafe { _mm_getcsr() }, outside);
-    assert_eq!(co.resume(()), CoroutineResult::Return(_MM_ROUND_TOWARD_ZERO));
+    assert_eq!(
+        co.resume(()),
+        CoroutineResult::Return(_MM_ROUND_TOWARD_ZERO)
+    );
 }
 
 #[test]

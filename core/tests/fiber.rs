@@ -64,7 +64,9 @@ fn fibers_switch_directly_to_each_other() {
     }
     let first = ring.borrow()[0].clone();
     first.resume_from(group.base());
-    let expected: Vec<_> = (0..ROUNDS).flat_map(|r| (0..N).map(move |i| (r, i))).collect();
+    let expected: Vec<_> = (0..ROUNDS)
+        .flat_map(|r| (0..N).map(move |i| (r, i)))
+        .collect();
     assert_eq!(*log.borrow(), expected);
     ring.borrow_mut().clear();
 }
@@ -113,8 +115,9 @@ fn a_fiber_whose_resumer_finished_returns_to_the_base() {
 fn a_panic_reaches_the_resumer() {
     let group = Group::new();
     let f = group.spawn(stack(), |_| panic!("fiber boom"));
-    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.resume_from(group.base())))
-        .unwrap_err();
+    let err =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.resume_from(group.base())))
+            .unwrap_err();
     assert_eq!(err.downcast_ref::<&str>(), Some(&"fiber boom"));
     assert!(f.is_finished());
 }

@@ -1,0 +1,305 @@
+//! A per-thread cache of stacks, guarded or slab, by policy.
+
+use super::guarded::{GuardedStack, live_guarded_stacks};
+use super::slab::{Slab, Slot};
+use crate::sys::memory::max_map_count;
+use crate::sys::overflow::ensure_alternate_stack;
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use xasync_core::stack::{OverflowCheck, Stack};
+
+/// Default usable stack size: 64 KiB.
+pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+
+/// Whether stacks get a guard page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardPolicy {
+    /// Every stack has a guard page; allocation fails at the kernel's
+    /// mapping limit (about 32,000 stacks at the default `vm.max_map_count`).
+    Always,
+    /// No stack has one: slabs of canary-checked stacks, for the most
+    /// coroutines per byte and per mapping.
+    Never,
+    /// Guard pages while fewer than this many guarded stacks are alive in the
+    /// process, slab stacks beyond (or when a mapping fails).
+    UpTo(usize),
+}
+
+impl Default for GuardPolicy {
+    /// `UpTo(vm.max_map_count / 4)`: half of the mapping budget for guarded
+    /// stacks (each costs two), the rest for everything else.
+    fn default() -> Self {
+        GuardPolicy::UpTo(max_map_count() / 4)
+    }
+}
+
+/// How a [`StackPool`] makes stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackConfig {
+    /// Usable bytes per stack (rounded up to whole pages).
+    pub size: usize,
+    /// Guard pages or slabs.
+    pub guard: GuardPolicy,
+    /// Free stacks kept for reuse; beyond this, freed memory is returned to
+    /// the system.
+    pub cache: usize,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            size: DEFAULT_STACK_SIZE,
+            guard: GuardPolicy::default(),
+            cache: 1024,
+        }
+    }
+}
+
+/// A cache of stacks for the coroutines of one thread.
+///
+/// Taking a stack from the pool is a vector pop; dropping a
+/// [`PooledStack`] gives it back. Pools are `!Send`: each worker thread
+/// owns one, so stacks never bounce between threads.
+///
+/// ```
+/// use xasync::stack::{StackConfig, StackPool};
+/// use xasync_core::stack::Stack;
+/// let pool = StackPool::new(StackConfig { size: 32 * 1024, ..StackConfig::default() });
+/// let stack = pool.get().unwrap();
+/// assert!(stack.size() >= 32 * 1024);
+/// ```
+#[derive(Clone)]
+pub struct StackPool {
+    inner: Rc<PoolInner>,
+}
+
+struct PoolInner {
+    config: StackConfig,
+    guarded: RefCell<Vec<GuardedStack>>,
+    slabs: RefCell<Slabs>,
+}
+
+#[derive(Default)]
+struct Slabs {
+    slabs: Vec<Option<Slab>>,
+    /// Slabs that may have free slots, most recently refilled last; entries
+    /// go stale when a slab fills up or is released and are skipped.
+    partial: Vec<usize>,
+    /// Positions in `slabs` left by released slabs.
+    vacant: Vec<usize>,
+    /// Free slots over all slabs.
+    free: usize,
+}
+
+impl StackPool {
+    /// Creates an empty pool.
+    pub fn new(config: StackConfig) -> StackPool {
+        ensure_alternate_stack();
+        StackPool {
+            inner: Rc::new(PoolInner {
+                config,
+                guarded: RefCell::new(Vec::new()),
+                slabs: RefCell::new(Slabs::default()),
+            }),
+        }
+    }
+
+    /// The calling thread's pool with the default configuration.
+    pub fn current() -> StackPool {
+        thread_local! {
+            static CURRENT: StackPool = StackPool::new(StackConfig::default());
+        }
+        CURRENT.with(StackPool::clone)
+    }
+
+    /// The pool's configuration.
+    pub fn config(&self) -> &StackConfig {
+        &self.inner.config
+    }
+
+    /// Takes a stack from the cache, or makes one.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses memory for a new stack.
+    pub fn get(&self) -> io::Result<PooledStack> {
+        let config = &self.inner.config;
+        let guarded = match config.guard {
+            GuardPolicy::Always => true,
+            GuardPolicy::Never => false,
+            GuardPolicy::UpTo(max) => live_guarded_stacks() < max,
+        };
+        if guarded {
+            let cached = self.inner.guarded.borrow_mut().pop();
+            match cached.map_or_else(|| GuardedStack::new(config.size), Ok) {
+                Ok(stack) => return Ok(self.wrap(Kind::Guarded(stack))),
+                Err(e) if config.guard == GuardPolicy::Always => return Err(e),
+                Err(_) => {} // the mapping limit: fall back to a slab
+            }
+        }
+        let (slab, index, slot) = self.inner.slabs.borrow_mut().take(config.size)?;
+        Ok(self.wrap(Kind::Slot { slab, index, slot }))
+    }
+
+    /// Free stacks cached: (guarded, slab slots).
+    pub fn cached(&self) -> (usize, usize) {
+        (
+            self.inner.guarded.borrow().len(),
+            self.inner.slabs.borrow().free,
+        )
+    }
+
+    fn wrap(&self, kind: Kind) -> PooledStack {
+        PooledStack {
+            pool: self.inner.clone(),
+            kind: ManuallyDrop::new(kind),
+        }
+    }
+}
+
+impl fmt::Debug for StackPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackPool")
+            .field("config", &self.inner.config)
+            .field("cached", &self.cached())
+            .finish()
+    }
+}
+
+impl Slabs {
+    /// Takes a free slot, mapping a new slab if none is left. O(1) amortized.
+    fn take(&mut self, size: usize) -> io::Result<(usize, u32, Slot)> {
+        while let Some(&i) = self.partial.last() {
+            if let Some((index, slot)) = self.slabs[i].as_mut().and_then(Slab::take) {
+                self.free -= 1;
+                return Ok((i, index, slot));
+            }
+            self.partial.pop();
+        }
+        let mut slab = Slab::new(size)?;
+        let (index, slot) = slab.take().expect("a new slab has free slots");
+        self.free += slab.free_slots();
+        let i = match self.vacant.pop() {
+            Some(i) => {
+                self.slabs[i] = Some(slab);
+                i
+            }
+            None => {
+                self.slabs.push(Some(slab));
+                self.slabs.len() - 1
+            }
+        };
+        self.partial.push(i);
+        Ok((i, index, slot))
+    }
+
+    /// Returns a slot; releases its slab if it is now unused and enough
+    /// other free slots are cached.
+    fn give_back(&mut self, i: usize, index: u32, cache: usize) {
+        let slab = self.slabs[i].as_mut().expect("a slot's slab outlives it");
+        let was_full = !slab.has_free();
+        slab.give_back(index);
+        self.free += 1;
+        if slab.is_unused() && self.free - slab.free_slots() >= cache {
+            self.free -= slab.free_slots();
+            self.slabs[i] = None;
+            self.vacant.push(i);
+        } else if was_full {
+            self.partial.push(i);
+        }
+    }
+}
+
+enum Kind {
+    Guarded(GuardedStack),
+    Slot { slab: usize, index: u32, slot: Slot },
+}
+
+/// A stack from a [`StackPool`]; dropping it returns it to the pool.
+pub struct PooledStack {
+    pool: Rc<PoolInner>,
+    kind: ManuallyDrop<Kind>,
+}
+
+impl PooledStack {
+    /// A stack from the calling thread's default pool.
+    ///
+    /// # Panics
+    ///
+    /// When the system is out of memory for stacks.
+    pub fn new() -> PooledStack {
+        StackPool::current()
+            .get()
+            .expect("out of memory for coroutine stacks")
+    }
+
+    /// Whether the stack has a guard page (rather than a canary).
+    pub fn is_guarded(&self) -> bool {
+        matches!(*self.kind, Kind::Guarded(_))
+    }
+}
+
+impl Default for PooledStack {
+    fn default() -> Self {
+        PooledStack::new()
+    }
+}
+
+// SAFETY: both kinds uphold the contract: a guarded stack by itself, a slot
+// as laid out by `Slab` (owned until given back, 16-aligned top, the canary
+// written by `Slab::take`).
+unsafe impl Stack for PooledStack {
+    fn top(&self) -> NonNull<u8> {
+        match &*self.kind {
+            Kind::Guarded(stack) => stack.top(),
+            Kind::Slot { slot, .. } => slot.top,
+        }
+    }
+
+    fn limit(&self) -> NonNull<u8> {
+        match &*self.kind {
+            Kind::Guarded(stack) => stack.limit(),
+            Kind::Slot { slot, .. } => slot.limit,
+        }
+    }
+
+    fn overflow_check(&self) -> OverflowCheck {
+        match &*self.kind {
+            Kind::Guarded(stack) => stack.overflow_check(),
+            Kind::Slot { slot, .. } => OverflowCheck::Canary(slot.canary),
+        }
+    }
+}
+
+impl Drop for PooledStack {
+    fn drop(&mut self) {
+        let pool = &self.pool;
+        // SAFETY: taken once, here; `kind` is never used again.
+        match unsafe { ManuallyDrop::take(&mut self.kind) } {
+            Kind::Guarded(stack) => {
+                let mut cached = pool.guarded.borrow_mut();
+                if cached.len() < pool.config.cache {
+                    cached.push(stack);
+                }
+            }
+            Kind::Slot { slab, index, .. } => {
+                pool.slabs
+                    .borrow_mut()
+                    .give_back(slab, index, pool.config.cache);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for PooledStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledStack")
+            .field("guarded", &self.is_guarded())
+            .field("size", &self.size())
+            .finish()
+    }
+}

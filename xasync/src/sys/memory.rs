@@ -1,0 +1,84 @@
+//! Virtual memory for stacks: reserve, protect, release.
+
+use std::io;
+use std::ptr::NonNull;
+use std::sync::OnceLock;
+
+/// The system page size.
+pub(crate) fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(page)
+            .ok()
+            .filter(|&p| p > 0)
+            .unwrap_or(4096)
+    })
+}
+
+/// `vm.max_map_count`: how many memory mappings a process may have.
+pub(crate) fn max_map_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(65_530)
+    })
+}
+
+/// Reserves `len` bytes of private, zeroed, lazily committed memory.
+pub(crate) fn map(len: usize) -> io::Result<NonNull<u8>> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | map_stack();
+    // SAFETY: an anonymous mapping at an address of the kernel's choosing
+    // touches no existing memory.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(ptr.cast()).ok_or_else(|| io::Error::other("mmap returned null"))
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn map_stack() -> libc::c_int {
+    libc::MAP_STACK
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn map_stack() -> libc::c_int {
+    0
+}
+
+/// Makes `len` bytes at `ptr` inaccessible (a guard page).
+///
+/// # Safety
+///
+/// The range must lie inside a mapping made by [`map`] that nothing uses.
+pub(crate) unsafe fn protect_none(ptr: NonNull<u8>, len: usize) -> io::Result<()> {
+    // SAFETY: the caller owns the range.
+    if unsafe { libc::mprotect(ptr.as_ptr().cast(), len, libc::PROT_NONE) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Releases a mapping made by [`map`].
+///
+/// # Safety
+///
+/// Nothing may use the range afterwards.
+pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
+    // SAFETY: the caller gives up the range.
+    let rc = unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
+    debug_assert_eq!(rc, 0, "munmap failed: {}", io::Error::last_os_error());
+}

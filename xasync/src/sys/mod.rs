@@ -1,0 +1,4 @@
+//! Everything that talks to the operating system (Linux and other Unixes).
+
+pub(crate) mod memory;
+pub(crate) mod overflow;

@@ -1,0 +1,245 @@
+//! Stack-overflow reporting for guarded stacks.
+//!
+//! Every guard page is recorded in a registry that a `SIGSEGV`/`SIGBUS`
+//! handler can search without locks or allocation. A fault inside a guard
+//! page prints the overflowing coroutine's name and aborts; any other fault
+//! goes to the handler that was installed before ours (normally Rust's own,
+//! which reports thread stack overflows and otherwise re-raises the fault).
+
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
+
+/// Registry entries per chunk.
+const CHUNK: usize = 1024;
+
+/// One guard page: `lo == 0` marks a free entry.
+#[derive(Debug)]
+struct Entry {
+    lo: AtomicUsize,
+    hi: AtomicUsize,
+    /// Top of the stack above the guard, where the coroutine keeps its name.
+    top: AtomicUsize,
+}
+
+struct Chunk {
+    entries: [Entry; CHUNK],
+    next: AtomicPtr<Chunk>,
+}
+
+/// Head of the chunk list. Chunks are only ever added, never freed, so the
+/// signal handler can walk them at any time.
+static CHUNKS: AtomicPtr<Chunk> = AtomicPtr::new(ptr::null_mut());
+
+/// Free entries (and the right to add chunks), for writers only.
+static FREE: Mutex<Vec<&'static Entry>> = Mutex::new(Vec::new());
+
+/// A registered guard page; unregisters on drop.
+#[derive(Debug)]
+pub(crate) struct GuardRegistration(&'static Entry);
+
+/// Records that `guard` (its first byte and length) protects the stack whose
+/// top is `top`, and makes sure the fault handler is installed.
+pub(crate) fn register(guard: NonNull<u8>, len: usize, top: NonNull<u8>) -> GuardRegistration {
+    install_handler();
+    let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
+    if free.is_empty() {
+        let chunk: &'static Chunk = Box::leak(Box::new(Chunk {
+            entries: std::array::from_fn(|_| Entry {
+                lo: AtomicUsize::new(0),
+                hi: AtomicUsize::new(0),
+                top: AtomicUsize::new(0),
+            }),
+            next: AtomicPtr::new(CHUNKS.load(Ordering::Acquire)),
+        }));
+        CHUNKS.store(ptr::from_ref(chunk).cast_mut(), Ordering::Release);
+        free.extend(chunk.entries.iter().rev());
+    }
+    let entry = free.pop().expect("a fresh chunk has free entries");
+    let lo = guard.as_ptr() as usize;
+    entry.top.store(top.as_ptr() as usize, Ordering::Relaxed);
+    entry.hi.store(lo + len, Ordering::Relaxed);
+    entry.lo.store(lo, Ordering::Release);
+    GuardRegistration(entry)
+}
+
+impl Drop for GuardRegistration {
+    fn drop(&mut self) {
+        let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.lo.store(0, Ordering::Release);
+        free.push(self.0);
+    }
+}
+
+/// The stack top whose guard page contains `addr`, if any. Lock-free.
+fn find(addr: usize) -> Option<usize> {
+    let mut chunk = CHUNKS.load(Ordering::Acquire);
+    // SAFETY: chunks are leaked, never freed.
+    while let Some(c) = unsafe { chunk.as_ref() } {
+        for entry in &c.entries {
+            let lo = entry.lo.load(Ordering::Acquire);
+            if lo != 0 && lo <= addr && addr < entry.hi.load(Ordering::Relaxed) {
+                return Some(entry.top.load(Ordering::Relaxed));
+            }
+        }
+        chunk = c.next.load(Ordering::Acquire);
+    }
+    None
+}
+
+/// The handlers that were installed before ours, for `SIGSEGV` and `SIGBUS`.
+static PREVIOUS: [AtomicPtr<libc::sigaction>; 2] = [
+    AtomicPtr::new(ptr::null_mut()),
+    AtomicPtr::new(ptr::null_mut()),
+];
+
+const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
+
+fn install_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for (slot, &signal) in PREVIOUS.iter().zip(&SIGNALS) {
+            // SAFETY: sigaction with a zeroed struct, our handler and an
+            // output slot for the previous one.
+            unsafe {
+                let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
+                action.sa_sigaction = handler as *const () as usize;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                let previous = Box::into_raw(Box::new(
+                    MaybeUninit::<libc::sigaction>::zeroed().assume_init(),
+                ));
+                if libc::sigaction(signal, &action, previous) == 0 {
+                    slot.store(previous, Ordering::Release);
+                } else {
+                    drop(Box::from_raw(previous));
+                }
+            }
+        }
+    });
+    ensure_alternate_stack();
+}
+
+/// Size of the alternate signal stack we give threads that have none.
+const ALT_STACK_SIZE: usize = 64 * 1024;
+
+thread_local! {
+    /// The alternate signal stack this thread got from us, freed at exit.
+    static ALT_STACK: AltStack = const { AltStack(Cell::new(None)) };
+}
+
+struct AltStack(Cell<Option<NonNull<u8>>>);
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        if let Some(stack) = self.0.take() {
+            // SAFETY: disable the alternate stack before freeing it.
+            unsafe {
+                let disable = libc::stack_t {
+                    ss_sp: ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: ALT_STACK_SIZE,
+                };
+                libc::sigaltstack(&disable, ptr::null_mut());
+                super::memory::unmap(stack, ALT_STACK_SIZE);
+            }
+        }
+    }
+}
+
+/// Makes sure the calling thread has an alternate signal stack, so that the
+/// handler can run when the fault is an exhausted stack. Rust gives one to
+/// the threads it creates; threads made elsewhere get ours.
+pub(crate) fn ensure_alternate_stack() {
+    let _ = ALT_STACK.try_with(|mine| {
+        if mine.0.get().is_some() {
+            return;
+        }
+        // SAFETY: querying the current alternate stack.
+        let mut current: libc::stack_t = unsafe { MaybeUninit::zeroed().assume_init() };
+        // SAFETY: as above.
+        if unsafe { libc::sigaltstack(ptr::null(), &mut current) } != 0 {
+            return;
+        }
+        if current.ss_flags & libc::SS_DISABLE == 0 {
+            return;
+        }
+        let Ok(stack) = super::memory::map(ALT_STACK_SIZE) else {
+            return;
+        };
+        let new = libc::stack_t {
+            ss_sp: stack.as_ptr().cast(),
+            ss_flags: 0,
+            ss_size: ALT_STACK_SIZE,
+        };
+        // SAFETY: `stack` is a fresh mapping we keep until thread exit.
+        if unsafe { libc::sigaltstack(&new, ptr::null_mut()) } == 0 {
+            mine.0.set(Some(stack));
+        } else {
+            // SAFETY: not installed, so unused.
+            unsafe { super::memory::unmap(stack, ALT_STACK_SIZE) };
+        }
+    });
+}
+
+/// Writes to standard error without locks or allocation.
+fn write_stderr(bytes: &[u8]) {
+    // SAFETY: write(2) on fd 2 with a valid buffer.
+    let _ = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+}
+
+extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    if let Some(top) = find(addr) {
+        // SAFETY: the faulting thread was running a coroutine on the stack
+        // above this guard page; its header (and name) are intact, since
+        // the overflow hit the guard page below.
+        let name = unsafe {
+            xasync_core::stack::running_coroutine_name(NonNull::new_unchecked(top as *mut u8))
+        };
+        xasync_core::stack::report_overflow(name, &mut write_stderr);
+        // SAFETY: abort is async-signal-safe.
+        unsafe { libc::abort() };
+    }
+    chain(signal, info, context);
+}
+
+/// Passes a fault that is not ours to the previously installed handler.
+fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let index = SIGNALS.iter().position(|&s| s == signal).unwrap_or(0);
+    let previous = PREVIOUS[index].load(Ordering::Acquire);
+    // SAFETY: set once before our handler could run, never freed.
+    let Some(previous) = (unsafe { previous.as_ref() }) else {
+        return reset_to_default(signal);
+    };
+    let target = previous.sa_sigaction;
+    if target == libc::SIG_DFL || target == libc::SIG_IGN {
+        // Restore the default action and return: the faulting instruction
+        // runs again and the fault now terminates the process as usual.
+        return reset_to_default(signal);
+    }
+    // SAFETY: the previous handler was installed for this signal with these
+    // flags; we call it the way the kernel would have.
+    unsafe {
+        if previous.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                std::mem::transmute(target);
+            f(signal, info, context);
+        } else {
+            let f: extern "C" fn(libc::c_int) = std::mem::transmute(target);
+            f(signal);
+        }
+    }
+}
+
+fn reset_to_default(signal: libc::c_int) {
+    // SAFETY: installing SIG_DFL is always valid.
+    unsafe {
+        let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
+        action.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(signal, &action, ptr::null_mut());
+    }
+}

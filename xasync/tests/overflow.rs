@@ -1,0 +1,163 @@
+//! Stack overflows are reported with the coroutine's name and end the
+//! process; faults that are not ours reach the previous handler. Each
+//! scenario runs in a child process (this test binary, re-executed).
+
+use std::hint::black_box;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Output};
+use xasync::coroutine::{CoroutineOn, Yielder};
+use xasync::stack::{GuardPolicy, GuardedStack, HeapStack, Stack, StackConfig, StackPool};
+
+const SCENARIO: &str = "XASYNC_OVERFLOW_SCENARIO";
+
+/// Recurses, filling about 1 KiB of stack per level so that it overwrites
+/// whatever it lands on, until its frames reach below `target`; suspends at
+/// the deepest level if asked to.
+#[inline(never)]
+fn recurse(target: usize, y: Option<&Yielder<(), ()>>) -> u64 {
+    let buf = black_box([0xa5u8; 1024]);
+    if (buf.as_ptr() as usize) < target {
+        if let Some(y) = y {
+            y.suspend(());
+        }
+        return buf[7] as u64;
+    }
+    recurse(target, y) + black_box(buf)[target % 1024] as u64
+}
+
+fn run_scenario(name: &str) {
+    match name {
+        "guarded" => {
+            let stack = GuardedStack::new(64 * 1024).unwrap();
+            let mut co = CoroutineOn::with_stack(stack, |_: &Yielder<(), ()>, ()| {
+                recurse(0, None);
+            })
+            .with_name("deep-recursion");
+            co.resume(());
+        }
+        "slab-deep" | "slab-returned" => {
+            let pool = StackPool::new(StackConfig {
+                guard: GuardPolicy::Never,
+                ..StackConfig::default()
+            });
+            // The second slot: overflowing it runs into the first, which is
+            // mapped, so only the canary check can catch it.
+            let _below = pool.get().unwrap();
+            let stack = pool.get().unwrap();
+            assert!(!stack.is_guarded());
+            let deep = name == "slab-deep";
+            // 16 KiB into the 64 KiB slot below.
+            let target = stack.limit().as_ptr() as usize - 16 * 1024;
+            let mut co = CoroutineOn::with_stack(stack, move |y: &Yielder<(), ()>, ()| {
+                recurse(target, deep.then_some(y));
+                y.suspend(());
+            })
+            .with_name("slab-overflow");
+            co.resume(());
+            eprintln!("UNDETECTED");
+        }
+        "heap" => {
+            let stack = HeapStack::new(32 * 1024);
+            // Just past the canary below the allocation.
+            let target = stack.limit().as_ptr() as usize - 64;
+            let mut co = CoroutineOn::with_stack(stack, move |y: &Yielder<(), ()>, ()| {
+                recurse(target, Some(y));
+            })
+            .with_name("heap-overflow");
+            co.resume(());
+            eprintln!("UNDETECTED");
+        }
+        "chain-custom" => {
+            extern "C" fn custom(_: libc::c_int) {
+                let msg = b"custom handler ran\n";
+                // SAFETY: async-signal-safe calls with valid buffers.
+                unsafe {
+                    libc::write(2, msg.as_ptr().cast(), msg.len());
+                    libc::_exit(42);
+                }
+            }
+            // SAFETY: installing a plain handler before xasync installs its own.
+            unsafe { libc::signal(libc::SIGSEGV, custom as *const () as libc::sighandler_t) };
+            let _stack = GuardedStack::new(64 * 1024).unwrap(); // installs ours
+            // SAFETY: deliberately faults, far from any guard page.
+            unsafe { std::ptr::write_volatile(16 as *mut u64, 1) };
+        }
+        "chain-default" => {
+            let _stack = GuardedStack::new(64 * 1024).unwrap();
+            // SAFETY: deliberately faults, far from any guard page.
+            unsafe { std::ptr::write_volatile(16 as *mut u64, 1) };
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+/// Entry point of the child process; does nothing in a normal test run.
+#[test]
+fn child() {
+    if let Ok(name) = std::env::var(SCENARIO) {
+        run_scenario(&name);
+    }
+}
+
+fn spawn(scenario: &str) -> (Output, String) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env(SCENARIO, scenario)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stderr)
+}
+
+fn assert_overflow_report(scenario: &str, name: &str) {
+    let (output, stderr) = spawn(scenario);
+    assert!(
+        !output.status.success(),
+        "{scenario}: child succeeded:\n{stderr}"
+    );
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGABRT),
+        "{scenario}:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("coroutine '{name}' has overflowed its stack")),
+        "{scenario}: no report in:\n{stderr}"
+    );
+    assert!(!stderr.contains("UNDETECTED"), "{scenario}:\n{stderr}");
+}
+
+#[test]
+fn guard_page_overflow_is_reported_with_the_name() {
+    assert_overflow_report("guarded", "deep-recursion");
+}
+
+#[test]
+fn slab_overflow_is_caught_while_suspended_deep() {
+    assert_overflow_report("slab-deep", "slab-overflow");
+}
+
+#[test]
+fn slab_overflow_is_caught_after_returning() {
+    assert_overflow_report("slab-returned", "slab-overflow");
+}
+
+#[test]
+fn heap_stack_overflow_is_caught_by_its_canary() {
+    assert_overflow_report("heap", "heap-overflow");
+}
+
+#[test]
+fn faults_outside_guard_pages_reach_the_previous_handler() {
+    let (output, stderr) = spawn("chain-custom");
+    assert_eq!(output.status.code(), Some(42), "{stderr}");
+    assert!(stderr.contains("custom handler ran"), "{stderr}");
+    assert!(!stderr.contains("overflowed"), "{stderr}");
+}
+
+#[test]
+fn faults_outside_guard_pages_still_crash_by_default() {
+    let (output, stderr) = spawn("chain-default");
+    assert_eq!(output.status.signal(), Some(libc::SIGSEGV), "{stderr}");
+    assert!(!stderr.contains("overflowed"), "{stderr}");
+}
