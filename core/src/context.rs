@@ -136,7 +136,8 @@ pub(crate) struct Prepared<T> {
 }
 
 /// Writes the header and `data` at the top of `stack` and an initial frame
-/// below them, so that switching to the returned `sp` calls
+/// below them (with `init`: the arch's `init_stack` for `switch`, or
+/// `init_coroutine` for `resume`), so that entering the returned `sp` calls
 /// `entry(arg, data_ptr)`.
 ///
 /// # Panics
@@ -147,7 +148,13 @@ pub(crate) struct Prepared<T> {
 ///
 /// `stack` must not be in use by another context, and `entry` must treat its
 /// `data` argument as a `*mut T`.
-pub(crate) unsafe fn prepare<T>(stack: &dyn Stack, data: T, entry: EntryFn) -> Prepared<T> {
+#[inline]
+pub(crate) unsafe fn prepare<T, S: Stack + ?Sized>(
+    stack: &S,
+    data: T,
+    entry: EntryFn,
+    init: unsafe fn(NonNull<u8>, EntryFn, *mut u8) -> NonNull<u8>,
+) -> Prepared<T> {
     let top = stack.top();
     let limit = stack.limit().as_ptr() as usize;
     let header = StackHeader::at(top);
@@ -175,7 +182,7 @@ pub(crate) unsafe fn prepare<T>(stack: &dyn Stack, data: T, entry: EntryFn) -> P
         let data_ptr = NonNull::new_unchecked(data_at as *mut T);
         data_ptr.write(data);
         let frame_top = NonNull::new_unchecked(frame_top as *mut u8);
-        let sp = arch::init_stack(frame_top, entry, data_ptr.as_ptr().cast());
+        let sp = init(frame_top, entry, data_ptr.as_ptr().cast());
         Prepared {
             header,
             data: data_ptr,

@@ -77,8 +77,8 @@ enum Command<I> {
     Unwind,
 }
 
-/// How a coroutine's function ended, sent to its resumer by the last switch.
-/// Suspensions send a bare `Y` instead; [`Yielder::finished`] tells which.
+/// How a coroutine's function ended, sent to its resumer by the last switch
+/// (`arch::finish`). Suspensions send a bare `Y` instead.
 enum Outcome<R> {
     Return(R),
     Panic(Payload),
@@ -98,13 +98,9 @@ enum Event<Y, R> {
 pub struct Yielder<I, Y> {
     /// Stack pointer of the context that resumed us, saved by `resume`.
     caller_sp: Cell<*mut u8>,
-    /// Our stack pointer while suspended.
-    sp: Cell<*mut u8>,
     header: NonNull<StackHeader>,
     /// Set when the resumer asked us to unwind.
     unwinding: Cell<bool>,
-    /// Set by the last switch out: it carries an `Outcome`, not a `Y`.
-    finished: Cell<bool>,
     _types: PhantomData<fn(Y) -> I>,
     _not_send: PhantomData<NotSend>,
 }
@@ -112,6 +108,7 @@ pub struct Yielder<I, Y> {
 impl<I, Y> Yielder<I, Y> {
     /// Suspends the coroutine, handing `value` to the `resume` call that ran
     /// it; returns the input of the next `resume`.
+    #[inline]
     pub fn suspend(&self, value: Y) -> I {
         let value = ManuallyDrop::new(value);
         // SAFETY: only the running coroutine can reach its Yielder (it is
@@ -127,13 +124,14 @@ impl<I, Y> Yielder<I, Y> {
         }
     }
 
-    /// Switches back to the resumer, handing it the value at `message` (a
-    /// `Y`, or an `Outcome` once `finished` is set) to move out.
+    /// Switches back to the resumer, handing it the `Y` at `message` to move
+    /// out.
     ///
     /// # Safety
     ///
     /// Must run on this coroutine's stack while it is running; the value at
     /// `message` must not be used or dropped afterwards.
+    #[inline]
     unsafe fn switch_out(&self, message: usize) -> Command<I> {
         // SAFETY: the header lives at the top of our own stack, and the
         // resumer is suspended at `caller_sp`.
@@ -142,8 +140,23 @@ impl<I, Y> Yielder<I, Y> {
         // reads the message once, before anything else runs on our stack,
         // and hands us a `Command` the same way.
         unsafe {
-            let command = arch::switch(message, self.sp.as_ptr(), self.caller_sp.get());
+            let command = arch::suspend(message, self.caller_sp.as_ptr());
             ptr::read(command as *const Command<I>)
+        }
+    }
+
+    /// Switches back to the resumer for the last time, handing it the
+    /// `Outcome` at `message`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`switch_out`](Self::switch_out); nothing on our stack may be
+    /// used afterwards.
+    unsafe fn finish(&self, message: usize) -> ! {
+        // SAFETY: as for `switch_out`.
+        unsafe {
+            self.header.as_ref().check(self.caller_sp.get());
+            arch::finish(message, self.caller_sp.as_ptr())
         }
     }
 }
@@ -174,6 +187,8 @@ enum State {
 /// rules.
 pub struct Coroutine<I, Y, R, S: Stack> {
     yielder: NonNull<Yielder<I, Y>>,
+    /// Saved stack pointer while suspended (or the initial frame).
+    sp: NonNull<u8>,
     state: State,
     name: Option<Cow<'static, str>>,
     stack: ManuallyDrop<S>,
@@ -189,6 +204,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// # Panics
     ///
     /// If `f` is too large to be stored on `stack`.
+    #[inline]
     pub fn with_stack<F>(stack: S, f: F) -> Self
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
@@ -196,10 +212,8 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         let start = Start {
             yielder: Yielder {
                 caller_sp: Cell::new(ptr::null_mut()),
-                sp: Cell::new(ptr::null_mut()),
                 header: NonNull::dangling(),
                 unwinding: Cell::new(false),
-                finished: Cell::new(false),
                 _types: PhantomData,
                 _not_send: PhantomData,
             },
@@ -207,16 +221,17 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         };
         // SAFETY: the stack is ours, and `entry::<I, Y, R, F>` reads its data
         // as a `Start<I, Y, F>`.
-        let Prepared { header, data, sp } = unsafe { prepare(&stack, start, entry::<I, Y, R, F>) };
+        let Prepared { header, data, sp } =
+            unsafe { prepare(&stack, start, entry::<I, Y, R, F>, arch::init_coroutine) };
         // SAFETY: `prepare` just initialized the start record.
         let yielder = unsafe {
             let yielder = &raw mut (*data.as_ptr()).yielder;
             (*yielder).header = header;
-            (*yielder).sp.set(sp.as_ptr());
             NonNull::new_unchecked(yielder)
         };
         Coroutine {
             yielder,
+            sp,
             state: State::Created,
             name: None,
             stack: ManuallyDrop::new(stack),
@@ -264,6 +279,32 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         &self.stack
     }
 
+    /// Finishes the coroutine as dropping it would (unwinding it if it is
+    /// suspended) and returns its stack for reuse.
+    ///
+    /// # Panics
+    ///
+    /// As dropping does, if the coroutine cannot be unwound (it suspends
+    /// again, or the crate is built without `std`): its stack is then leaked.
+    #[inline]
+    pub fn into_stack(mut self) -> S {
+        if let Some(payload) = self.cancel() {
+            drop(self);
+            unwind::resume(payload);
+        }
+        assert!(
+            self.done(),
+            "a coroutine that cannot be unwound keeps its stack"
+        );
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: finished, so nothing lives on the stack; `this` is never
+        // dropped, so the stack is moved out exactly once.
+        unsafe {
+            ptr::drop_in_place(&mut this.name);
+            ManuallyDrop::take(&mut this.stack)
+        }
+    }
+
     /// Runs the coroutine until it suspends or returns. `input` is the
     /// function's second argument on the first call and the value returned
     /// by [`Yielder::suspend`] afterwards.
@@ -272,6 +313,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     ///
     /// Re-raises a panic of the coroutine (which is then finished), and
     /// panics if the coroutine has already finished.
+    #[inline]
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
         assert!(
             !self.done(),
@@ -307,69 +349,79 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// # Safety
     ///
     /// The coroutine must not be finished, nor running.
+    #[inline]
     unsafe fn switch_in(&mut self, command: Command<I>) -> Event<Y, R> {
         // SAFETY: the Yielder lives on our stack; the coroutine is suspended
         // (or fresh) at `sp` and reads `command` once before switching back,
-        // handing us a `Y` or (once `finished`) an `Outcome` the same way.
+        // handing us a `Y` — or, when it finished (null stack pointer), an
+        // `Outcome` — the same way.
         unsafe {
             let yielder = self.yielder.as_ref();
             let command = ManuallyDrop::new(command);
-            let message = arch::switch(
+            let (message, sp) = arch::resume(
                 ptr::addr_of!(command) as usize,
                 yielder.caller_sp.as_ptr(),
-                yielder.sp.get(),
+                self.sp,
             );
-            if yielder.finished.get() {
-                Event::Finish(ptr::read(message as *const Outcome<R>))
-            } else {
-                Event::Yield(ptr::read(message as *const Y))
+            match NonNull::new(sp) {
+                Some(sp) => {
+                    self.sp = sp;
+                    Event::Yield(ptr::read(message as *const Y))
+                }
+                None => Event::Finish(ptr::read(message as *const Outcome<R>)),
+            }
+        }
+    }
+}
+
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
+    /// Brings the coroutine to an end without resuming its function: drops
+    /// an unstarted closure, unwinds a suspended stack. Returns a panic
+    /// raised while unwinding. Leaves the coroutine suspended when it cannot
+    /// be unwound (no `std`) or suspends again instead of unwinding.
+    #[inline]
+    fn cancel(&mut self) -> Option<Payload> {
+        let event = match self.state {
+            State::Finished => return None,
+            State::Suspended if !unwind::CAN_UNWIND => return None,
+            // SAFETY: fresh or suspended, not running. A fresh coroutine's
+            // entry just drops the closure.
+            State::Created | State::Suspended => unsafe { self.switch_in(Command::Unwind) },
+        };
+        match event {
+            Event::Finish(outcome) => {
+                self.state = State::Finished;
+                match outcome {
+                    Outcome::Panic(payload) => Some(payload),
+                    Outcome::Return(_) | Outcome::Unwound => None,
+                }
+            }
+            // It caught its forced unwind and suspended again: still alive.
+            Event::Yield(_) => {
+                self.state = State::Suspended;
+                None
             }
         }
     }
 }
 
 impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
+    /// Finishes the coroutine: an unstarted one's closure is dropped, a
+    /// suspended one is unwound so the destructors on its stack run. A
+    /// coroutine that cannot be unwound keeps its stack forever (leaked,
+    /// never reused, so nothing pinned on it dangles).
+    #[inline]
     fn drop(&mut self) {
-        let event = match self.state {
-            State::Finished => None,
-            // An unstarted coroutine's entry just drops the closure.
-            State::Created => {
-                // SAFETY: fresh, not running.
-                Some(unsafe { self.switch_in(Command::Unwind) })
-            }
-            State::Suspended if unwind::CAN_UNWIND => {
-                // SAFETY: suspended, not running.
-                Some(unsafe { self.switch_in(Command::Unwind) })
-            }
-            // Without unwinding, destructors on the stack cannot run: leak
-            // the stack so nothing pinned there is ever overwritten.
-            State::Suspended => return,
-        };
-        match event {
-            None | Some(Event::Finish(Outcome::Unwound | Outcome::Return(_))) => {}
-            Some(Event::Yield(_)) => {
-                // The coroutine caught its forced unwind and suspended again.
-                // It is still alive: its stack must never be reused.
-                self.state = State::Suspended;
-                if !unwind::panicking() {
-                    panic!(
-                        "a dropped coroutine suspended instead of unwinding; its stack is leaked"
-                    );
-                }
-                return;
-            }
-            Some(Event::Finish(Outcome::Panic(payload))) => {
-                // SAFETY: the coroutine finished; nothing runs on its stack.
-                unsafe { ManuallyDrop::drop(&mut self.stack) };
-                if !unwind::panicking() {
-                    unwind::resume(payload);
-                }
-                return;
-            }
+        let panic = self.cancel();
+        if self.done() {
+            // SAFETY: finished: nothing lives on the stack anymore.
+            unsafe { ManuallyDrop::drop(&mut self.stack) };
+        } else if unwind::CAN_UNWIND && !unwind::panicking() {
+            panic!("a dropped coroutine suspended instead of unwinding; its stack is leaked");
         }
-        // SAFETY: the coroutine finished or never started: nothing lives on
-        // its stack anymore.
-        unsafe { ManuallyDrop::drop(&mut self.stack) }
+        if let Some(payload) = panic.filter(|_| !unwind::panicking()) {
+            unwind::resume(payload);
+        }
     }
 }
 
@@ -416,9 +468,7 @@ where
         },
     };
     let outcome = ManuallyDrop::new(outcome);
-    yielder.finished.set(true);
     // SAFETY: we run on our own stack; the resumer moves the outcome out and
     // never switches back.
-    unsafe { yielder.switch_out(ptr::addr_of!(outcome) as usize) };
-    unreachable!("a finished coroutine was resumed")
+    unsafe { yielder.finish(ptr::addr_of!(outcome) as usize) }
 }

@@ -266,7 +266,8 @@ impl Group {
             function: ManuallyDrop::new(f),
         };
         // SAFETY: the stack is fresh; `fiber_entry::<F>` reads a FiberStart<F>.
-        let Prepared { header, sp, .. } = unsafe { prepare(&*stack, start, fiber_entry::<F>) };
+        let Prepared { header, sp, .. } =
+            unsafe { prepare(&*stack, start, fiber_entry::<F>, arch::init_stack) };
         member.sp.set(sp.as_ptr());
         // SAFETY: nobody else has seen `member` yet; the header pointer is
         // written once, before any switch reads it.

@@ -234,8 +234,9 @@ fn floating_point_state_survives_switches() {
     assert_eq!((a, b, c, d), check);
 }
 
-/// MXCSR is callee-saved on x86_64: a coroutine's rounding mode stays its own.
-#[cfg(target_arch = "x86_64")]
+/// MXCSR is callee-saved on x86_64: with `fp-env`, a coroutine's rounding
+/// mode stays its own.
+#[cfg(all(target_arch = "x86_64", feature = "fp-env"))]
 #[test]
 #[allow(deprecated)]
 fn mxcsr_is_per_coroutine() {
@@ -273,4 +274,23 @@ fn a_closure_larger_than_the_stack_is_refused() {
     let _co = Coroutine::with_stack(HeapStack::new(16 * 1024), move |_: &Yielder<(), ()>, ()| {
         std::hint::black_box(&big);
     });
+}
+
+#[test]
+fn into_stack_unwinds_and_returns_the_stack() {
+    let drops = Rc::new(Cell::new(0));
+    let guard = DropCounter(drops.clone());
+    let stack = stack();
+    let top = xasync_core::stack::Stack::top(&stack);
+    let mut co = Coroutine::with_stack(stack, move |y: &Yielder<(), ()>, ()| {
+        let _guard = guard;
+        y.suspend(());
+    });
+    co.resume(());
+    let stack = co.into_stack();
+    assert_eq!(drops.get(), 1, "the suspended stack was unwound");
+    assert_eq!(xasync_core::stack::Stack::top(&stack), top);
+    // The stack serves a new coroutine.
+    let mut again = Coroutine::with_stack(stack, |_: &Yielder<(), ()>, ()| 5);
+    assert_eq!(again.resume(()), CoroutineResult::Return(5));
 }

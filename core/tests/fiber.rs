@@ -210,3 +210,43 @@ fn groups_do_not_mix() {
     let f = g2.spawn(stack(), |_| {});
     f.resume_from(g1.base());
 }
+
+/// Floating-point values live in callee-saved registers across symmetric
+/// switches must survive on both sides.
+#[test]
+fn floating_point_state_survives_fiber_switches() {
+    #[inline(never)]
+    fn spin(me: &Fiber, base: &Fiber, out: &Cell<f64>) {
+        let (mut a, mut b, mut c) = (1.25f64, 2.5f64, 3.75f64);
+        for i in 0..50 {
+            base.resume_from(me);
+            a = a * 1.001 + i as f64;
+            b -= a * 0.5;
+            c *= 0.999;
+        }
+        out.set(a + b + c);
+    }
+    let group = Group::new();
+    let out = Rc::new(Cell::new(0.0));
+    let (base, o) = (group.base().clone(), out.clone());
+    let f = group.spawn(stack(), move |me| spin(me, &base, &o));
+    let (mut x, mut y) = (0.5f64, 0.75f64);
+    while !f.is_finished() {
+        f.resume_from(group.base());
+        x = x * 1.01 + 0.25;
+        y = y * 0.99 - x;
+    }
+    let (mut a, mut b, mut c) = (1.25f64, 2.5f64, 3.75f64);
+    for i in 0..50 {
+        a = a * 1.001 + i as f64;
+        b -= a * 0.5;
+        c *= 0.999;
+    }
+    assert_eq!(out.get(), a + b + c);
+    let (mut ex, mut ey) = (0.5f64, 0.75f64);
+    for _ in 0..51 {
+        ex = ex * 1.01 + 0.25;
+        ey = ey * 0.99 - ex;
+    }
+    assert_eq!((x, y), (ex, ey));
+}

@@ -3,14 +3,33 @@
 //! Every architecture file implements the same small contract, so adding a CPU
 //! means writing one file:
 //!
-//! * [`STACK_ALIGNMENT`]: the alignment a stack top must have.
-//! * [`init_stack`]: writes an initial frame below a stack top so that the first
-//!   [`switch`] to it calls an [`EntryFn`].
-//! * [`switch`]: saves every callee-saved register (integer *and* floating
-//!   point) of the running context on its own stack, stores the resulting stack
-//!   pointer, loads another context's stack pointer and restores its registers.
-//!   The `arg` passed to `switch` becomes the return value of the `switch` call
-//!   that suspended the target (or the first argument of its entry function).
+//! * `STACK_ALIGNMENT`: the alignment a stack top must have.
+//!
+//! Symmetric switching (fibers: any context to any other):
+//!
+//! * `init_stack`: writes an initial frame below a stack top so that the
+//!   first `switch` to it calls an [`EntryFn`].
+//! * `switch`: a naked function that saves every callee-saved register
+//!   (integer *and* floating point) of the running context on its own stack,
+//!   stores the resulting stack pointer, loads another context's stack
+//!   pointer and restores its registers. The `arg` passed to `switch` becomes
+//!   the return value of the `switch` call that suspended the target (or the
+//!   first argument of its entry function).
+//!
+//! Asymmetric switching (coroutines: resumer ⇄ coroutine), the fast path:
+//!
+//! * `init_coroutine`: the initial frame for `resume`.
+//! * `resume(arg, link, sp)`: enters the coroutine with a call instruction,
+//!   leaving the resumer's stack pointer in `*link`; returns the coroutine's
+//!   `arg` and its new stack pointer (null once it finished).
+//! * `suspend(arg, link)` / `finish(arg, link)`: return to the resumer with
+//!   the matching return instruction.
+//!
+//! Pairing call with return keeps the CPU's return-address predictor right;
+//! a naked `switch` ends in a return to another stack and mispredicts every
+//! time (measured: 11 ns against 3.8 ns per round trip on AMD EPYC). These
+//! three are inline asm inlined into their callers, so the compiler saves
+//! only the callee-saved registers that are live across the switch.
 //!
 //! Assembly lives only here (DESIGN.md §2.5).
 
@@ -26,17 +45,23 @@ pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: *mut u8) -> !;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
-pub(crate) use self::x86_64::{STACK_ALIGNMENT, init_stack, switch};
+pub(crate) use self::x86_64::{
+    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, suspend, switch,
+};
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]
-pub(crate) use self::aarch64::{STACK_ALIGNMENT, init_stack, switch};
+pub(crate) use self::aarch64::{
+    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, suspend, switch,
+};
 
 #[cfg(target_arch = "riscv64")]
 mod riscv64;
 #[cfg(target_arch = "riscv64")]
-pub(crate) use self::riscv64::{STACK_ALIGNMENT, init_stack, switch};
+pub(crate) use self::riscv64::{
+    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, suspend, switch,
+};
 
 #[cfg(not(any(
     target_arch = "x86_64",

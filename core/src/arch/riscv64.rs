@@ -20,20 +20,21 @@
 //! A fresh stack gets the same frame from [`init_stack`] with `ra` pointing at
 //! [`trampoline`], the data in `s1` and the entry function in `s2`.
 //!
-//! Kernels: with the `d` extension the switch executes `fsd`/`fld`, so the
+//! Kernels: with the `d` extension (detected by `build.rs`: `riscv64g*`
+//! targets) the switches execute `fsd`/`fld` (or make the compiler do so), so the
 //! FPU must be enabled (`sstatus.FS != Off`) before the first switch.
 
 use super::{EntryFn, put};
-use core::arch::naked_asm;
+use core::arch::{asm, naked_asm};
 use core::ptr::NonNull;
 
 /// Stack tops must be 16-byte aligned (the RISC-V psABI's stack alignment).
 pub(crate) const STACK_ALIGNMENT: usize = 16;
 
 /// Size of the register frame `switch` saves.
-#[cfg(target_feature = "d")]
+#[cfg(riscv_fpu)]
 const FRAME: usize = 208;
-#[cfg(not(target_feature = "d"))]
+#[cfg(not(riscv_fpu))]
 const FRAME: usize = 112;
 
 /// Prepares a fresh stack whose top is `top`; returns its initial stack pointer.
@@ -93,7 +94,7 @@ macro_rules! int_regs {
 
 /// Stores (`fsd`) or loads (`fld`) `fs0`–`fs11` at `sp`; nothing without the
 /// `d` extension.
-#[cfg(target_feature = "d")]
+#[cfg(riscv_fpu)]
 macro_rules! float_regs {
     ($op:literal) => {
         concat!(
@@ -124,9 +125,36 @@ macro_rules! float_regs {
         )
     };
 }
-#[cfg(not(target_feature = "d"))]
+#[cfg(not(riscv_fpu))]
 macro_rules! float_regs {
     ($op:literal) => {
+        ""
+    };
+}
+
+/// Lets the assembler accept `fsd`/`fld` in a naked function, which is
+/// assembled without the crate's target features.
+#[cfg(riscv_fpu)]
+macro_rules! enable_fpu_asm {
+    () => {
+        ".option push\n.option arch, +d"
+    };
+}
+#[cfg(riscv_fpu)]
+macro_rules! restore_asm_options {
+    () => {
+        ".option pop"
+    };
+}
+#[cfg(not(riscv_fpu))]
+macro_rules! enable_fpu_asm {
+    () => {
+        ""
+    };
+}
+#[cfg(not(riscv_fpu))]
+macro_rules! restore_asm_options {
+    () => {
         ""
     };
 }
@@ -145,6 +173,7 @@ macro_rules! float_regs {
 #[unsafe(naked)]
 pub(crate) unsafe extern "C" fn switch(arg: usize, save: *mut *mut u8, to: *mut u8) -> usize {
     naked_asm!(
+        enable_fpu_asm!(),
         ".cfi_startproc",
         "addi sp, sp, -{frame}",
         int_regs!("sd"),
@@ -158,6 +187,7 @@ pub(crate) unsafe extern "C" fn switch(arg: usize, save: *mut *mut u8, to: *mut 
         // `a0` still holds `arg`: it is the target's return value.
         "ret",
         ".cfi_endproc",
+        restore_asm_options!(),
         frame = const FRAME,
     )
 }
@@ -175,6 +205,208 @@ unsafe extern "C" fn trampoline() {
         "mv a1, s1",
         "jalr s2",
         // `entry` never returns.
+        "unimp",
+        ".cfi_endproc",
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Asymmetric switching (coroutines)
+//
+// `resume` enters the coroutine with `jalr` and `suspend`/`finish` leave with
+// the matching `ret`, keeping the return-address stack in step. They are
+// inline asm inlined into their callers, so the compiler saves only the live
+// callee-saved registers (`s2`–`s11` and `fs0`–`fs11` are declared
+// clobbered); `s0` and `s1`, which LLVM reserves, are saved by hand.
+//
+// A suspended coroutine's stack, at its saved stack pointer:
+//
+//            +------------------------+
+//   sp + 16  | s0, s1                 |
+//   sp +  0  | resume address, (pad)  |  <- `resume` loads it and `jalr`s
+//            +------------------------+
+//
+// While it runs, its link slot holds the resumer's stack pointer:
+//
+//            +------------------------+
+//            | s0, s1 (resumer's)     |
+//   link ->  | ra (return), (pad)     |  <- `suspend` / `finish` `ret` to ra
+//            +------------------------+
+//
+// A fresh coroutine's stack holds [trampoline, pad, data, entry].
+// ---------------------------------------------------------------------------
+
+/// Expands to an `asm!` with the given template and operands plus the
+/// callee-saved registers the compiler must preserve around a switch.
+#[cfg(riscv_fpu)]
+macro_rules! switch_asm {
+    ($($args:tt)*) => {
+        asm!(
+            $($args)*
+            lateout("s2") _, lateout("s3") _, lateout("s4") _, lateout("s5") _,
+            lateout("s6") _, lateout("s7") _, lateout("s8") _, lateout("s9") _,
+            lateout("s10") _, lateout("s11") _,
+            lateout("fs0") _, lateout("fs1") _, lateout("fs2") _, lateout("fs3") _,
+            lateout("fs4") _, lateout("fs5") _, lateout("fs6") _, lateout("fs7") _,
+            lateout("fs8") _, lateout("fs9") _, lateout("fs10") _, lateout("fs11") _,
+            clobber_abi("C"),
+        )
+    };
+}
+#[cfg(not(riscv_fpu))]
+macro_rules! switch_asm {
+    ($($args:tt)*) => {
+        asm!(
+            $($args)*
+            lateout("s2") _, lateout("s3") _, lateout("s4") _, lateout("s5") _,
+            lateout("s6") _, lateout("s7") _, lateout("s8") _, lateout("s9") _,
+            lateout("s10") _, lateout("s11") _,
+            clobber_abi("C"),
+        )
+    };
+}
+
+/// Prepares a fresh coroutine stack whose top is `top` for [`resume`];
+/// returns its initial stack pointer.
+///
+/// # Safety
+///
+/// `top` must be `STACK_ALIGNMENT`-aligned with 32 writable bytes below it,
+/// and `entry` must accept `data`.
+pub(crate) unsafe fn init_coroutine(
+    top: NonNull<u8>,
+    entry: EntryFn,
+    data: *mut u8,
+) -> NonNull<u8> {
+    // SAFETY: the caller guarantees the room.
+    unsafe {
+        let sp = top.sub(32);
+        put(sp, 0, coroutine_trampoline as *const () as usize);
+        put(sp, 1, 0);
+        put(sp, 2, data as usize);
+        put(sp, 3, entry as usize);
+        sp
+    }
+}
+
+/// Runs the suspended (or fresh) coroutine at `sp`, handing it `arg`;
+/// stores our stack pointer in `*link` for it.
+///
+/// Returns the `arg` of its next [`suspend`] or [`finish`] and its new
+/// stack pointer, or null if it finished.
+///
+/// # Safety
+///
+/// `sp` must come from [`init_coroutine`] or a previous `resume`, be resumed
+/// once, and `link` must be the slot the coroutine's `suspend` reads.
+#[inline(always)]
+pub(crate) unsafe fn resume(arg: usize, link: *mut *mut u8, sp: NonNull<u8>) -> (usize, *mut u8) {
+    let (arg_out, sp_out): (usize, *mut u8);
+    // SAFETY: the coroutine side saves our ra, publishes our stack pointer
+    // through `link` and returns here with `ret`; all other registers are
+    // declared clobbered.
+    unsafe {
+        switch_asm!(
+            "addi sp, sp, -16",
+            "sd s0, 0(sp)",
+            "sd s1, 8(sp)",
+            "ld t0, 0(a2)",
+            "jalr t0",
+            "ld s0, 0(sp)",
+            "ld s1, 8(sp)",
+            "addi sp, sp, 16",
+            inlateout("a0") arg => arg_out,
+            inlateout("a1") link => sp_out,
+            in("a2") sp.as_ptr(),
+        );
+    }
+    (arg_out, sp_out)
+}
+
+/// Suspends the running coroutine, handing `arg` to the `resume` that ran
+/// it (whose stack pointer is in `*link`); returns the `arg` of the next
+/// `resume`.
+///
+/// # Safety
+///
+/// Must run on a coroutine's stack, with `link` filled by the `resume` that
+/// is running it.
+#[inline(always)]
+pub(crate) unsafe fn suspend(arg: usize, link: *mut *mut u8) -> usize {
+    let arg_out: usize;
+    // SAFETY: we leave a frame `resume` knows how to re-enter, return into
+    // the resumer with `ret`, and on re-entry rebuild our registers.
+    unsafe {
+        switch_asm!(
+            "addi sp, sp, -32",
+            "sd s0, 16(sp)",
+            "sd s1, 24(sp)",
+            "la t0, 2f",
+            "sd t0, 0(sp)",
+            // Hand our stack pointer to `resume`, adopt the resumer's.
+            "ld t0, 0(a1)",
+            "mv a1, sp",
+            "mv sp, t0",
+            "ld ra, 0(sp)",
+            "addi sp, sp, 16",
+            "ret",
+            // Re-entered by `resume`'s `jalr`: sp is the resumer's stack, ra
+            // its return address, a1 its link slot, a2 our stack pointer.
+            "2:",
+            "addi sp, sp, -16",
+            "sd ra, 0(sp)",
+            "sd sp, 0(a1)",
+            "addi sp, a2, 16",
+            "ld s0, 0(sp)",
+            "ld s1, 8(sp)",
+            "addi sp, sp, 16",
+            inlateout("a0") arg => arg_out,
+            in("a1") link,
+        );
+    }
+    arg_out
+}
+
+/// Leaves a finished coroutine for good, handing `arg` to its resumer; its
+/// `resume` returns a null stack pointer.
+///
+/// # Safety
+///
+/// As for [`suspend`]; nothing on this stack may be used afterwards.
+#[inline(always)]
+pub(crate) unsafe fn finish(arg: usize, link: *mut *mut u8) -> ! {
+    // SAFETY: returns into `resume` exactly as `suspend` does.
+    unsafe {
+        asm!(
+            "ld t0, 0(a1)",
+            "mv sp, t0",
+            "ld ra, 0(sp)",
+            "addi sp, sp, 16",
+            "li a1, 0",
+            "ret",
+            in("a0") arg,
+            in("a1") link,
+            options(noreturn),
+        )
+    }
+}
+
+/// First code of a fresh coroutine, entered by `resume`'s `jalr` with the
+/// same registers as `suspend`'s re-entry point; calls `entry(arg, data)`.
+#[unsafe(naked)]
+unsafe extern "C" fn coroutine_trampoline() {
+    naked_asm!(
+        ".cfi_startproc",
+        ".cfi_undefined ra",
+        "addi sp, sp, -16",
+        "sd ra, 0(sp)",
+        "sd sp, 0(a1)",
+        "addi sp, a2, 16",
+        // End the frame-pointer chain here.
+        "li s0, 0",
+        "ld a1, 0(sp)",
+        "ld t0, 8(sp)",
+        "jalr t0",
         "unimp",
         ".cfi_endproc",
     )

@@ -11,6 +11,7 @@ use xasync_core::stack::{OverflowCheck, Stack};
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// How many [`GuardedStack`]s are alive in the process.
+#[inline]
 pub fn live_guarded_stacks() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
@@ -32,6 +33,7 @@ pub fn live_guarded_stacks() -> usize {
 pub struct GuardedStack {
     base: NonNull<u8>,
     len: usize,
+    guard: usize,
     _guard: GuardRegistration,
 }
 
@@ -61,6 +63,7 @@ impl GuardedStack {
         Ok(GuardedStack {
             base,
             len,
+            guard: page,
             _guard: guard,
         })
     }
@@ -69,14 +72,16 @@ impl GuardedStack {
 // SAFETY: the mapping is owned, page-aligned (so 16-aligned), at least
 // MIN_STACK_SIZE above the guard, and the guard page is PROT_NONE.
 unsafe impl Stack for GuardedStack {
+    #[inline]
     fn top(&self) -> NonNull<u8> {
         // SAFETY: one past the end of the mapping.
         unsafe { self.base.add(self.len) }
     }
 
+    #[inline]
     fn limit(&self) -> NonNull<u8> {
         // SAFETY: just above the guard page, inside the mapping.
-        unsafe { self.base.add(page_size()) }
+        unsafe { self.base.add(self.guard) }
     }
 
     fn overflow_check(&self) -> OverflowCheck {

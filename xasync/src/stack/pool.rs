@@ -7,7 +7,6 @@ use crate::sys::overflow::ensure_alternate_stack;
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::rc::Rc;
 use xasync_core::stack::{OverflowCheck, Stack};
@@ -79,8 +78,57 @@ pub struct StackPool {
 
 struct PoolInner {
     config: StackConfig,
-    guarded: RefCell<Vec<GuardedStack>>,
+    guarded: RefCell<Guarded>,
     slabs: RefCell<Slabs>,
+}
+
+/// The guarded stacks a pool owns, in use or cached. Stacks stay in place
+/// and are handed out by index, so taking and returning one moves 4 bytes.
+#[derive(Default)]
+struct Guarded {
+    stacks: Vec<Option<GuardedStack>>,
+    /// Cached (free) stacks, last-freed on top.
+    free: Vec<u32>,
+    /// Positions in `stacks` left by unmapped stacks.
+    vacant: Vec<u32>,
+}
+
+impl Guarded {
+    /// A cached stack, or a new one.
+    #[inline]
+    fn take(&mut self, size: usize) -> io::Result<(u32, &GuardedStack)> {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let stack = Some(GuardedStack::new(size)?);
+                match self.vacant.pop() {
+                    Some(index) => {
+                        self.stacks[index as usize] = stack;
+                        index
+                    }
+                    None => {
+                        self.stacks.push(stack);
+                        (self.stacks.len() - 1) as u32
+                    }
+                }
+            }
+        };
+        let stack = self.stacks[index as usize]
+            .as_ref()
+            .expect("a live guarded stack");
+        Ok((index, stack))
+    }
+
+    /// Caches a stack, or unmaps it if `cache` stacks are cached already.
+    #[inline]
+    fn give_back(&mut self, index: u32, cache: usize) {
+        if self.free.len() < cache {
+            self.free.push(index);
+        } else {
+            self.stacks[index as usize] = None;
+            self.vacant.push(index);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -102,7 +150,7 @@ impl StackPool {
         StackPool {
             inner: Rc::new(PoolInner {
                 config,
-                guarded: RefCell::new(Vec::new()),
+                guarded: RefCell::new(Guarded::default()),
                 slabs: RefCell::new(Slabs::default()),
             }),
         }
@@ -126,6 +174,7 @@ impl StackPool {
     /// # Errors
     ///
     /// When the kernel refuses memory for a new stack.
+    #[inline]
     pub fn get(&self) -> io::Result<PooledStack> {
         let config = &self.inner.config;
         let guarded = match config.guard {
@@ -134,30 +183,36 @@ impl StackPool {
             GuardPolicy::UpTo(max) => live_guarded_stacks() < max,
         };
         if guarded {
-            let cached = self.inner.guarded.borrow_mut().pop();
-            match cached.map_or_else(|| GuardedStack::new(config.size), Ok) {
-                Ok(stack) => return Ok(self.wrap(Kind::Guarded(stack))),
+            match self.inner.guarded.borrow_mut().take(config.size) {
+                Ok((index, stack)) => {
+                    return Ok(PooledStack {
+                        pool: self.inner.clone(),
+                        top: stack.top(),
+                        limit: stack.limit(),
+                        check: OverflowCheck::GuardPage,
+                        origin: Origin::Guarded(index),
+                    });
+                }
                 Err(e) if config.guard == GuardPolicy::Always => return Err(e),
                 Err(_) => {} // the mapping limit: fall back to a slab
             }
         }
         let (slab, index, slot) = self.inner.slabs.borrow_mut().take(config.size)?;
-        Ok(self.wrap(Kind::Slot { slab, index, slot }))
+        Ok(PooledStack {
+            pool: self.inner.clone(),
+            top: slot.top,
+            limit: slot.limit,
+            check: OverflowCheck::Canary(slot.canary),
+            origin: Origin::Slot(slab, index),
+        })
     }
 
     /// Free stacks cached: (guarded, slab slots).
     pub fn cached(&self) -> (usize, usize) {
         (
-            self.inner.guarded.borrow().len(),
+            self.inner.guarded.borrow().free.len(),
             self.inner.slabs.borrow().free,
         )
-    }
-
-    fn wrap(&self, kind: Kind) -> PooledStack {
-        PooledStack {
-            pool: self.inner.clone(),
-            kind: ManuallyDrop::new(kind),
-        }
     }
 }
 
@@ -172,11 +227,11 @@ impl fmt::Debug for StackPool {
 
 impl Slabs {
     /// Takes a free slot, mapping a new slab if none is left. O(1) amortized.
-    fn take(&mut self, size: usize) -> io::Result<(usize, u32, Slot)> {
+    fn take(&mut self, size: usize) -> io::Result<(u32, u32, Slot)> {
         while let Some(&i) = self.partial.last() {
             if let Some((index, slot)) = self.slabs[i].as_mut().and_then(Slab::take) {
                 self.free -= 1;
-                return Ok((i, index, slot));
+                return Ok((i as u32, index, slot));
             }
             self.partial.pop();
         }
@@ -194,12 +249,13 @@ impl Slabs {
             }
         };
         self.partial.push(i);
-        Ok((i, index, slot))
+        Ok((i as u32, index, slot))
     }
 
     /// Returns a slot; releases its slab if it is now unused and enough
     /// other free slots are cached.
-    fn give_back(&mut self, i: usize, index: u32, cache: usize) {
+    fn give_back(&mut self, i: u32, index: u32, cache: usize) {
+        let i = i as usize;
         let slab = self.slabs[i].as_mut().expect("a slot's slab outlives it");
         let was_full = !slab.has_free();
         slab.give_back(index);
@@ -214,15 +270,22 @@ impl Slabs {
     }
 }
 
-enum Kind {
-    Guarded(GuardedStack),
-    Slot { slab: usize, index: u32, slot: Slot },
-}
-
 /// A stack from a [`StackPool`]; dropping it returns it to the pool.
 pub struct PooledStack {
     pool: Rc<PoolInner>,
-    kind: ManuallyDrop<Kind>,
+    top: NonNull<u8>,
+    limit: NonNull<u8>,
+    check: OverflowCheck,
+    origin: Origin,
+}
+
+/// Where a pooled stack comes from.
+#[derive(Clone, Copy, Debug)]
+enum Origin {
+    /// Index in the pool's guarded stacks.
+    Guarded(u32),
+    /// Slab and slot index.
+    Slot(u32, u32),
 }
 
 impl PooledStack {
@@ -239,7 +302,7 @@ impl PooledStack {
 
     /// Whether the stack has a guard page (rather than a canary).
     pub fn is_guarded(&self) -> bool {
-        matches!(*self.kind, Kind::Guarded(_))
+        matches!(self.origin, Origin::Guarded(_))
     }
 }
 
@@ -253,43 +316,35 @@ impl Default for PooledStack {
 // as laid out by `Slab` (owned until given back, 16-aligned top, the canary
 // written by `Slab::take`).
 unsafe impl Stack for PooledStack {
+    #[inline]
     fn top(&self) -> NonNull<u8> {
-        match &*self.kind {
-            Kind::Guarded(stack) => stack.top(),
-            Kind::Slot { slot, .. } => slot.top,
-        }
+        self.top
     }
 
+    #[inline]
     fn limit(&self) -> NonNull<u8> {
-        match &*self.kind {
-            Kind::Guarded(stack) => stack.limit(),
-            Kind::Slot { slot, .. } => slot.limit,
-        }
+        self.limit
     }
 
+    #[inline]
     fn overflow_check(&self) -> OverflowCheck {
-        match &*self.kind {
-            Kind::Guarded(stack) => stack.overflow_check(),
-            Kind::Slot { slot, .. } => OverflowCheck::Canary(slot.canary),
-        }
+        self.check
     }
 }
 
 impl Drop for PooledStack {
+    #[inline]
     fn drop(&mut self) {
         let pool = &self.pool;
-        // SAFETY: taken once, here; `kind` is never used again.
-        match unsafe { ManuallyDrop::take(&mut self.kind) } {
-            Kind::Guarded(stack) => {
-                let mut cached = pool.guarded.borrow_mut();
-                if cached.len() < pool.config.cache {
-                    cached.push(stack);
-                }
-            }
-            Kind::Slot { slab, index, .. } => {
+        match self.origin {
+            Origin::Guarded(index) => pool
+                .guarded
+                .borrow_mut()
+                .give_back(index, pool.config.cache),
+            Origin::Slot(slab, index) => {
                 pool.slabs
                     .borrow_mut()
-                    .give_back(slab, index, pool.config.cache);
+                    .give_back(slab, index, pool.config.cache)
             }
         }
     }
