@@ -6,11 +6,14 @@
 //! * [`coroutine`]: asymmetric coroutines ([`Coroutine`](coroutine::Coroutine),
 //!   resumed by a caller, suspended through a [`Yielder`](coroutine::Yielder)).
 //! * [`fiber`]: symmetric coroutines that switch directly to one another.
+//! * [`time`]: a hierarchical timing wheel over a [`Clock`](time::Clock).
+//! * [`sync`]: channels, locks and other waiting primitives as futures,
+//!   usable from coroutines, async tasks and threads.
 //!
 //! The `std` feature adds panic propagation and forced unwinding of dropped
 //! coroutines; without it the crate needs only `core` and `alloc`, and
 //! builds for bare-metal kernels.
-#![no_std]
+#![cfg_attr(not(loom), no_std)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -20,5 +23,9 @@ mod arch;
 mod context;
 pub mod coroutine;
 pub mod fiber;
+mod loom;
+mod spin;
 pub mod stack;
+pub mod sync;
+pub mod time;
 mod unwind;

@@ -1,0 +1,2 @@
+//! Time for the core: the [`Clock`] a host provides and a hierarchical
+//! timing wheel.
