@@ -27,5 +27,6 @@ mod loom;
 mod spin;
 pub mod stack;
 pub mod sync;
+pub mod task;
 pub mod time;
 mod unwind;

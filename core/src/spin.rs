@@ -78,7 +78,7 @@ impl<T> Deref for SpinGuard<'_, T> {
     #[cfg(loom)]
     fn deref(&self) -> &T {
         // SAFETY: the guard proves exclusive access.
-        unsafe { self.access.as_ref().expect("held").deref() }
+        unsafe { loom::cell::MutPtr::deref(self.access.as_ref().expect("held")) }
     }
 }
 
@@ -92,7 +92,7 @@ impl<T> DerefMut for SpinGuard<'_, T> {
     #[cfg(loom)]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the guard proves exclusive access.
-        unsafe { self.access.as_mut().expect("held").deref() }
+        unsafe { loom::cell::MutPtr::deref(self.access.as_ref().expect("held")) }
     }
 }
 

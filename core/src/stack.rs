@@ -96,6 +96,13 @@ impl HeapStack {
     }
 }
 
+impl Default for HeapStack {
+    /// A 64 KiB stack.
+    fn default() -> Self {
+        HeapStack::new(64 * 1024)
+    }
+}
+
 // SAFETY: the allocation is owned, 16-aligned, at least MIN_STACK_SIZE long
 // above the canary, and the canary is written at construction.
 unsafe impl Stack for HeapStack {

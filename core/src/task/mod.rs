@@ -1,0 +1,117 @@
+//! Tasks: a future (or a stackful coroutine, see [`stackful`]) plus the
+//! state machine that schedules it, independent of any scheduler.
+//!
+//! [`spawn`] returns a [`Runnable`] — run it to poll the future once — and a
+//! [`JoinHandle`] for the result. Waking the task hands a new `Runnable` to
+//! the [`Schedule`] hook the scheduler supplied. This is the seam where the
+//! std runtime's workers, a kernel's per-CPU executor and the
+//! [`LocalExecutor`](crate::executor::LocalExecutor) meet.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use xasync_core::task::{self, Runnable};
+//!
+//! let queue = Arc::new(Mutex::new(Vec::<Runnable>::new()));
+//! let q = queue.clone();
+//! let (runnable, mut handle) = task::spawn(async { 6 * 7 }, move |r| q.lock().unwrap().push(r));
+//! assert!(runnable.run().is_none()); // polled to completion
+//! assert!(handle.is_finished());
+//! let waker = std::task::Waker::noop();
+//! let mut cx = std::task::Context::from_waker(&waker);
+//! assert_eq!(handle.poll_join(&mut cx).map(Result::unwrap), std::task::Poll::Ready(42));
+//! ```
+//!
+//! # Threads
+//!
+//! [`spawn`] requires a `Send` future: its Runnable may run anywhere.
+//! [`spawn_unchecked`] accepts any future, and makes the scheduler promise to
+//! run (and drop) the Runnable only where the future may live — how the std
+//! runtime keeps a started coroutine on its worker.
+
+mod join;
+mod raw;
+mod runnable;
+pub mod stackful;
+mod state;
+mod waker_slot;
+
+pub use join::{JoinError, JoinHandle, TaskRef};
+pub use runnable::Runnable;
+
+use core::future::Future;
+use core::task::Context;
+use raw::{Header, TaskCell, WAKER_VTABLE};
+use state::{HANDLE, SCHEDULED};
+
+/// How a task asks to be run: the scheduler's side of the seam.
+pub trait Schedule: Send + Sync + 'static {
+    /// Queues `runnable` to be run. Called when the task is woken (from any
+    /// thread, possibly from inside another task's poll), never while a lock
+    /// of the task is held.
+    fn schedule(&self, runnable: Runnable);
+}
+
+impl<F: Fn(Runnable) + Send + Sync + 'static> Schedule for F {
+    fn schedule(&self, runnable: Runnable) {
+        self(runnable)
+    }
+}
+
+/// Creates a task running `future`, scheduled through `schedule`.
+///
+/// Nothing runs until the returned [`Runnable`] is run (or queued by the
+/// caller). The task's tag starts at 0.
+pub fn spawn<F, S>(future: F, schedule: S) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: a Send future may be polled and dropped on any thread.
+    unsafe { spawn_unchecked(future, schedule, 0) }
+}
+
+/// Creates a task for a future that is not `Send`, with a scheduler `tag`
+/// (see [`Runnable::tag`]).
+///
+/// # Safety
+///
+/// The scheduler must run and drop every [`Runnable`] of this task, and
+/// drop the last reference to it while the future has not finished, only on
+/// threads where the future may be polled and dropped (for a stackful
+/// coroutine: the thread it first ran on).
+pub unsafe fn spawn_unchecked<F, S>(
+    future: F,
+    schedule: S,
+    tag: usize,
+) -> (Runnable, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    // One reference for the Runnable, one for the JoinHandle.
+    let header = TaskCell::allocate(future, schedule, SCHEDULED | HANDLE, 2, tag);
+    (Runnable::new(header), JoinHandle::new(header))
+}
+
+/// Asks for the task being polled with `cx` to be queued again when this
+/// poll returns `Pending`, without a wake-up (no atomic read-modify-write:
+/// the cheapest `yield`).
+///
+/// Returns `false` when `cx` is not the context a task of this module is
+/// being polled with (a combinator's own context, another executor): the
+/// caller must then wake `cx.waker()` itself.
+pub fn yield_hint(cx: &Context<'_>) -> bool {
+    let waker = cx.waker();
+    if !core::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
+        return false;
+    }
+    // SAFETY: a waker with our vtable points to a live task header (the
+    // waker holds or borrows a reference).
+    let header = unsafe { &*waker.data().cast::<Header>() };
+    if header.polling.load(crate::loom::Ordering::Relaxed) != core::ptr::from_ref(cx) as usize {
+        return false;
+    }
+    header.yielded.store(true, crate::loom::Ordering::Relaxed);
+    true
+}

@@ -1,0 +1,459 @@
+//! The task allocation: a header shared by all tasks, followed by the
+//! scheduler hook and the future or its result; plus the type-erased
+//! operations (vtable) and the waker built on the header.
+
+use super::state::{CLOSED, COMPLETED, HANDLE, REFERENCE, RUNNING, SCHEDULED, references};
+use super::waker_slot::WakerSlot;
+use super::{JoinError, Runnable, Schedule};
+use crate::loom::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crate::unwind;
+use alloc::boxed::Box;
+use core::future::Future;
+use core::mem::ManuallyDrop;
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+/// What every task starts with; wakers and handles point here.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: AtomicUsize,
+    pub(crate) vtable: &'static TaskVTable,
+    /// The `JoinHandle`'s waker, woken on completion.
+    pub(crate) awaiter: WakerSlot,
+    /// A word for the scheduler (e.g. the worker a task is pinned to).
+    pub(crate) tag: AtomicUsize,
+    /// The address of the `Context` the task is being polled with (0 when
+    /// not polled): how [`yield_hint`](super::yield_hint) recognizes the
+    /// running task from inside its own poll.
+    pub(crate) polling: AtomicUsize,
+    /// Set by `yield_hint` during a poll: requeue the task when the poll
+    /// returns `Pending`, without a wake-up.
+    pub(crate) yielded: AtomicBool,
+}
+
+/// Type-erased operations on a task.
+pub(crate) struct TaskVTable {
+    /// Polls the future (or drops it if cancelled). Consumes the Runnable's
+    /// reference, or hands it to the returned value.
+    pub(crate) run: unsafe fn(NonNull<Header>, continuing: bool) -> Option<Runnable>,
+    /// Drops the future of a task that will never run again, recording a
+    /// cancellation; then completes it. Caller holds the Runnable.
+    pub(crate) cancel_unrun: unsafe fn(NonNull<Header>),
+    /// Hands a Runnable (owning one reference) to the scheduler.
+    pub(crate) schedule: unsafe fn(NonNull<Header>, Runnable),
+    /// Moves the result out into `*out` (an `Option<Result<T, JoinError>>`).
+    pub(crate) take_output: unsafe fn(NonNull<Header>, out: *mut ()),
+    /// Frees the task; called when the last reference goes.
+    pub(crate) destroy: unsafe fn(NonNull<Header>),
+}
+
+/// Where the future is in its life.
+pub(crate) enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+/// The whole task allocation.
+#[repr(C)]
+pub(crate) struct TaskCell<F: Future, S> {
+    pub(crate) header: Header,
+    schedule: S,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+impl<F, S> TaskCell<F, S>
+where
+    F: Future,
+    S: Schedule,
+{
+    const VTABLE: TaskVTable = TaskVTable {
+        run: Self::run,
+        cancel_unrun: Self::cancel_unrun,
+        schedule: Self::schedule,
+        take_output: Self::take_output,
+        destroy: Self::destroy,
+    };
+
+    /// Allocates a task with `references` references and `flags`.
+    pub(crate) fn allocate(
+        future: F,
+        schedule: S,
+        flags: usize,
+        references: usize,
+        tag: usize,
+    ) -> NonNull<Header> {
+        let cell = Box::new(TaskCell {
+            header: Header {
+                state: AtomicUsize::new(flags | (references * REFERENCE)),
+                vtable: &Self::VTABLE,
+                awaiter: WakerSlot::new(),
+                tag: AtomicUsize::new(tag),
+                polling: AtomicUsize::new(0),
+                yielded: AtomicBool::new(false),
+            },
+            schedule,
+            stage: UnsafeCell::new(Stage::Running(future)),
+        });
+        NonNull::from(Box::leak(cell)).cast()
+    }
+
+    /// # Safety
+    ///
+    /// `header` must be the header of a live `TaskCell<F, S>`.
+    unsafe fn cell<'a>(header: NonNull<Header>) -> &'a Self {
+        // SAFETY: `repr(C)` puts the header first.
+        unsafe { header.cast::<Self>().as_ref() }
+    }
+
+    /// # Safety
+    ///
+    /// The caller holds the task's Runnable (SCHEDULED or RUNNING by us).
+    unsafe fn run(header: NonNull<Header>, continuing: bool) -> Option<Runnable> {
+        // SAFETY: the Runnable keeps the task alive.
+        let cell = unsafe { Self::cell(header) };
+        let state = &cell.header.state;
+        if !continuing {
+            // Take the task: SCHEDULED -> RUNNING.
+            let mut current = state.load(Ordering::Acquire);
+            loop {
+                debug_assert!(current & SCHEDULED != 0 && current & (RUNNING | COMPLETED) == 0);
+                let next = (current & !SCHEDULED) | RUNNING;
+                match state.compare_exchange_weak(
+                    current,
+                    next,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => current = actual,
+                }
+            }
+        }
+        if state.load(Ordering::Acquire) & CLOSED != 0 {
+            // SAFETY: we run the task.
+            unsafe { Self::finish(header, Err(JoinError::cancelled())) };
+            return None;
+        }
+        let waker = ManuallyDrop::new(
+            // SAFETY: the borrowed waker is valid while our reference lives.
+            unsafe { Waker::from_raw(RawWaker::new(header.as_ptr().cast(), &WAKER_VTABLE)) },
+        );
+        let mut cx = Context::from_waker(&waker);
+        cell.header
+            .polling
+            .store(core::ptr::addr_of!(cx) as usize, Ordering::Relaxed);
+        // SAFETY: RUNNING gives us exclusive access to the stage; the future
+        // never moves inside the heap cell.
+        let poll = cell.stage.with_mut(|stage| unsafe {
+            match &mut *stage {
+                Stage::Running(future) => {
+                    let future = Pin::new_unchecked(future);
+                    unwind::catch(|| future.poll(&mut cx))
+                }
+                _ => unreachable!("a finished task was run"),
+            }
+        });
+        cell.header.polling.store(0, Ordering::Relaxed);
+        match poll {
+            Ok(Poll::Ready(output)) => {
+                // SAFETY: we run the task.
+                unsafe { Self::finish(header, Ok(output)) };
+                None
+            }
+            Err(payload) => {
+                // SAFETY: we run the task.
+                unsafe { Self::finish(header, Err(JoinError::panicked(payload))) };
+                None
+            }
+            Ok(Poll::Pending) => {
+                let yielded = cell.header.yielded.swap(false, Ordering::Relaxed);
+                if yielded && state.load(Ordering::Acquire) & CLOSED == 0 {
+                    // Requeue as is: still RUNNING, our reference kept.
+                    return Some(Runnable::continuing(header));
+                }
+                // SAFETY: we run the task.
+                unsafe { Self::release(header) }
+            }
+        }
+    }
+
+    /// After a poll returned `Pending`: stop running, and either reschedule
+    /// (a wake-up arrived meanwhile), drop the future (cancelled), or go
+    /// idle, giving up the Runnable's reference.
+    ///
+    /// # Safety
+    ///
+    /// The caller runs the task.
+    unsafe fn release(header: NonNull<Header>) -> Option<Runnable> {
+        // SAFETY: the Runnable keeps the task alive.
+        let state = &unsafe { Self::cell(header) }.header.state;
+        let mut current = state.load(Ordering::Acquire);
+        loop {
+            if current & CLOSED != 0 {
+                // SAFETY: we still run the task.
+                unsafe { Self::finish(header, Err(JoinError::cancelled())) };
+                return None;
+            }
+            let rescheduled = current & SCHEDULED != 0;
+            let next = if rescheduled {
+                current & !RUNNING
+            } else {
+                (current & !RUNNING) - REFERENCE
+            };
+            match state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) if rescheduled => {
+                    // SAFETY: SCHEDULED: our reference becomes the new Runnable's.
+                    unsafe { Self::schedule(header, Runnable::new(header)) };
+                    return None;
+                }
+                Ok(_) => {
+                    if references(next) == 0 {
+                        // SAFETY: that was the last reference.
+                        unsafe { Self::destroy(header) };
+                    }
+                    return None;
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Records the result, marks the task completed, wakes the handle and
+    /// drops the Runnable's reference.
+    ///
+    /// # Safety
+    ///
+    /// The caller runs (or holds the Runnable of) the task.
+    unsafe fn finish(header: NonNull<Header>, result: Result<F::Output, JoinError>) {
+        // SAFETY: the Runnable keeps the task alive.
+        let cell = unsafe { Self::cell(header) };
+        // Dropping the future runs user code; a panic there becomes the
+        // task's result instead of unwinding through the scheduler.
+        // SAFETY: we own the stage until COMPLETED is published.
+        let dropped = unwind::catch(|| {
+            cell.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+        });
+        let result = match dropped {
+            Ok(()) => result,
+            Err(payload) => Err(JoinError::panicked(payload)),
+        };
+        // SAFETY: as above.
+        cell.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Finished(result) });
+        let state = &cell.header.state;
+        let mut current = state.load(Ordering::Acquire);
+        loop {
+            let next = (current & !(RUNNING | SCHEDULED)) | COMPLETED;
+            match state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        if current & HANDLE != 0 {
+            cell.header.awaiter.wake();
+        }
+        // SAFETY: the Runnable's reference.
+        unsafe { drop_reference(header) };
+    }
+
+    /// # Safety
+    ///
+    /// The caller holds the Runnable and will not run it.
+    unsafe fn cancel_unrun(header: NonNull<Header>) {
+        // SAFETY: forwarded.
+        unsafe { Self::finish(header, Err(JoinError::cancelled())) }
+    }
+
+    /// # Safety
+    ///
+    /// `runnable` is this task's only Runnable.
+    unsafe fn schedule(header: NonNull<Header>, runnable: Runnable) {
+        // SAFETY: the Runnable keeps the task alive.
+        unsafe { Self::cell(header) }.schedule.schedule(runnable);
+    }
+
+    /// # Safety
+    ///
+    /// COMPLETED is set, the caller is the JoinHandle, and `out` points to
+    /// an `Option<Result<F::Output, JoinError>>`.
+    unsafe fn take_output(header: NonNull<Header>, out: *mut ()) {
+        // SAFETY: after COMPLETED only the JoinHandle touches the stage.
+        let cell = unsafe { Self::cell(header) };
+        let stage = cell
+            .stage
+            .with_mut(|stage| unsafe { core::mem::replace(&mut *stage, Stage::Consumed) });
+        if let Stage::Finished(result) = stage {
+            // SAFETY: the caller's contract on `out`.
+            unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
+        }
+    }
+
+    /// # Safety
+    ///
+    /// No reference is left.
+    unsafe fn destroy(header: NonNull<Header>) {
+        // SAFETY: allocated by `allocate` as a Box; nobody else refers to it.
+        drop(unsafe { Box::from_raw(header.cast::<Self>().as_ptr()) });
+    }
+}
+
+/// Drops one reference, destroying the task with the last one.
+///
+/// # Safety
+///
+/// The caller owns a reference to the task.
+pub(crate) unsafe fn drop_reference(header: NonNull<Header>) {
+    // SAFETY: our reference keeps the header alive until the decrement.
+    let (previous, vtable) = unsafe {
+        let h = header.as_ref();
+        (h.state.fetch_sub(REFERENCE, Ordering::AcqRel), h.vtable)
+    };
+    if references(previous) == 1 {
+        // SAFETY: that was the last reference.
+        unsafe { (vtable.destroy)(header) };
+    }
+}
+
+/// Adds a reference.
+///
+/// # Safety
+///
+/// The caller owns a reference to the task.
+pub(crate) unsafe fn add_reference(header: NonNull<Header>) {
+    // SAFETY: our reference keeps the header alive.
+    let previous = unsafe { header.as_ref() }
+        .state
+        .fetch_add(REFERENCE, Ordering::Relaxed);
+    assert!(
+        references(previous) < isize::MAX as usize / REFERENCE,
+        "task reference count overflow"
+    );
+}
+
+/// Wakes the task: schedules it unless it is already scheduled, running
+/// (then it runs again) or completed. Consumes one reference if `owned`.
+///
+/// # Safety
+///
+/// The caller owns a reference to the task (which `owned` gives away).
+pub(crate) unsafe fn wake(header: NonNull<Header>, owned: bool) {
+    // SAFETY: the caller's reference keeps the task alive.
+    let h = unsafe { header.as_ref() };
+    let mut current = h.state.load(Ordering::Acquire);
+    loop {
+        if current & (COMPLETED | SCHEDULED) != 0 {
+            break;
+        }
+        if current & RUNNING != 0 {
+            // The runner will see SCHEDULED and reschedule.
+            match h.state.compare_exchange_weak(
+                current,
+                current | SCHEDULED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+            continue;
+        }
+        // Idle: schedule it with a reference of its own.
+        let next = if owned {
+            current | SCHEDULED
+        } else {
+            (current | SCHEDULED) + REFERENCE
+        };
+        match h
+            .state
+            .compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                // SAFETY: SCHEDULED is ours; the Runnable owns the reference.
+                unsafe { (h.vtable.schedule)(header, Runnable::new(header)) };
+                return;
+            }
+            Err(actual) => current = actual,
+        }
+    }
+    if owned {
+        // SAFETY: the caller's reference.
+        unsafe { drop_reference(header) };
+    }
+}
+
+/// The waker vtable shared by all tasks: the data pointer is the header.
+pub(crate) static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_waker, wake_waker, wake_by_ref_waker, drop_waker);
+
+unsafe fn clone_waker(data: *const ()) -> RawWaker {
+    let header = NonNull::new(data.cast_mut())
+        .expect("task waker with a null header")
+        .cast();
+    // SAFETY: a waker owns (or borrows from a Runnable) a reference.
+    unsafe { add_reference(header) };
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn wake_waker(data: *const ()) {
+    let header = NonNull::new(data.cast_mut())
+        .expect("task waker with a null header")
+        .cast();
+    // SAFETY: an owned waker gives away its reference.
+    unsafe { wake(header, true) }
+}
+
+unsafe fn wake_by_ref_waker(data: *const ()) {
+    let header = NonNull::new(data.cast_mut())
+        .expect("task waker with a null header")
+        .cast();
+    // SAFETY: the waker's reference keeps the task alive.
+    unsafe { wake(header, false) }
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    let header = NonNull::new(data.cast_mut())
+        .expect("task waker with a null header")
+        .cast();
+    // SAFETY: an owned waker's reference.
+    unsafe { drop_reference(header) }
+}
+
+/// Schedules with a CLOSED flag: used by `JoinHandle::cancel`.
+///
+/// # Safety
+///
+/// The caller owns a reference to the task.
+pub(crate) unsafe fn close(header: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the task alive.
+    let h = unsafe { header.as_ref() };
+    let mut current = h.state.load(Ordering::Acquire);
+    loop {
+        if current & (COMPLETED | CLOSED) != 0 {
+            return;
+        }
+        let idle = current & (SCHEDULED | RUNNING) == 0;
+        let next = if idle {
+            current | CLOSED | SCHEDULED | REFERENCE
+        } else {
+            current | CLOSED
+        };
+        match h
+            .state
+            .compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                if idle {
+                    // The scheduler runs it once more, on the right thread,
+                    // to drop the future there.
+                    // SAFETY: SCHEDULED is ours; the Runnable owns the new reference.
+                    unsafe { (h.vtable.schedule)(header, Runnable::new(header)) };
+                }
+                return;
+            }
+            Err(actual) => current = actual,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The right to run a task once.
+
+use super::raw::Header;
+use core::fmt;
+use core::ptr::NonNull;
+
+/// A task ready to run. Exactly one exists per task at a time; running it
+/// polls the future once (or drops it, if the task was cancelled).
+///
+/// Dropping a Runnable without running it cancels the task: the future is
+/// dropped where the Runnable is dropped.
+pub struct Runnable {
+    header: NonNull<Header>,
+    /// Requeued by a yield: the task is still marked running.
+    continuing: bool,
+}
+
+// SAFETY: a Runnable is a pointer to a thread-safe header plus the right to
+// poll; for futures that are not Send, `spawn_unchecked`'s caller promised
+// to run it only on the right thread.
+unsafe impl Send for Runnable {}
+// SAFETY: all `&self` methods touch only atomics.
+unsafe impl Sync for Runnable {}
+
+impl Runnable {
+    /// Wraps the task's one Runnable reference.
+    pub(super) fn new(header: NonNull<Header>) -> Self {
+        Runnable {
+            header,
+            continuing: false,
+        }
+    }
+
+    /// A Runnable handed back by a yielding poll.
+    pub(super) fn continuing(header: NonNull<Header>) -> Self {
+        Runnable {
+            header,
+            continuing: true,
+        }
+    }
+
+    /// Polls the task once.
+    ///
+    /// Returns the Runnable back when the task yielded through
+    /// [`yield_hint`](super::yield_hint): queue it again (typically behind
+    /// the other ready tasks). Otherwise the task is done with for now: it
+    /// completed, went to sleep until woken, or was woken during the poll
+    /// and already rescheduled itself.
+    pub fn run(self) -> Option<Runnable> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: we hold the Runnable, whose reference `run` consumes or
+        // hands on.
+        unsafe { (this.header.as_ref().vtable.run)(this.header, this.continuing) }
+    }
+
+    /// The scheduler's word for this task (0 unless set).
+    pub fn tag(&self) -> usize {
+        // SAFETY: our reference keeps the header alive.
+        unsafe { self.header.as_ref() }
+            .tag
+            .load(crate::loom::Ordering::Relaxed)
+    }
+
+    /// Sets the scheduler's word (e.g. the worker a coroutine is pinned to).
+    pub fn set_tag(&self, tag: usize) {
+        // SAFETY: our reference keeps the header alive.
+        unsafe { self.header.as_ref() }
+            .tag
+            .store(tag, crate::loom::Ordering::Relaxed);
+    }
+
+    /// Hands the Runnable to the task's scheduler, as a wake-up would.
+    pub fn schedule(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        let runnable = Runnable {
+            header: this.header,
+            continuing: this.continuing,
+        };
+        // SAFETY: the Runnable is this task's only one.
+        unsafe { (this.header.as_ref().vtable.schedule)(this.header, runnable) }
+    }
+}
+
+impl Drop for Runnable {
+    fn drop(&mut self) {
+        // SAFETY: we hold the Runnable and give it up: the future is
+        // dropped and the task completes as cancelled.
+        unsafe { (self.header.as_ref().vtable.cancel_unrun)(self.header) };
+    }
+}
+
+impl fmt::Debug for Runnable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runnable")
+            .field("tag", &self.tag())
+            .finish_non_exhaustive()
+    }
+}

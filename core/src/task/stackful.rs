@@ -1,0 +1,167 @@
+//! Stackful coroutines as tasks: a future whose `poll` resumes a coroutine.
+//!
+//! Inside, the coroutine waits on any future through its [`Suspender`]:
+//! poll it with the task's context; if it is pending, suspend back to
+//! `poll`, which returns `Pending`; the future's wake-up wakes the task,
+//! whose next poll resumes the coroutine, which polls again. The scheduler
+//! only ever sees a task.
+//!
+//! ```
+//! use xasync_core::stack::HeapStack;
+//! use xasync_core::task::stackful::Stackful;
+//!
+//! let coroutine = Stackful::<_, _, HeapStack>::new(|suspender| {
+//!     let a = suspender.wait(async { 20 });
+//!     suspender.yield_now();
+//!     a + 22
+//! });
+//! assert_eq!(futures_lite_block_on(coroutine), 42);
+//! # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     let mut f = std::pin::pin!(f);
+//! #     let waker = std::task::Waker::noop();
+//! #     let mut cx = std::task::Context::from_waker(&waker);
+//! #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+//! # }
+//! ```
+
+use crate::coroutine::{Coroutine, CoroutineResult, Yielder};
+use crate::stack::Stack;
+use core::fmt;
+use core::future::Future;
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll};
+
+/// The context a poll resumed the coroutine with, type-erased (it only
+/// lives for that poll, which outlasts the coroutine's run).
+type PollContext = *mut Context<'static>;
+
+/// A coroutine's handle for waiting on futures from inside it.
+pub struct Suspender<'a> {
+    yielder: &'a Yielder<PollContext, ()>,
+    cx: core::cell::Cell<PollContext>,
+}
+
+impl Suspender<'_> {
+    /// Runs `future` to completion, suspending the coroutine while it is
+    /// pending; returns its output.
+    pub fn wait<F: IntoFuture>(&self, future: F) -> F::Output {
+        let mut future = pin!(future.into_future());
+        loop {
+            // SAFETY: `cx` is the context of the poll that is running us;
+            // that poll is suspended in `resume` and outlives this call.
+            let cx = unsafe { &mut *self.cx.get() };
+            if let Poll::Ready(output) = future.as_mut().poll(cx) {
+                return output;
+            }
+            self.suspend();
+        }
+    }
+
+    /// Lets the other tasks run, then continues.
+    pub fn yield_now(&self) {
+        // SAFETY: as in `wait`.
+        let cx = unsafe { &mut *self.cx.get() };
+        if !super::yield_hint(cx) {
+            cx.waker().wake_by_ref();
+        }
+        self.suspend();
+    }
+
+    /// Suspends until the task is polled again (after a wake-up).
+    pub fn suspend(&self) {
+        self.cx.set(self.yielder.suspend(()));
+    }
+}
+
+impl fmt::Debug for Suspender<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Suspender").finish_non_exhaustive()
+    }
+}
+
+enum State<F, T, S: Stack> {
+    /// Not started: only the closure exists.
+    Unstarted(F),
+    Running(Coroutine<PollContext, (), T, S>),
+    Done,
+}
+
+/// A future that runs a closure as a stackful coroutine on a stack of type
+/// `S`, created (with `S::default()`) on the first poll.
+///
+/// Before that first poll it is `Send` in spirit — only the closure exists —
+/// but the type cannot express that it stops being `Send` once started, so
+/// it is never `Send`: schedulers spawn it with
+/// [`spawn_unchecked`](super::spawn_unchecked) and keep it on the thread of
+/// its first poll (see that function's contract).
+pub struct Stackful<F, T, S: Stack> {
+    state: State<F, T, S>,
+}
+
+impl<F, T, S> Stackful<F, T, S>
+where
+    F: FnOnce(&Suspender<'_>) -> T + 'static,
+    T: 'static,
+    S: Stack + Default,
+{
+    /// A stackful future that will run `body`.
+    pub fn new(body: F) -> Self {
+        Stackful {
+            state: State::Unstarted(body),
+        }
+    }
+}
+
+impl<F, T, S> Future for Stackful<F, T, S>
+where
+    F: FnOnce(&Suspender<'_>) -> T + 'static,
+    T: 'static,
+    S: Stack + Default,
+{
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        // SAFETY: nothing here is structurally pinned (the coroutine's
+        // stack is its own allocation).
+        let this = unsafe { self.get_unchecked_mut() };
+        if let State::Unstarted(_) = this.state {
+            let State::Unstarted(body) = core::mem::replace(&mut this.state, State::Done) else {
+                unreachable!()
+            };
+            let coroutine = Coroutine::with_stack(
+                S::default(),
+                move |yielder: &Yielder<PollContext, ()>, cx| {
+                    let suspender = Suspender {
+                        yielder,
+                        cx: core::cell::Cell::new(cx),
+                    };
+                    body(&suspender)
+                },
+            );
+            this.state = State::Running(coroutine);
+        }
+        let State::Running(coroutine) = &mut this.state else {
+            panic!("a finished stackful task was polled again");
+        };
+        let cx: PollContext = core::ptr::from_mut(cx).cast();
+        match coroutine.resume(cx) {
+            CoroutineResult::Yield(()) => Poll::Pending,
+            CoroutineResult::Return(value) => {
+                // Release the stack now rather than when the future drops.
+                this.state = State::Done;
+                Poll::Ready(value)
+            }
+        }
+    }
+}
+
+impl<F, T, S: Stack> fmt::Debug for Stackful<F, T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Unstarted(_) => "unstarted",
+            State::Running(_) => "running",
+            State::Done => "done",
+        };
+        f.debug_struct("Stackful").field("state", &state).finish()
+    }
+}
