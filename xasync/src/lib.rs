@@ -3,11 +3,79 @@
 //! Plain functions run as stackful coroutines; waiting inside them suspends
 //! the coroutine instead of the thread.
 //!
-//! This crate is the std layer over [`xasync_core`]: mmap stacks with guard
-//! pages, slab stacks for millions of coroutines, a per-thread stack pool and
-//! stack-overflow reports naming the coroutine.
+//! ```
+//! use std::time::Duration;
+//! use xasync::{xasync, xawait};
+//!
+//! fn long_time_action() -> u64 {
+//!     xasync::time::sleep(Duration::from_millis(50)); // suspends, does not block
+//!     42
+//! }
+//!
+//! let h = xasync(long_time_action); // starts a coroutine; no setup needed
+//! // ... other work ...
+//! assert_eq!(xawait(h), 42); // waits only here
+//! ```
+//!
+//! One runtime serves three kinds of callers with the same functions: in a
+//! coroutine started by [`xasync`], waiting suspends it; in an async task
+//! started by [`spawn`], use the `_async` variants with `.await`; on a plain
+//! thread, waiting blocks it. Every [`JoinHandle`] is also a future, and
+//! [`xawait`] accepts any future, so the two worlds wait on each other.
+//!
+//! This crate is the std layer over [`xasync_core`]: the multi-threaded
+//! runtime, timers, sync primitives, mmap stacks with guard pages, slab
+//! stacks for millions of coroutines, and stack-overflow reports.
 #![cfg(unix)]
 
+mod context;
 pub mod coroutine;
+pub mod runtime;
 pub mod stack;
 mod sys;
+mod task;
+mod wait;
+
+pub use runtime::{Builder, Handle, Runtime};
+pub use task::{JoinError, JoinHandle, join_all, join_all_async, race, select, select_async};
+pub use wait::{YieldNow, block_on, blocking, blocking_async, xawait, yield_now, yield_now_async};
+
+use std::future::Future;
+
+/// Starts `f` as a stackful coroutine and returns its handle; `f` runs
+/// concurrently and may wait (sleep, receive, lock, `xawait`) without
+/// blocking its worker thread.
+///
+/// Works anywhere: on a worker of a runtime it uses that runtime, elsewhere
+/// the default runtime, started on first use (`XASYNC_WORKERS` sets its
+/// worker count).
+///
+/// `f` must be `Send` because it may start on any worker; once started the
+/// coroutine stays on that worker's thread (its stack may hold anything).
+///
+/// ```
+/// let h = xasync::xasync(|| "done");
+/// assert_eq!(xasync::xawait(h), "done");
+/// ```
+pub fn xasync<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Handle::current().xasync(f)
+}
+
+/// Runs an ordinary `Future` as a task (stackless) on the same scheduler
+/// as the coroutines; same rules as [`xasync`] for which runtime.
+///
+/// ```
+/// let h = xasync::spawn(async { 21 * 2 });
+/// assert_eq!(xasync::xawait(h), 42);
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn(future)
+}

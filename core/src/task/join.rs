@@ -225,6 +225,11 @@ unsafe impl Send for TaskRef {}
 unsafe impl Sync for TaskRef {}
 
 impl TaskRef {
+    /// Wraps a reference the caller owns.
+    pub(super) fn new(header: NonNull<Header>) -> Self {
+        TaskRef { header }
+    }
+
     /// Whether the task has finished.
     pub fn is_finished(&self) -> bool {
         // SAFETY: our reference keeps the header alive.

@@ -94,6 +94,31 @@ where
     (Runnable::new(header), JoinHandle::new(header))
 }
 
+/// [`spawn_unchecked`], also returning a [`TaskRef`] for the scheduler's
+/// registry of live tasks (cheaper than [`JoinHandle::task`]: no extra
+/// atomic operation).
+///
+/// # Safety
+///
+/// As for [`spawn_unchecked`].
+pub unsafe fn spawn_tracked<F, S>(
+    future: F,
+    schedule: S,
+    tag: usize,
+) -> (Runnable, JoinHandle<F::Output>, TaskRef)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    // References for the Runnable, the JoinHandle and the TaskRef.
+    let header = TaskCell::allocate(future, schedule, SCHEDULED | HANDLE, 3, tag);
+    (
+        Runnable::new(header),
+        JoinHandle::new(header),
+        TaskRef::new(header),
+    )
+}
+
 /// Asks for the task being polled with `cx` to be queued again when this
 /// poll returns `Pending`, without a wake-up (no atomic read-modify-write:
 /// the cheapest `yield`).

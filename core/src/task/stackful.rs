@@ -47,10 +47,7 @@ impl Suspender<'_> {
     pub fn wait<F: IntoFuture>(&self, future: F) -> F::Output {
         let mut future = pin!(future.into_future());
         loop {
-            // SAFETY: `cx` is the context of the poll that is running us;
-            // that poll is suspended in `resume` and outlives this call.
-            let cx = unsafe { &mut *self.cx.get() };
-            if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            if let Poll::Ready(output) = self.poll(future.as_mut()) {
                 return output;
             }
             self.suspend();
@@ -59,12 +56,21 @@ impl Suspender<'_> {
 
     /// Lets the other tasks run, then continues.
     pub fn yield_now(&self) {
-        // SAFETY: as in `wait`.
+        // SAFETY: `cx` is the context of the poll that is running us; that
+        // poll is suspended in `resume` and outlives this call.
         let cx = unsafe { &mut *self.cx.get() };
         if !super::yield_hint(cx) {
             cx.waker().wake_by_ref();
         }
         self.suspend();
+    }
+
+    /// Polls `future` once with the context of the poll that is running the
+    /// coroutine (its waker wakes this task).
+    pub fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
+        // SAFETY: `cx` is the context of the poll that is running us (that
+        // poll is suspended in `resume`); the borrow ends with this call.
+        future.poll(unsafe { &mut *self.cx.get() })
     }
 
     /// Suspends until the task is polled again (after a wake-up).

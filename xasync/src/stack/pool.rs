@@ -156,12 +156,20 @@ impl StackPool {
         }
     }
 
-    /// The calling thread's pool with the default configuration.
+    /// The calling thread's pool: the one [`install`](Self::install)ed on
+    /// it (a runtime worker's), or else one with the default configuration.
     pub fn current() -> StackPool {
-        thread_local! {
-            static CURRENT: StackPool = StackPool::new(StackConfig::default());
-        }
-        CURRENT.with(StackPool::clone)
+        CURRENT.with(|current| {
+            current
+                .get_or_init(|| StackPool::new(StackConfig::default()))
+                .clone()
+        })
+    }
+
+    /// Makes this pool the calling thread's [`current`](Self::current) one,
+    /// unless the thread already has one. Returns whether it was installed.
+    pub fn install(&self) -> bool {
+        CURRENT.with(|current| current.set(self.clone()).is_ok())
     }
 
     /// The pool's configuration.
@@ -214,6 +222,11 @@ impl StackPool {
             self.inner.slabs.borrow().free,
         )
     }
+}
+
+thread_local! {
+    /// The thread's pool, for stacks taken without naming a pool.
+    static CURRENT: std::cell::OnceCell<StackPool> = const { std::cell::OnceCell::new() };
 }
 
 impl fmt::Debug for StackPool {

@@ -1,0 +1,158 @@
+//! What the current thread is doing, for the functions that wait
+//! (`xawait`, `sleep`, `recv`, ...): running a coroutine (suspend it),
+//! polling a future (waiting here would deadlock: refuse loudly), or
+//! neither (block the thread).
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr;
+use std::task::Poll;
+use xasync_core::task::stackful::Suspender;
+
+/// The innermost activity of this thread.
+#[derive(Clone, Copy)]
+struct Frame {
+    /// The coroutine running on this thread, if any (null otherwise).
+    coroutine: *const CoroutineCx<'static>,
+    /// How many futures are being polled inside it (or on the thread).
+    polling: usize,
+}
+
+const THREAD: Frame = Frame {
+    coroutine: ptr::null(),
+    polling: 0,
+};
+
+thread_local! {
+    static FRAME: Cell<Frame> = const { Cell::new(THREAD) };
+}
+
+/// A running coroutine's bookkeeping, on its own stack.
+pub(crate) struct CoroutineCx<'a> {
+    suspender: &'a Suspender<'a>,
+    /// The frame of the code that resumed us (a worker polling our task),
+    /// restored while we are suspended.
+    outer: Cell<Frame>,
+}
+
+/// Who is calling a waiting function.
+pub(crate) enum Caller<'a> {
+    /// A coroutine: suspend it.
+    Coroutine(&'a CoroutineCx<'a>),
+    /// Code inside `Future::poll`: waiting would block the executor.
+    Polling,
+    /// A plain thread: block it.
+    Thread,
+}
+
+/// Who is calling.
+pub(crate) fn caller<'a>() -> Caller<'a> {
+    let frame = FRAME.with(Cell::get);
+    if frame.polling > 0 {
+        Caller::Polling
+    } else if frame.coroutine.is_null() {
+        Caller::Thread
+    } else {
+        // SAFETY: set by `run_coroutine` for the coroutine running on this
+        // thread right now; it lives on that coroutine's stack until it
+        // returns or suspends (when the frame is swapped out).
+        Caller::Coroutine(unsafe { &*frame.coroutine.cast::<CoroutineCx<'a>>() })
+    }
+}
+
+/// Runs `body` as the coroutine of `suspender`: waiting functions called
+/// from it suspend it.
+pub(crate) fn run_coroutine<T>(suspender: &Suspender<'_>, body: impl FnOnce() -> T) -> T {
+    let cx = CoroutineCx {
+        suspender,
+        outer: Cell::new(THREAD),
+    };
+    let entered = Frame {
+        coroutine: ptr::from_ref(&cx).cast(),
+        polling: 0,
+    };
+    cx.outer.set(FRAME.with(|f| f.replace(entered)));
+    /// Restores the resumer's frame when the body returns or unwinds.
+    struct Leave<'a, 'b>(&'a CoroutineCx<'b>);
+    impl Drop for Leave<'_, '_> {
+        fn drop(&mut self) {
+            FRAME.with(|f| f.set(self.0.outer.get()));
+        }
+    }
+    let _leave = Leave(&cx);
+    body()
+}
+
+impl CoroutineCx<'_> {
+    /// Suspends the coroutine until its task is polled again, handing the
+    /// thread's frame back to the resumer meanwhile.
+    pub(crate) fn suspend(&self) {
+        let mine = FRAME.with(|f| f.replace(self.outer.get()));
+        /// Takes the frame back on resumption (or forced unwinding).
+        struct Reenter<'a, 'b>(&'a CoroutineCx<'b>, Frame);
+        impl Drop for Reenter<'_, '_> {
+            fn drop(&mut self) {
+                self.0.outer.set(FRAME.with(|f| f.replace(self.1)));
+            }
+        }
+        let _reenter = Reenter(self, mine);
+        self.suspender.suspend();
+    }
+
+    /// Yields to the other tasks of the worker.
+    pub(crate) fn yield_now(&self) {
+        let mine = FRAME.with(|f| f.replace(self.outer.get()));
+        struct Reenter<'a, 'b>(&'a CoroutineCx<'b>, Frame);
+        impl Drop for Reenter<'_, '_> {
+            fn drop(&mut self) {
+                self.0.outer.set(FRAME.with(|f| f.replace(self.1)));
+            }
+        }
+        let _reenter = Reenter(self, mine);
+        self.suspender.yield_now();
+    }
+
+    /// Polls `future` with the context of the poll that runs the coroutine,
+    /// as code inside a poll (so that waiting in it is refused).
+    pub(crate) fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
+        let _polling = Polling::enter();
+        self.suspender.poll(future)
+    }
+
+    /// Runs `future` to completion, suspending while it is pending.
+    pub(crate) fn wait<F: IntoFuture>(&self, future: F) -> F::Output {
+        let mut future = std::pin::pin!(future.into_future());
+        loop {
+            if let Poll::Ready(output) = self.poll(future.as_mut()) {
+                return output;
+            }
+            self.suspend();
+        }
+    }
+}
+
+/// Marks the thread as polling a future while alive.
+pub(crate) struct Polling(());
+
+impl Polling {
+    /// Enters a poll.
+    pub(crate) fn enter() -> Polling {
+        FRAME.with(|f| {
+            let mut frame = f.get();
+            frame.polling += 1;
+            f.set(frame);
+        });
+        Polling(())
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        FRAME.with(|f| {
+            let mut frame = f.get();
+            frame.polling -= 1;
+            f.set(frame);
+        });
+    }
+}

@@ -1,0 +1,400 @@
+//! The runtime: worker threads that run coroutines and futures as tasks.
+//!
+//! A [`Runtime`] is a value: build one with [`Runtime::builder`], spawn on it,
+//! shut it down (or drop it) to cancel what is left. The free functions
+//! ([`xasync`](crate::xasync), [`spawn`](crate::spawn), ...) use the runtime
+//! of the current worker thread, or a default runtime started on first use
+//! (its worker count comes from `XASYNC_WORKERS`, else the number of CPUs).
+//!
+//! ```
+//! use xasync::Runtime;
+//!
+//! let rt = Runtime::builder().workers(2).stack_size(32 * 1024).build().unwrap();
+//! let handle = rt.xasync(|| 6 * 7);
+//! assert_eq!(handle.join().unwrap(), 42);
+//! rt.shutdown();
+//! ```
+
+mod blocking;
+mod park;
+mod shared;
+mod worker;
+
+use crate::context;
+use crate::stack::{GuardPolicy, PooledStack, StackConfig};
+use crate::task::JoinHandle;
+use shared::{Shared, Tag};
+use std::future::Future;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+use xasync_core::task::stackful::Stackful;
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// let rt = xasync::Runtime::builder()
+///     .workers(4)
+///     .stack_size(128 * 1024)
+///     .thread_name("my-worker")
+///     .build()
+///     .unwrap();
+/// # rt.shutdown();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    workers: Option<usize>,
+    stacks: StackConfig,
+    thread_name: String,
+    max_blocking_threads: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            workers: None,
+            stacks: StackConfig::default(),
+            thread_name: "xasync-worker".into(),
+            max_blocking_threads: 512,
+        }
+    }
+}
+
+impl Builder {
+    /// Number of worker threads (default: the number of CPUs).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Usable bytes per coroutine stack (default 64 KiB, rounded up to pages).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stacks.size = bytes;
+        self
+    }
+
+    /// Which coroutine stacks get guard pages (default:
+    /// [`GuardPolicy::default`]: guarded up to a quarter of
+    /// `vm.max_map_count`, slab stacks beyond).
+    pub fn guard_policy(mut self, guard: GuardPolicy) -> Self {
+        self.stacks.guard = guard;
+        self
+    }
+
+    /// Free stacks each worker keeps for reuse (default 1024).
+    pub fn stack_cache(mut self, stacks: usize) -> Self {
+        self.stacks.cache = stacks;
+        self
+    }
+
+    /// Name of the worker threads (default `xasync-worker`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Most threads of the pool for [`blocking`](crate::blocking) closures
+    /// (default 512).
+    pub fn max_blocking_threads(mut self, threads: usize) -> Self {
+        self.max_blocking_threads = threads;
+        self
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for zero workers or a zero stack size; the OS error if
+    /// a thread cannot be started.
+    pub fn build(self) -> io::Result<Runtime> {
+        let workers = match self.workers {
+            Some(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a runtime needs at least one worker",
+                ));
+            }
+            Some(n) => n,
+            None => thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if self.stacks.size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the stack size must not be zero",
+            ));
+        }
+        let deques: Vec<_> = (0..workers)
+            .map(|_| crossbeam_deque::Worker::new_lifo())
+            .collect();
+        let blocking = blocking::BlockingPool::new(
+            self.max_blocking_threads,
+            format!("{}-blocking", self.thread_name),
+        );
+        let shared = Arc::new(Shared::new(
+            deques
+                .iter()
+                .map(crossbeam_deque::Worker::stealer)
+                .collect(),
+            blocking,
+            self.stacks,
+        ));
+        let mut threads = Vec::with_capacity(workers);
+        for (index, deque) in deques.into_iter().enumerate() {
+            let start = worker::Start {
+                index,
+                shared: shared.clone(),
+                deque,
+            };
+            let spawned = thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .spawn(move || worker::run(start));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    let partial = Runtime {
+                        handle: Handle { shared },
+                        threads,
+                    };
+                    partial.stop(Duration::ZERO);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime {
+            handle: Handle { shared },
+            threads,
+        })
+    }
+}
+
+/// A running set of worker threads. Dropping it shuts it down.
+#[derive(Debug)]
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A runtime with the default configuration.
+    ///
+    /// # Errors
+    ///
+    /// If a worker thread cannot be started.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::default().build()
+    }
+
+    /// A [`Builder`] with the default configuration.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A cloneable handle for spawning from anywhere.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Starts `f` as a coroutine on this runtime. See [`crate::xasync`].
+    pub fn xasync<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.xasync(f)
+    }
+
+    /// Runs `future` as a task on this runtime. See [`crate::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs `future` on this runtime and waits for its output: the calling
+    /// thread blocks (a coroutine suspends).
+    pub fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        crate::xawait(self.spawn(future))
+    }
+
+    /// Shuts down: cancels every task that has not finished (coroutines are
+    /// unwound on their worker, so their destructors run), waits for that,
+    /// and joins the worker threads.
+    pub fn shutdown(self) {
+        self.stop(Duration::ZERO);
+    }
+
+    /// Shuts down gracefully: lets the tasks run for up to `grace` to
+    /// finish on their own, then cancels the rest as [`shutdown`](Self::shutdown)
+    /// does. Returns whether every task had finished on its own.
+    pub fn shutdown_timeout(self, grace: Duration) -> bool {
+        self.stop(grace)
+    }
+
+    fn stop(&self, grace: Duration) -> bool {
+        let shared = &self.handle.shared;
+        let deadline = Instant::now() + grace;
+        let mut finished = false;
+        if !grace.is_zero() {
+            shared.census.store(true, Ordering::Release);
+            shared.notify_all();
+            while !finished && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(1));
+                finished = shared.unfinished_published() == 0;
+            }
+        }
+        shared.closing.store(true, Ordering::Release);
+        shared.notify_all();
+        finished
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.handle.shared.closing.load(Ordering::Acquire) {
+            self.stop(Duration::ZERO);
+        }
+        for thread in self.threads.drain(..) {
+            if thread.thread().id() == thread::current().id() {
+                continue; // dropped from one of its own workers: cannot join
+            }
+            let _ = thread.join();
+        }
+        self.handle.shared.blocking.shutdown();
+    }
+}
+
+/// A cloneable reference to a runtime, for spawning.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.remotes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The lazily started default runtime.
+static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+
+/// How many workers the default runtime gets from `XASYNC_WORKERS`.
+fn workers_from_env() -> Option<usize> {
+    let value = std::env::var("XASYNC_WORKERS").ok()?;
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => panic!(
+            "XASYNC_WORKERS must be a positive integer (number of worker threads), got {value:?}"
+        ),
+    }
+}
+
+impl Handle {
+    /// The runtime of the current worker thread, else the default runtime
+    /// (started on first use).
+    ///
+    /// # Panics
+    ///
+    /// If the default runtime cannot start, or `XASYNC_WORKERS` is not a
+    /// positive integer.
+    pub fn current() -> Handle {
+        Handle::try_current().unwrap_or_else(|| Handle::default_runtime().clone())
+    }
+
+    /// The runtime of the current worker thread, if this is one.
+    pub fn try_current() -> Option<Handle> {
+        worker::current_shared().map(|shared| Handle { shared })
+    }
+
+    /// The default runtime's handle, starting it if needed.
+    fn default_runtime() -> &'static Handle {
+        DEFAULT
+            .get_or_init(|| {
+                let mut builder = Builder::default();
+                if let Some(n) = workers_from_env() {
+                    builder = builder.workers(n);
+                }
+                builder
+                    .build()
+                    .expect("failed to start the default xasync runtime")
+            })
+            .handle()
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.remotes.len()
+    }
+
+    /// Starts `f` as a coroutine on this runtime. See [`crate::xasync`].
+    pub fn xasync<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let future = Stackful::<_, T, PooledStack>::new(move |suspender| {
+            context::run_coroutine(suspender, f)
+        });
+        // SAFETY: the coroutine is pinned to the worker that first runs it
+        // (`Tag::Unstarted` becomes `Tag::Pinned` before that run); the
+        // scheduler routes its Runnables there and nowhere else, and the
+        // registry keeps the task alive until it finished there (see
+        // `Shared`), so its last reference is never dropped elsewhere
+        // while it is unfinished.
+        unsafe { self.spawn_tagged(future, Tag::Unstarted) }
+    }
+
+    /// Runs `future` as a task on this runtime. See [`crate::spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // SAFETY: a Send future may run and drop anywhere.
+        unsafe { self.spawn_tagged(future, Tag::Free) }
+    }
+
+    /// Spawns and queues a task.
+    ///
+    /// # Safety
+    ///
+    /// A future that is not `Send` must be one the scheduler keeps on one
+    /// worker (`Tag::Unstarted`).
+    unsafe fn spawn_tagged<F>(&self, future: F, tag: Tag) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = self.shared.clone();
+        // SAFETY: forwarded from our caller.
+        let (runnable, handle, task) = unsafe {
+            xasync_core::task::spawn_tracked(future, move |r| shared.schedule(r), tag.word())
+        };
+        worker::register(&self.shared, task);
+        self.shared.schedule(runnable);
+        JoinHandle::new(handle)
+    }
+
+    /// Runs a blocking closure on the runtime's blocking pool; see
+    /// [`crate::blocking`].
+    pub fn blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (runnable, handle) =
+            xasync_core::task::spawn(async move { f() }, self.shared.blocking.scheduler());
+        runnable.schedule();
+        JoinHandle::new(handle)
+    }
+}

@@ -1,0 +1,226 @@
+//! What all workers of a runtime share: the global queue, each worker's
+//! remote inbox and parker, the sleeping-worker list, the registry of tasks
+//! spawned from outside, and the shutdown flag.
+//!
+//! # Where a woken task goes
+//!
+//! Each task carries a tag (see [`Tag`]). A started coroutine is pinned to
+//! the worker it first ran on: woken on that worker it goes to the worker's
+//! local queue, woken elsewhere to the worker's inbox (and the worker is
+//! unparked). Futures and unstarted coroutines go to the current worker's
+//! stealable deque, or to the global injector from other threads, and an
+//! idle worker is unparked to steal them.
+
+use super::park::Parker;
+use super::worker;
+use crossbeam_deque::{Injector, Stealer};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use xasync_core::task::{Runnable, TaskRef};
+
+/// How a task's tag says where it may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tag {
+    /// A `Send` future: any worker.
+    Free,
+    /// A coroutine that has not run yet: any worker, which then keeps it.
+    Unstarted,
+    /// A coroutine pinned to this worker.
+    Pinned(usize),
+}
+
+impl Tag {
+    /// The tag word.
+    pub(crate) fn word(self) -> usize {
+        match self {
+            Tag::Free => 0,
+            Tag::Unstarted => 1,
+            Tag::Pinned(worker) => 2 + worker,
+        }
+    }
+
+    /// Decodes a tag word.
+    pub(crate) fn of(word: usize) -> Tag {
+        match word {
+            0 => Tag::Free,
+            1 => Tag::Unstarted,
+            w => Tag::Pinned(w - 2),
+        }
+    }
+}
+
+/// A worker's parts that other threads use.
+pub(crate) struct Remote {
+    /// Steals from the worker's deque.
+    pub(crate) stealer: Stealer<Runnable>,
+    /// Pinned tasks woken by other threads.
+    pub(crate) inbox: Injector<Runnable>,
+    pub(crate) parker: Parker,
+    /// During shutdown: how many tasks spawned on this worker are still
+    /// unfinished, as last counted by the worker.
+    pub(crate) unfinished: AtomicUsize,
+}
+
+/// State shared by the workers of one runtime.
+pub(crate) struct Shared {
+    pub(crate) injector: Injector<Runnable>,
+    pub(crate) remotes: Box<[Remote]>,
+    /// Indices of parked workers.
+    sleepers: Mutex<Vec<usize>>,
+    sleeping: AtomicUsize,
+    /// Set when the runtime shuts down: tasks are cancelled, workers exit
+    /// once they run dry.
+    pub(crate) closing: AtomicBool,
+    /// Set to make workers publish their `unfinished` counts (graceful
+    /// shutdown waits for them to reach zero).
+    pub(crate) census: AtomicBool,
+    /// Tasks spawned from threads that are not workers (workers keep their
+    /// own); cancelled at shutdown.
+    pub(crate) registry: Mutex<Vec<TaskRef>>,
+    /// The pool for `blocking` closures.
+    pub(crate) blocking: super::blocking::BlockingPool,
+    /// Stack configuration of the workers' pools.
+    pub(crate) stacks: crate::stack::StackConfig,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        stealers: Vec<Stealer<Runnable>>,
+        blocking: super::blocking::BlockingPool,
+        stacks: crate::stack::StackConfig,
+    ) -> Shared {
+        let workers = stealers.len();
+        Shared {
+            injector: Injector::new(),
+            remotes: stealers
+                .into_iter()
+                .map(|stealer| Remote {
+                    stealer,
+                    inbox: Injector::new(),
+                    parker: Parker::default(),
+                    unfinished: AtomicUsize::new(usize::MAX),
+                })
+                .collect(),
+            sleepers: Mutex::new(Vec::with_capacity(workers)),
+            sleeping: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            census: AtomicBool::new(false),
+            registry: Mutex::new(Vec::new()),
+            blocking,
+            stacks,
+        }
+    }
+
+    /// Queues a woken task where its tag allows (see the module docs).
+    pub(crate) fn schedule(self: &Arc<Self>, runnable: Runnable) {
+        match Tag::of(runnable.tag()) {
+            Tag::Pinned(home) => {
+                if let Err(runnable) = worker::push_pinned_local(self, home, runnable) {
+                    let remote = &self.remotes[home];
+                    remote.inbox.push(runnable);
+                    remote.parker.unpark();
+                }
+            }
+            Tag::Free | Tag::Unstarted => {
+                if let Err(runnable) = worker::push_local(self, runnable) {
+                    self.injector.push(runnable);
+                }
+                self.notify_one();
+            }
+        }
+    }
+
+    /// Wakes one parked worker, if any, to look for work.
+    pub(crate) fn notify_one(&self) {
+        if self.sleeping.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let woken = {
+            let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+            let woken = sleepers.pop();
+            self.sleeping.store(sleepers.len(), Ordering::Release);
+            woken
+        };
+        if let Some(index) = woken {
+            self.remotes[index].parker.unpark();
+        }
+    }
+
+    /// Wakes every worker (shutdown).
+    pub(crate) fn notify_all(&self) {
+        for remote in self.remotes.iter() {
+            remote.parker.unpark();
+        }
+    }
+
+    /// Records that worker `index` is about to park.
+    pub(crate) fn to_sleep(&self, index: usize) {
+        let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        if !sleepers.contains(&index) {
+            sleepers.push(index);
+        }
+        self.sleeping.store(sleepers.len(), Ordering::Release);
+    }
+
+    /// Records that worker `index` is awake.
+    pub(crate) fn awake(&self, index: usize) {
+        if self.sleeping.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+        sleepers.retain(|&i| i != index);
+        self.sleeping.store(sleepers.len(), Ordering::Release);
+    }
+
+    /// Whether stealable work is visible anywhere.
+    pub(crate) fn has_free_work(&self) -> bool {
+        !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+    }
+
+    /// Registers a task spawned from outside the workers.
+    pub(crate) fn register(&self, task: TaskRef) {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        sweep(&mut registry);
+        registry.push(task);
+    }
+
+    /// During shutdown: cancels the tasks spawned from outside the workers
+    /// and says how many are unfinished.
+    pub(crate) fn cancel_outside(&self) -> usize {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry.retain(|task| !task.is_finished());
+        for task in registry.iter() {
+            task.cancel();
+        }
+        registry.len()
+    }
+
+    /// During shutdown: whether every task of the runtime has finished.
+    pub(crate) fn all_finished(&self) -> bool {
+        self.remotes
+            .iter()
+            .all(|r| r.unfinished.load(Ordering::Acquire) == 0)
+            && self.cancel_outside() == 0
+    }
+
+    /// Unfinished tasks as last published by the workers (during a census
+    /// or shutdown) plus those spawned from outside.
+    pub(crate) fn unfinished_published(&self) -> usize {
+        let outside = {
+            let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+            registry.retain(|task| !task.is_finished());
+            registry.len()
+        };
+        self.remotes.iter().fold(outside, |sum, r| {
+            sum.saturating_add(r.unfinished.load(Ordering::Acquire))
+        })
+    }
+}
+
+/// Drops the finished tasks of a registry when it has doubled since the
+/// last sweep, keeping the cost amortized O(1) per task.
+pub(crate) fn sweep(registry: &mut Vec<TaskRef>) {
+    if registry.len() >= 64 && registry.len() == registry.capacity() {
+        registry.retain(|task| !task.is_finished());
+    }
+}

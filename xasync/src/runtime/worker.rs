@@ -1,0 +1,266 @@
+//! A worker thread: runs tasks from its queues, steals when idle, fires its
+//! timers, parks when there is nothing to do.
+
+use super::shared::{Shared, Tag, sweep};
+use crate::context::Polling;
+use crate::stack::StackPool;
+use crossbeam_deque::{Steal, Worker as Deque};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use xasync_core::task::{Runnable, TaskRef};
+
+/// Tasks run between two looks at the inbox and global queue, so that
+/// a busy local queue cannot starve them.
+const FAIRNESS: u32 = 61;
+
+/// The worker's own state, on its thread.
+pub(crate) struct Local {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    /// Stealable tasks.
+    deque: Deque<Runnable>,
+    /// Tasks pinned here (started coroutines): never stolen.
+    pinned: RefCell<VecDeque<Runnable>>,
+    /// Tasks spawned on this worker, cancelled at shutdown.
+    registry: RefCell<Vec<TaskRef>>,
+    ticks: Cell<u32>,
+}
+
+thread_local! {
+    /// The worker running on this thread, if any.
+    static WORKER: Cell<*const Local> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` with this thread's worker, if it belongs to `shared`'s runtime.
+fn with_local<R>(shared: &Arc<Shared>, f: impl FnOnce(&Local) -> R) -> Option<R> {
+    let local = WORKER.with(Cell::get);
+    if local.is_null() {
+        return None;
+    }
+    // SAFETY: set by `run` for the duration of the worker loop on this
+    // thread; `Local` lives on that loop's stack frame.
+    let local = unsafe { &*local };
+    Arc::ptr_eq(&local.shared, shared).then(|| f(local))
+}
+
+/// The runtime of the worker running on this thread, if any.
+pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+    let local = WORKER.with(Cell::get);
+    // SAFETY: as in `with_local`.
+    (!local.is_null()).then(|| unsafe { &*local }.shared.clone())
+}
+
+/// Queues a pinned task on this thread if it is worker `home`.
+pub(crate) fn push_pinned_local(
+    shared: &Arc<Shared>,
+    home: usize,
+    runnable: Runnable,
+) -> Result<(), Runnable> {
+    let mut runnable = Some(runnable);
+    with_local(shared, |local| {
+        if local.index == home {
+            local
+                .pinned
+                .borrow_mut()
+                .push_back(runnable.take().expect("once"));
+        }
+    });
+    runnable.map_or(Ok(()), Err)
+}
+
+/// Queues a stealable task on this thread's worker, if it is one of
+/// `shared`'s.
+pub(crate) fn push_local(shared: &Arc<Shared>, runnable: Runnable) -> Result<(), Runnable> {
+    let mut runnable = Some(runnable);
+    with_local(shared, |local| {
+        local.deque.push(runnable.take().expect("once"))
+    });
+    runnable.map_or(Ok(()), Err)
+}
+
+/// Registers a task spawned on this thread, on its worker if it is one of
+/// `shared`'s, else in the runtime's shared registry. During shutdown the
+/// task is cancelled at once (it then never starts).
+pub(crate) fn register(shared: &Arc<Shared>, task: TaskRef) {
+    if shared.closing.load(Ordering::Acquire) {
+        task.cancel();
+    }
+    let mut task = Some(task);
+    with_local(shared, |local| {
+        let mut registry = local.registry.borrow_mut();
+        sweep(&mut registry);
+        registry.push(task.take().expect("once"));
+    });
+    if let Some(task) = task {
+        shared.register(task);
+    }
+}
+
+/// Everything a worker thread needs to start.
+pub(crate) struct Start {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) deque: Deque<Runnable>,
+}
+
+/// The worker thread's body.
+pub(crate) fn run(start: Start) {
+    StackPool::new(start.shared.stacks).install();
+    let local = Local {
+        index: start.index,
+        shared: start.shared,
+        deque: start.deque,
+        pinned: RefCell::new(VecDeque::new()),
+        registry: RefCell::new(Vec::new()),
+        ticks: Cell::new(0),
+    };
+    WORKER.with(|w| w.set(&local));
+    /// Clears the thread's worker pointer however the loop ends.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            WORKER.with(|w| w.set(std::ptr::null()));
+        }
+    }
+    let _clear = Clear;
+    local.run_loop();
+}
+
+impl Local {
+    fn run_loop(&self) {
+        let shared = &*self.shared;
+        loop {
+            if let Some(runnable) = self.next() {
+                self.run_task(runnable);
+                continue;
+            }
+            let closing = shared.closing.load(Ordering::Acquire);
+            if closing && self.drained() {
+                break;
+            }
+            let census = !closing && shared.census.load(Ordering::Acquire);
+            if census {
+                self.publish_unfinished();
+            }
+            shared.to_sleep(self.index);
+            if self.has_work() {
+                shared.awake(self.index);
+                continue;
+            }
+            let deadline = if closing || census {
+                // Keep counting while tasks finish elsewhere.
+                Some(std::time::Instant::now() + std::time::Duration::from_millis(1))
+            } else {
+                None
+            };
+            shared.remotes[self.index].parker.park(deadline);
+            shared.awake(self.index);
+        }
+        shared.notify_all();
+    }
+
+    /// During shutdown: cancels the tasks spawned here (their cancellation
+    /// comes back as runnables that drop the futures on their home worker)
+    /// and says whether this worker may exit: every task of the runtime has
+    /// finished — so none can be pinned here anymore — and nothing is queued.
+    fn drained(&self) -> bool {
+        for task in self.registry.borrow().iter() {
+            task.cancel();
+        }
+        self.publish_unfinished();
+        !self.has_work() && self.shared.all_finished()
+    }
+
+    /// Publishes how many tasks spawned here are unfinished.
+    fn publish_unfinished(&self) {
+        let mut registry = self.registry.borrow_mut();
+        registry.retain(|task| !task.is_finished());
+        self.shared.remotes[self.index]
+            .unfinished
+            .store(registry.len(), Ordering::Release);
+    }
+
+    fn has_work(&self) -> bool {
+        !self.pinned.borrow().is_empty()
+            || !self.deque.is_empty()
+            || !self.shared.remotes[self.index].inbox.is_empty()
+            || self.shared.has_free_work()
+    }
+
+    /// The next task to run, looking locally first and stealing last.
+    fn next(&self) -> Option<Runnable> {
+        let ticks = self.ticks.get().wrapping_add(1);
+        self.ticks.set(ticks);
+        if ticks % FAIRNESS == 0 {
+            if let Some(runnable) = self.from_inbox().or_else(|| self.from_injector()) {
+                return Some(runnable);
+            }
+        }
+        if let Some(runnable) = self.pinned.borrow_mut().pop_front() {
+            return Some(runnable);
+        }
+        self.deque
+            .pop()
+            .or_else(|| self.from_inbox())
+            .or_else(|| self.from_injector())
+            .or_else(|| self.steal())
+    }
+
+    fn from_inbox(&self) -> Option<Runnable> {
+        steal_one(|| self.shared.remotes[self.index].inbox.steal())
+    }
+
+    fn from_injector(&self) -> Option<Runnable> {
+        steal_one(|| self.shared.injector.steal_batch_and_pop(&self.deque))
+    }
+
+    fn steal(&self) -> Option<Runnable> {
+        let remotes = &self.shared.remotes;
+        let n = remotes.len();
+        (1..n)
+            .map(|offset| (self.index + offset) % n)
+            .find_map(|victim| {
+                steal_one(|| remotes[victim].stealer.steal_batch_and_pop(&self.deque))
+            })
+    }
+
+    fn run_task(&self, runnable: Runnable) {
+        let tag = Tag::of(runnable.tag());
+        if tag == Tag::Unstarted {
+            runnable.set_tag(Tag::Pinned(self.index).word());
+        }
+        let again = {
+            let _polling = Polling::enter();
+            runnable.run()
+        };
+        if let Some(runnable) = again {
+            match Tag::of(runnable.tag()) {
+                Tag::Pinned(_) => self.pinned.borrow_mut().push_back(runnable),
+                Tag::Free | Tag::Unstarted => self.deque.push(runnable),
+            }
+        }
+    }
+}
+
+/// Retries a steal until it succeeds or finds nothing.
+fn steal_one(mut steal: impl FnMut() -> Steal<Runnable>) -> Option<Runnable> {
+    loop {
+        match steal() {
+            Steal::Success(runnable) => return Some(runnable),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        // Runnables still queued here at exit (none in an orderly shutdown)
+        // are dropped on this thread, which cancels them where they belong.
+        self.pinned.get_mut().clear();
+        while self.deque.pop().is_some() {}
+        while steal_one(|| self.shared.remotes[self.index].inbox.steal()).is_some() {}
+    }
+}

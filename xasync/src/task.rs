@@ -1,0 +1,167 @@
+//! Handles on running coroutines and tasks, and ways to wait for several.
+
+use crate::{xasync, xawait};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub use xasync_core::task::JoinError;
+
+/// The handle of a coroutine or task: wait for its result, cancel it, or
+/// chain more work after it. Dropping it detaches the task (it keeps running).
+///
+/// Waiting follows the crate's naming rule: [`join`](Self::join) suspends a
+/// coroutine or blocks a thread; [`join_async`](Self::join_async) returns a
+/// future. The handle is itself a future whose output is the task's value,
+/// so async code can `.await` a coroutine (a panic in the task is re-raised
+/// by the awaiter).
+///
+/// ```
+/// let h = xasync::xasync(|| 1 + 1);
+/// assert_eq!(h.join().unwrap(), 2);
+/// ```
+#[must_use = "dropping a JoinHandle detaches the task; call `detach()` to say so"]
+pub struct JoinHandle<T> {
+    inner: xasync_core::task::JoinHandle<T>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(inner: xasync_core::task::JoinHandle<T>) -> Self {
+        JoinHandle { inner }
+    }
+
+    /// Waits for the task; its value, or why there is none (it panicked or
+    /// was cancelled).
+    pub fn join(self) -> Result<T, JoinError> {
+        xawait(self.inner)
+    }
+
+    /// A future of [`join`](Self::join)'s result.
+    pub fn join_async(self) -> impl Future<Output = Result<T, JoinError>> + Send
+    where
+        T: Send,
+    {
+        self.inner
+    }
+
+    /// Whether the task has finished (returned, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+
+    /// Cancels the task: unless it finishes first, its future is dropped —
+    /// a suspended coroutine is unwound on its worker, so the destructors on
+    /// its stack run — and [`join`](Self::join) returns a cancellation error.
+    pub fn cancel(&self) {
+        self.inner.cancel()
+    }
+
+    /// Lets the task run on with nobody waiting for it.
+    pub fn detach(self) {
+        self.inner.detach()
+    }
+
+    /// Starts `f` as a coroutine that receives this task's value when it is
+    /// ready (the seed's `chain`). A panic of this task is re-raised in the
+    /// new one.
+    ///
+    /// ```
+    /// let h = xasync::xasync(|| 20).then(|v| v + 22);
+    /// assert_eq!(xasync::xawait(h), 42);
+    /// ```
+    pub fn then<U, F>(self, f: F) -> JoinHandle<U>
+    where
+        T: Send + 'static,
+        U: Send + 'static,
+        F: FnOnce(T) -> U + Send + 'static,
+    {
+        xasync(move || f(xawait(self)))
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.get_mut().inner.poll_join(cx) {
+            Poll::Ready(Ok(value)) => Poll::Ready(value),
+            Poll::Ready(Err(error)) => error.resume(),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waits for every handle; their values in order. A panic of one of the
+/// tasks is re-raised (after all have finished).
+///
+/// ```
+/// let handles: Vec<_> = (0..4).map(|i| xasync::xasync(move || i * i)).collect();
+/// assert_eq!(xasync::join_all(handles), [0, 1, 4, 9]);
+/// ```
+pub fn join_all<T>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> Vec<T> {
+    let results: Vec<Result<T, JoinError>> = handles.into_iter().map(JoinHandle::join).collect();
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| e.resume()))
+        .collect()
+}
+
+/// The future of [`join_all`].
+pub async fn join_all_async<T>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> Vec<T> {
+    let mut values = Vec::new();
+    for handle in handles {
+        values.push(handle.await);
+    }
+    values
+}
+
+/// Waits for the first of `handles` to finish: its index, its result, and
+/// the other handles (still running) in their original order.
+///
+/// # Panics
+///
+/// If `handles` is empty.
+pub fn select<T>(handles: Vec<JoinHandle<T>>) -> (usize, Result<T, JoinError>, Vec<JoinHandle<T>>) {
+    xawait(select_async(handles))
+}
+
+/// The future of [`select`].
+pub fn select_async<T>(
+    mut handles: Vec<JoinHandle<T>>,
+) -> impl Future<Output = (usize, Result<T, JoinError>, Vec<JoinHandle<T>>)> {
+    assert!(!handles.is_empty(), "select needs at least one handle");
+    std::future::poll_fn(move |cx| {
+        for index in 0..handles.len() {
+            if let Poll::Ready(result) = handles[index].inner.poll_join(cx) {
+                let mut rest = std::mem::take(&mut handles);
+                // The finished one: its result is returned instead.
+                drop(rest.remove(index));
+                return Poll::Ready((index, result, rest));
+            }
+        }
+        Poll::Pending
+    })
+}
+
+/// Waits for the first of `handles` to finish and cancels the others; the
+/// winner's value (its panic is re-raised).
+///
+/// # Panics
+///
+/// If `handles` is empty.
+pub fn race<T>(handles: Vec<JoinHandle<T>>) -> T {
+    let (_, result, rest) = select(handles);
+    for loser in &rest {
+        loser.cancel();
+    }
+    result.unwrap_or_else(|e| e.resume())
+}
