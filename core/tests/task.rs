@@ -359,3 +359,23 @@ fn concurrent_wakes_from_many_threads() {
     }
     assert!(matches!(poll_join(&mut handle), Poll::Ready(Ok(()))));
 }
+
+#[test]
+fn cancelling_a_detached_task_through_its_task_ref() {
+    // The reference count must stay exact: the TaskRef outlives the task's
+    // completion and still reads its state.
+    let (q, schedule) = queue();
+    let (fut, _ready, _slot, _polls) = gate();
+    let (runnable, handle) = task::spawn(fut, schedule);
+    let task_ref = handle.task();
+    let second = task_ref.clone();
+    runnable.run();
+    handle.detach();
+    task_ref.cancel();
+    task_ref.cancel(); // idempotent
+    pop(&q).expect("scheduled to be dropped").run();
+    assert!(task_ref.is_finished());
+    drop(task_ref);
+    assert!(second.is_finished());
+    assert!(pop(&q).is_none());
+}

@@ -436,7 +436,7 @@ pub(crate) unsafe fn close(header: NonNull<Header>) {
         }
         let idle = current & (SCHEDULED | RUNNING) == 0;
         let next = if idle {
-            current | CLOSED | SCHEDULED | REFERENCE
+            (current | CLOSED | SCHEDULED) + REFERENCE
         } else {
             current | CLOSED
         };

@@ -8,8 +8,8 @@
 //! the worker it first ran on: woken on that worker it goes to the worker's
 //! local queue, woken elsewhere to the worker's inbox (and the worker is
 //! unparked). Futures and unstarted coroutines go to the current worker's
-//! stealable deque, or to the global injector from other threads, and an
-//! idle worker is unparked to steal them.
+//! local queue — busy workers donate some to parked ones — or, from other
+//! threads, to the global injector, and an idle worker is unparked.
 
 use super::park::Parker;
 use super::worker;
@@ -122,12 +122,19 @@ impl Shared {
                 }
             }
             Tag::Free | Tag::Unstarted => {
+                // On a worker it joins the local queue (donated to idle
+                // workers if there are any); elsewhere the global queue.
                 if let Err(runnable) = worker::push_local(self, runnable) {
                     self.injector.push(runnable);
+                    self.notify_one();
                 }
-                self.notify_one();
             }
         }
+    }
+
+    /// Whether some worker is parked.
+    pub(crate) fn has_sleepers(&self) -> bool {
+        self.sleeping.load(Ordering::Relaxed) > 0
     }
 
     /// Wakes one parked worker, if any, to look for work.

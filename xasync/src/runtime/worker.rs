@@ -15,14 +15,25 @@ use xasync_core::task::{Runnable, TaskRef};
 /// a busy local queue cannot starve them.
 const FAIRNESS: u32 = 61;
 
+/// How often (in tasks run) a busy worker checks whether others sleep and
+/// could take some of its stealable tasks.
+const DONATE_EVERY: u32 = 16;
+
 /// The worker's own state, on its thread.
+///
+/// All tasks ready to run here wait in one FIFO, `ready`, so that a
+/// yielding coroutine goes behind every task that was ready before it.
+/// Only tasks other workers may run (futures, unstarted coroutines) are
+/// ever moved to `deque`, where others steal them: when some worker is
+/// parked, a busy one donates half of its stealable ready tasks there and
+/// wakes a sleeper.
 pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
-    /// Stealable tasks.
+    /// Tasks offered to other workers.
     deque: Deque<Runnable>,
-    /// Tasks pinned here (started coroutines): never stolen.
-    pinned: RefCell<VecDeque<Runnable>>,
+    /// Tasks ready to run here, in order.
+    ready: RefCell<VecDeque<Runnable>>,
     /// Tasks spawned on this worker, cancelled at shutdown.
     registry: RefCell<Vec<TaskRef>>,
     ticks: Cell<u32>,
@@ -62,7 +73,7 @@ pub(crate) fn push_pinned_local(
     with_local(shared, |local| {
         if local.index == home {
             local
-                .pinned
+                .ready
                 .borrow_mut()
                 .push_back(runnable.take().expect("once"));
         }
@@ -75,7 +86,10 @@ pub(crate) fn push_pinned_local(
 pub(crate) fn push_local(shared: &Arc<Shared>, runnable: Runnable) -> Result<(), Runnable> {
     let mut runnable = Some(runnable);
     with_local(shared, |local| {
-        local.deque.push(runnable.take().expect("once"))
+        local
+            .ready
+            .borrow_mut()
+            .push_back(runnable.take().expect("once"))
     });
     runnable.map_or(Ok(()), Err)
 }
@@ -112,7 +126,7 @@ pub(crate) fn run(start: Start) {
         index: start.index,
         shared: start.shared,
         deque: start.deque,
-        pinned: RefCell::new(VecDeque::new()),
+        ready: RefCell::new(VecDeque::new()),
         registry: RefCell::new(Vec::new()),
         ticks: Cell::new(0),
     };
@@ -183,7 +197,7 @@ impl Local {
     }
 
     fn has_work(&self) -> bool {
-        !self.pinned.borrow().is_empty()
+        !self.ready.borrow().is_empty()
             || !self.deque.is_empty()
             || !self.shared.remotes[self.index].inbox.is_empty()
             || self.shared.has_free_work()
@@ -198,32 +212,73 @@ impl Local {
                 return Some(runnable);
             }
         }
-        if let Some(runnable) = self.pinned.borrow_mut().pop_front() {
-            return Some(runnable);
+        if ticks % DONATE_EVERY == 0 {
+            self.donate();
         }
-        self.deque
-            .pop()
+        let ready = self.ready.borrow_mut().pop_front();
+        ready
+            .or_else(|| self.deque.pop())
             .or_else(|| self.from_inbox())
             .or_else(|| self.from_injector())
             .or_else(|| self.steal())
+    }
+
+    /// Offers half of the stealable ready tasks to parked workers.
+    fn donate(&self) {
+        let shared = &self.shared;
+        if !shared.has_sleepers() {
+            return;
+        }
+        let mut ready = self.ready.borrow_mut();
+        let mut offer = ready.len() / 2;
+        if offer == 0 {
+            return;
+        }
+        let mut kept = VecDeque::with_capacity(ready.len());
+        while let Some(runnable) = ready.pop_back() {
+            if offer > 0 && Tag::of(runnable.tag()) != Tag::Pinned(self.index) {
+                self.deque.push(runnable);
+                offer -= 1;
+            } else {
+                kept.push_front(runnable);
+            }
+        }
+        *ready = kept;
+        drop(ready);
+        if !self.deque.is_empty() {
+            shared.notify_one();
+        }
     }
 
     fn from_inbox(&self) -> Option<Runnable> {
         steal_one(|| self.shared.remotes[self.index].inbox.steal())
     }
 
+    /// Takes a batch from the global queue (the rest goes to `ready`).
     fn from_injector(&self) -> Option<Runnable> {
-        steal_one(|| self.shared.injector.steal_batch_and_pop(&self.deque))
+        let first = steal_one(|| self.shared.injector.steal_batch_and_pop(&self.deque));
+        self.adopt_stolen();
+        first
     }
 
     fn steal(&self) -> Option<Runnable> {
         let remotes = &self.shared.remotes;
         let n = remotes.len();
-        (1..n)
+        let first = (1..n)
             .map(|offset| (self.index + offset) % n)
             .find_map(|victim| {
                 steal_one(|| remotes[victim].stealer.steal_batch_and_pop(&self.deque))
-            })
+            });
+        self.adopt_stolen();
+        first
+    }
+
+    /// Moves a stolen batch from the deque to the back of `ready`.
+    fn adopt_stolen(&self) {
+        let mut ready = self.ready.borrow_mut();
+        while let Some(runnable) = self.deque.pop() {
+            ready.push_back(runnable);
+        }
     }
 
     fn run_task(&self, runnable: Runnable) {
@@ -236,10 +291,7 @@ impl Local {
             runnable.run()
         };
         if let Some(runnable) = again {
-            match Tag::of(runnable.tag()) {
-                Tag::Pinned(_) => self.pinned.borrow_mut().push_back(runnable),
-                Tag::Free | Tag::Unstarted => self.deque.push(runnable),
-            }
+            self.ready.borrow_mut().push_back(runnable);
         }
     }
 }
@@ -259,7 +311,7 @@ impl Drop for Local {
     fn drop(&mut self) {
         // Runnables still queued here at exit (none in an orderly shutdown)
         // are dropped on this thread, which cancels them where they belong.
-        self.pinned.get_mut().clear();
+        self.ready.get_mut().clear();
         while self.deque.pop().is_some() {}
         while steal_one(|| self.shared.remotes[self.index].inbox.steal()).is_some() {}
     }
