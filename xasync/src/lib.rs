@@ -34,6 +34,7 @@ pub mod runtime;
 pub mod stack;
 mod sys;
 mod task;
+pub mod time;
 mod wait;
 
 pub use runtime::{Builder, Handle, Runtime};

@@ -10,6 +10,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
+/// Panics with the message for a waiting function called inside a poll.
+#[track_caller]
+pub(crate) fn refuse_in_poll() -> ! {
+    panic!("{IN_POLL}")
+}
+
 const IN_POLL: &str = "xasync: a waiting function (xawait, sleep, recv, lock, ...) was called inside \
                        Future::poll, where it would block the executor; in async code use the `_async` \
                        variant with `.await` instead";
@@ -35,7 +41,7 @@ const IN_POLL: &str = "xasync: a waiting function (xawait, sleep, recv, lock, ..
 pub fn xawait<F: IntoFuture>(future: F) -> F::Output {
     match context::caller() {
         Caller::Coroutine(coroutine) => coroutine.wait(future),
-        Caller::Polling => panic!("{IN_POLL}"),
+        Caller::Polling => refuse_in_poll(),
         Caller::Thread => block_on_thread(future.into_future()),
     }
 }
@@ -84,7 +90,7 @@ fn block_on_thread<F: Future>(future: F) -> F::Output {
 pub fn yield_now() {
     match context::caller() {
         Caller::Coroutine(coroutine) => coroutine.yield_now(),
-        Caller::Polling => panic!("{IN_POLL}"),
+        Caller::Polling => refuse_in_poll(),
         Caller::Thread => thread::yield_now(),
     }
 }
@@ -132,7 +138,7 @@ where
 {
     match context::caller() {
         Caller::Coroutine(coroutine) => coroutine.wait(Handle::current().blocking(f)),
-        Caller::Polling => panic!("{IN_POLL}"),
+        Caller::Polling => refuse_in_poll(),
         Caller::Thread => f(),
     }
 }

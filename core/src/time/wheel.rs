@@ -229,6 +229,13 @@ impl<T> TimerWheel<T> {
         Some(self.vacate(key.index))
     }
 
+    /// The value of a pending timer, to change it in place (e.g. a new
+    /// waker), or `None` if `key` is stale.
+    pub fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
+        self.entry(key)?;
+        self.entries[key.index as usize].value.as_mut()
+    }
+
     /// The deadline of a pending timer, or `None` if `key` is stale.
     ///
     /// This is the deadline the timer fires at: a deadline given in the past

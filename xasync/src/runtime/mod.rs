@@ -18,6 +18,7 @@
 mod blocking;
 mod park;
 mod shared;
+mod timers;
 mod worker;
 
 use crate::context;
@@ -285,6 +286,14 @@ impl std::fmt::Debug for Handle {
     }
 }
 
+/// A worker for the timers of a thread that is not one: spread by thread.
+fn thread_slot(workers: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    thread::current().id().hash(&mut hasher);
+    (hasher.finish() % workers as u64) as usize
+}
+
 /// The lazily started default runtime.
 static DEFAULT: OnceLock<Runtime> = OnceLock::new();
 
@@ -383,6 +392,31 @@ impl Handle {
         worker::register(&self.shared, task);
         self.shared.schedule(runnable);
         JoinHandle::new(handle)
+    }
+
+    /// The timers of worker `index`.
+    pub(crate) fn timers(&self, index: usize) -> &timers::Timers {
+        &self.shared.remotes[index].timers
+    }
+
+    /// Registers a timer waking `waker` at `deadline` (`None`: never) on
+    /// the current worker, or on a worker chosen by thread from elsewhere;
+    /// returns the worker and the timer's key.
+    pub(crate) fn register_timer(
+        &self,
+        deadline: Option<Instant>,
+        waker: std::task::Waker,
+    ) -> (usize, xasync_core::time::TimerKey) {
+        let shared = &self.shared;
+        let here = worker::current_index(shared);
+        let index = here.unwrap_or_else(|| thread_slot(shared.remotes.len()));
+        let tick = shared.clock.tick_of(deadline);
+        let (key, earliest) = shared.remotes[index].timers.insert(tick, waker);
+        if earliest && here != Some(index) {
+            // The worker may be parked until a later deadline.
+            shared.remotes[index].parker.unpark();
+        }
+        (index, key)
     }
 
     /// Runs a blocking closure on the runtime's blocking pool; see

@@ -12,6 +12,7 @@
 //! threads, to the global injector, and an idle worker is unparked.
 
 use super::park::Parker;
+use super::timers::{Clock, Timers};
 use super::worker;
 use crossbeam_deque::{Injector, Stealer};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,6 +60,8 @@ pub(crate) struct Remote {
     /// During shutdown: how many tasks spawned on this worker are still
     /// unfinished, as last counted by the worker.
     pub(crate) unfinished: AtomicUsize,
+    /// Timers registered on this worker.
+    pub(crate) timers: Timers,
 }
 
 /// State shared by the workers of one runtime.
@@ -81,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) blocking: super::blocking::BlockingPool,
     /// Stack configuration of the workers' pools.
     pub(crate) stacks: crate::stack::StackConfig,
+    /// Ticks of the timers.
+    pub(crate) clock: Clock,
 }
 
 impl Shared {
@@ -99,6 +104,7 @@ impl Shared {
                     inbox: Injector::new(),
                     parker: Parker::default(),
                     unfinished: AtomicUsize::new(usize::MAX),
+                    timers: Timers::default(),
                 })
                 .collect(),
             sleepers: Mutex::new(Vec::with_capacity(workers)),
@@ -108,6 +114,7 @@ impl Shared {
             registry: Mutex::new(Vec::new()),
             blocking,
             stacks,
+            clock: Clock::new(),
         }
     }
 

@@ -56,6 +56,11 @@ fn with_local<R>(shared: &Arc<Shared>, f: impl FnOnce(&Local) -> R) -> Option<R>
     Arc::ptr_eq(&local.shared, shared).then(|| f(local))
 }
 
+/// The index of this thread's worker in `shared`'s runtime, if any.
+pub(crate) fn current_index(shared: &Arc<Shared>) -> Option<usize> {
+    with_local(shared, |local| local.index)
+}
+
 /// The runtime of the worker running on this thread, if any.
 pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     let local = WORKER.with(Cell::get);
@@ -150,6 +155,10 @@ impl Local {
                 self.run_task(runnable);
                 continue;
             }
+            self.fire_timers();
+            if self.has_work() {
+                continue;
+            }
             let closing = shared.closing.load(Ordering::Acquire);
             if closing && self.drained() {
                 break;
@@ -163,11 +172,15 @@ impl Local {
                 shared.awake(self.index);
                 continue;
             }
+            let timer = self
+                .timers()
+                .next_tick()
+                .and_then(|tick| shared.clock.instant_of(tick));
             let deadline = if closing || census {
                 // Keep counting while tasks finish elsewhere.
                 Some(std::time::Instant::now() + std::time::Duration::from_millis(1))
             } else {
-                None
+                timer
             };
             shared.remotes[self.index].parker.park(deadline);
             shared.awake(self.index);
@@ -214,6 +227,8 @@ impl Local {
         }
         if ticks % DONATE_EVERY == 0 {
             self.donate();
+            // Due timers may not wait for the queue to run dry.
+            self.fire_timers();
         }
         let ready = self.ready.borrow_mut().pop_front();
         ready
@@ -221,6 +236,15 @@ impl Local {
             .or_else(|| self.from_inbox())
             .or_else(|| self.from_injector())
             .or_else(|| self.steal())
+    }
+
+    fn timers(&self) -> &super::timers::Timers {
+        &self.shared.remotes[self.index].timers
+    }
+
+    /// Wakes the tasks whose timers are due.
+    fn fire_timers(&self) {
+        self.timers().fire(self.shared.clock.now());
     }
 
     /// Offers half of the stealable ready tasks to parked workers.
