@@ -5,7 +5,7 @@
 //! Read a tick as a number in base 64: digit `l` is bits `6l..6l + 6`. The
 //! wheel has one **level** per digit, [`LEVELS`] in all, so that every `u64`
 //! deadline has a place and nothing ever needs clamping. Level `l` has 64
-//! **slots**, each [`SLOTS`]`^l` ticks wide; a slot of level `l` is named by
+//! **slots**, each `64^l` ticks wide; a slot of level `l` is named by
 //! digit `l` of the ticks it covers. (The top level only uses 16 slots: a
 //! `u64` has 4 bits left for its last digit.)
 //!
@@ -61,12 +61,19 @@ const DUE: usize = LEVELS * SLOTS;
 /// "No entry" in a list link or list head.
 const NIL: u32 = u32::MAX;
 
+// `Entry::list` holds any list index.
+const _: () = assert!(DUE <= u16::MAX as usize);
+
 /// Timers ordered by deadline, in integer ticks: a hierarchical timing wheel.
 ///
 /// [`insert`](Self::insert), [`remove`](Self::remove) and
-/// [`reset`](Self::reset) take amortized O(1) time (only `insert` may grow
-/// the slab, and freed entries are reused); [`advance`](Self::advance) costs
-/// O(levels) plus O(1) amortized per timer it fires, however far it jumps.
+/// [`reset`](Self::reset) take O(1) time (amortized for `insert`, which may
+/// grow the slab; freed entries are reused, so a wheel in a steady state
+/// does not allocate). [`advance`](Self::advance) costs a scan of 11
+/// bitmaps, plus O(1) per timer it fires or moves down a level; a timer
+/// moves down at most once per level in its life (at most 5 times for a
+/// deadline less than `2^36` ticks away), however far `advance` jumps.
+///
 /// The wheel never reads a clock: its time is the tick it was last advanced
 /// to ([`now`](Self::now)), and a host converts its [`Clock`](super::Clock)
 /// into ticks.
@@ -192,7 +199,8 @@ impl<T> TimerWheel<T> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX - 1` timers are pending.
+    /// If the wheel already holds about `2^32` timers (its slab is indexed
+    /// by `u32`).
     pub fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
         let index = if self.free == NIL {
             let index = u32::try_from(self.entries.len())
@@ -288,9 +296,10 @@ impl<T> TimerWheel<T> {
     /// non-decreasing deadline order; timers with equal deadlines come in
     /// unspecified order.
     ///
-    /// Afterwards [`now`](Self::now) returns `now`. If `now` is smaller than
-    /// `self.now()`, nothing fires and the wheel does not go back. The cost
-    /// does not depend on how far `now` jumps (see the type's docs).
+    /// Afterwards [`now`](Self::now) returns `now`, except that if `now` is
+    /// smaller than `self.now()`, nothing fires and the wheel does not go
+    /// back. The cost does not depend on how far `now` jumps (see the type's
+    /// docs).
     ///
     /// If `fired` panics, the timers already handed over are gone and the
     /// others stay pending, with their keys valid: the wheel stays
