@@ -92,7 +92,7 @@ impl<T> DerefMut for SpinGuard<'_, T> {
     #[cfg(loom)]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the guard proves exclusive access.
-        unsafe { self.access.as_mut().expect("held").deref() }
+        unsafe { self.access.as_ref().expect("held").deref() }
     }
 }
 
