@@ -152,20 +152,21 @@ impl Acquire {
         loop {
             let mut state = sem.state.lock();
             if let Some(key) = self.key.take() {
-                if state.waiters.is_notified(&key) {
+                // Notified: either served (needs nothing more) or woken by
+                // `close`.
+                if state.waiters.is_notified(&key) || state.closed {
                     let removed = state.waiters.remove(key);
+                    let result = if removed.data == 0 {
+                        Ok(())
+                    } else {
+                        // Whatever it had collected stays with the closed
+                        // semaphore, counted as available.
+                        state.available += self.n - removed.data;
+                        Err(Closed)
+                    };
                     drop(state);
                     drop(removed);
-                    return Poll::Ready(Ok(()));
-                }
-                if state.closed {
-                    let removed = state.waiters.remove(key);
-                    // Whatever it had collected stays with the closed
-                    // semaphore, counted as available.
-                    state.available += self.n - removed.data;
-                    drop(state);
-                    drop(removed);
-                    return Poll::Ready(Err(Closed));
+                    return Poll::Ready(result);
                 }
                 self.key = Some(key);
             } else {
