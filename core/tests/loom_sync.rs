@@ -199,8 +199,7 @@ fn condvar_notify_is_not_lost() {
         let pair2 = pair.clone();
         let t = thread::spawn(move || {
             let (m, cv) = &*pair2;
-            *m.try_lock()
-                .map_or_else(|| loom::future::block_on(m.lock_async()), |g| g) = true;
+            *loom::future::block_on(m.lock_async()) = true;
             cv.notify_one();
         });
         let (m, cv) = &*pair;

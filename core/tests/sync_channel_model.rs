@@ -118,10 +118,10 @@ impl Model {
 
     fn try_recv(&mut self) -> Result<u32, TryRecvError> {
         if let Some(v) = self.buffer.pop_front() {
-            if self.buffer.len() < self.cap {
-                if let Some(p) = self.take_parked() {
-                    self.buffer.push_back(p);
-                }
+            if self.buffer.len() < self.cap
+                && let Some(p) = self.take_parked()
+            {
+                self.buffer.push_back(p);
             }
             return Ok(v);
         }

@@ -107,11 +107,11 @@ fn mutex_counter_is_exact_under_contention() {
             thread::spawn(move || {
                 block_on(async {
                     for i in 0..10_000 {
-                        if i % 4 == 0 {
-                            if let Some(mut g) = m.try_lock() {
-                                *g += 1;
-                                continue;
-                            }
+                        if i % 4 == 0
+                            && let Some(mut g) = m.try_lock()
+                        {
+                            *g += 1;
+                            continue;
                         }
                         *m.lock_async().await += 1;
                     }

@@ -74,10 +74,10 @@ impl<T> State<T> {
     /// rendezvous of a `bounded(0)` channel).
     pub(super) fn try_recv(&mut self, wakers: &mut WakeList) -> Result<T, TryRecvError> {
         if let Some(value) = self.buffer.pop_front() {
-            if self.buffer.len() < self.cap {
-                if let Some(parked) = self.take_parked(wakers) {
-                    self.buffer.push_back(parked);
-                }
+            if self.buffer.len() < self.cap
+                && let Some(parked) = self.take_parked(wakers)
+            {
+                self.buffer.push_back(parked);
             }
             return Ok(value);
         }
