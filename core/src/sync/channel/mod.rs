@@ -15,8 +15,9 @@
 //! dropped, buffered values are dropped and sends fail, giving the value
 //! back.
 //!
-//! Cancellation: dropping a [`SendFut`] before it completes withdraws the
-//! value (it is dropped with the future, never delivered). Dropping a
+//! Cancellation: dropping a pending [`SendFut`] withdraws the value (it is
+//! dropped with the future) unless a receive already took it or moved it
+//! into the buffer, in which case it stays sent. Dropping a
 //! [`RecvFut`] after a value was handed to it but before it was polled
 //! gives the value to the next waiting receiver, or back to the front of
 //! the buffer; nothing is lost. (Only in that case can a channel hold more
@@ -123,8 +124,11 @@ pub struct Receiver<T> {
 
 impl<T> Sender<T> {
     /// Sends `value`, waiting while the channel is full. Resolves to an
-    /// error holding the value if every receiver is gone. Dropping the
-    /// future before it completes withdraws the value.
+    /// error holding the value if every receiver is gone.
+    ///
+    /// Dropping the future while it waits withdraws the value, unless a
+    /// receive already took it (or moved it into the buffer): then it stays
+    /// sent. Either way nothing is lost or duplicated.
     pub fn send_async(&self, value: T) -> SendFut<'_, T> {
         SendFut {
             sender: self,
