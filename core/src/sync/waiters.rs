@@ -367,6 +367,7 @@ mod tests {
     use alloc::sync::Arc;
     use alloc::task::Wake;
     use core::sync::atomic::{AtomicUsize, Ordering};
+    use proptest::prelude::*;
 
     struct Counter(AtomicUsize);
 
@@ -381,37 +382,21 @@ mod tests {
         (c.clone(), Waker::from(c))
     }
 
-    /// The data of the line, in order, checking the back links too.
-    fn line(w: &Waiters<u32>) -> Vec<u32> {
-        let mut out = Vec::new();
-        let (mut at, mut prev) = (w.line.0, LINE);
-        while at != LINE {
-            let Link::Linked { prev: p, next } = w.slots[at].link else {
-                panic!("unlinked slot on the line")
-            };
-            assert_eq!(p, prev);
-            out.push(w.slots[at].data);
-            (prev, at) = (at, next);
-        }
-        assert_eq!(w.line.1, prev);
-        out
-    }
-
     #[test]
     fn fifo_order_and_o1_removal_from_the_middle() {
         let mut w = Waiters::<u32>::new();
         let keys: Vec<Key> = (0..5).map(|i| w.push(None, i)).collect();
-        assert_eq!(line(&w), [0, 1, 2, 3, 4]);
+        assert_eq!(list(&w, LINE), [0, 1, 2, 3, 4]);
         let mut keys = keys.into_iter();
         let k0 = keys.next().unwrap();
         let k1 = keys.next().unwrap();
         let k2 = keys.next().unwrap();
         assert!(!w.remove(k2).notified);
-        assert_eq!(line(&w), [0, 1, 3, 4]);
+        assert_eq!(list(&w, LINE), [0, 1, 3, 4]);
         assert!(w.notify_first().is_none());
         assert!(w.is_notified(&k0));
         assert!(!w.is_notified(&k1));
-        assert_eq!(line(&w), [1, 3, 4]);
+        assert_eq!(list(&w, LINE), [1, 3, 4]);
         let removed = w.remove(k0);
         assert!(removed.notified);
         assert_eq!(removed.data, 0);
@@ -420,12 +405,12 @@ mod tests {
         let k5 = w.push(None, 5);
         let k6 = w.push(None, 6);
         assert_eq!(w.slots.len(), before);
-        assert_eq!(line(&w), [1, 3, 4, 5, 6]);
+        assert_eq!(list(&w, LINE), [1, 3, 4, 5, 6]);
         for k in [k1, k5, k6].into_iter().chain(keys) {
             w.remove(k);
         }
         assert!(w.is_empty());
-        assert_eq!(line(&w), []);
+        assert_eq!(list(&w, LINE), []);
     }
 
     #[test]
@@ -453,7 +438,7 @@ mod tests {
         let mut w = lock.lock();
         assert!(keys.all(|k| w.remove(k).notified));
         assert!(!w.is_notified(&late));
-        assert_eq!(line(&w), [99]);
+        assert_eq!(list(&w, LINE), [99]);
     }
 
     #[test]
@@ -484,5 +469,114 @@ mod tests {
         let old = w.register(&mut key, &b, &mut spare, || 0).unwrap();
         assert!(old.unwrap().will_wake(&a));
         assert!(w.remove(key.unwrap()).waker.unwrap().will_wake(&b));
+    }
+
+    /// A list's data in order, from its sentinel, checking the back links.
+    fn list(w: &Waiters<u32>, sentinel: usize) -> Vec<u32> {
+        let ends = if sentinel == LINE { w.line } else { w.waking };
+        let mut out = Vec::new();
+        let (mut at, mut prev) = (ends.0, sentinel);
+        while at != sentinel {
+            let Link::Linked { prev: p, next } = w.slots[at].link else {
+                panic!("unlinked slot on a list")
+            };
+            assert_eq!(p, prev);
+            out.push(w.slots[at].data);
+            (prev, at) = (at, next);
+        }
+        assert_eq!(ends.1, prev);
+        out
+    }
+
+    /// Records which waiter each wake was for.
+    struct Logged(u32, Arc<SpinLock<Vec<u32>>>);
+
+    impl Wake for Logged {
+        fn wake(self: Arc<Self>) {
+            self.1.lock().push(self.0);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push,
+        Remove(usize),
+        NotifyFirst,
+        NotifyAll,
+        TakeWaking,
+    }
+
+    proptest! {
+        /// The queue against a model of two ordered lists and a notified set.
+        #[test]
+        fn matches_a_model_of_two_lists(ops in prop::collection::vec(
+            prop_oneof![
+                4 => Just(Op::Push),
+                2 => (0usize..64).prop_map(Op::Remove),
+                2 => Just(Op::NotifyFirst),
+                1 => Just(Op::NotifyAll),
+                1 => Just(Op::TakeWaking),
+            ],
+            1..200,
+        )) {
+            let log = Arc::new(SpinLock::new(Vec::new()));
+            let mut w = Waiters::<u32>::new();
+            let mut keys: Vec<(u32, Key)> = Vec::new();
+            let (mut line, mut waking) = (Vec::new(), Vec::new());
+            let mut notified = alloc::collections::BTreeSet::new();
+            let mut next = 0;
+            let mut peak = 0;
+            for op in ops {
+                match op {
+                    Op::Push => {
+                        next += 1;
+                        let waker = Waker::from(Arc::new(Logged(next, log.clone())));
+                        keys.push((next, w.push(Some(waker), next)));
+                        line.push(next);
+                    }
+                    Op::Remove(i) if !keys.is_empty() => {
+                        let (id, key) = keys.swap_remove(i % keys.len());
+                        let removed = w.remove(key);
+                        assert_eq!(removed.data, id);
+                        assert_eq!(removed.notified, notified.remove(&id));
+                        line.retain(|&x| x != id);
+                        waking.retain(|&x| x != id);
+                    }
+                    Op::NotifyFirst => {
+                        let waker = w.notify_first();
+                        assert_eq!(waker.is_some(), !line.is_empty());
+                        if let Some(waker) = waker {
+                            let id = line.remove(0);
+                            notified.insert(id);
+                            waker.wake();
+                            assert_eq!(log.lock().pop(), Some(id));
+                        }
+                    }
+                    Op::NotifyAll => {
+                        w.notify_all();
+                        waking.append(&mut line);
+                    }
+                    Op::TakeWaking => {
+                        let mut wakers = WakeList::new();
+                        let more = w.take_waking(&mut wakers);
+                        let taken: Vec<u32> = waking.drain(..waking.len().min(BATCH)).collect();
+                        assert_eq!(more, !waking.is_empty());
+                        notified.extend(&taken);
+                        wakers.wake_all();
+                        assert_eq!(core::mem::take(&mut *log.lock()), taken);
+                    }
+                    Op::Remove(_) => {}
+                }
+                assert_eq!(list(&w, LINE), line);
+                assert_eq!(list(&w, WAKING), waking);
+                assert_eq!(w.is_empty(), line.is_empty());
+                for (id, key) in &keys {
+                    assert_eq!(w.is_notified(key), notified.contains(id));
+                }
+                peak = peak.max(keys.len());
+                // Slots are reused: the slab never outgrows the peak.
+                assert!(w.slots.len() <= peak);
+            }
+        }
     }
 }
