@@ -15,7 +15,9 @@ use loom::thread;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll};
-use xasync_core::sync::{Condvar, Mutex, Notify, Semaphore, WaitGroup, channel, oneshot};
+use xasync_core::sync::{
+    Barrier, Condvar, Mutex, Notify, RwLock, Semaphore, WaitGroup, channel, oneshot,
+};
 
 /// Polls `fut` once with a waker that does nothing.
 fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
@@ -267,5 +269,36 @@ fn semaphore_close_fails_a_waiter_and_keeps_the_count() {
         assert!(t.join().unwrap());
         drop(held);
         assert_eq!(s.available_permits(), 1);
+    });
+}
+
+#[test]
+fn rwlock_writer_and_reader_exclude_each_other() {
+    loom::model(|| {
+        let l = Arc::new(RwLock::new((0, 0)));
+        let l2 = l.clone();
+        let t = thread::spawn(move || {
+            loom::future::block_on(async {
+                let mut w = l2.write_async().await;
+                w.0 += 1;
+                w.1 += 1;
+            })
+        });
+        let seen = loom::future::block_on(async { *l.read_async().await });
+        assert_eq!(seen.0, seen.1, "a reader saw a half-done write");
+        t.join().unwrap();
+        assert_eq!(*l.try_read().unwrap(), (1, 1));
+    });
+}
+
+#[test]
+fn barrier_releases_both_with_one_leader() {
+    loom::model(|| {
+        let b = Arc::new(Barrier::new(2));
+        let b2 = b.clone();
+        let t = thread::spawn(move || loom::future::block_on(b2.wait_async()).is_leader());
+        let here = loom::future::block_on(b.wait_async()).is_leader();
+        let there = t.join().unwrap();
+        assert!(here ^ there);
     });
 }
