@@ -57,7 +57,9 @@ impl Semaphore {
     /// permits succeeds at once (unless closed). Dropping the future gives
     /// back the permits it had already collected.
     ///
-    /// Resolves to an error if the semaphore is, or gets, closed.
+    /// Resolves to an error if the semaphore is, or gets, closed. A request
+    /// for more permits than the semaphore will ever have waits (and holds
+    /// up everyone behind it) until enough are added or it is closed.
     ///
     /// # Panics
     ///
