@@ -2,8 +2,9 @@
 //!
 //! Time is the `time` CSR ([`now`]), counting at [`TIMEBASE_HZ`] on QEMU
 //! virt (the DTB's `timebase-frequency`). Each hart can run a periodic
-//! interrupt through SBI `set_timer`: deadlines are `start + k * period`, so
-//! ticks do not drift, and a late tick is followed by the next future one.
+//! interrupt through SBI `set_timer` — deadlines are `start + k * period`,
+//! so ticks do not drift, and a late tick is followed by the next future
+//! one — or a one-shot interrupt. Every timer interrupt counts as a tick.
 
 use crate::cpu::{self, interrupt};
 use crate::hart::{self, HartLocal};
@@ -74,7 +75,20 @@ pub fn start_periodic(period: Duration) {
     });
 }
 
-/// Stops the calling hart's periodic timer.
+/// Arms a single timer interrupt on the calling hart for when `time`
+/// reaches `deadline` (at once if it has passed), replacing a periodic
+/// timer, and enables the timer interrupt source.
+pub fn oneshot_at(deadline: u64) {
+    crate::irq::without(|| {
+        let timer = &hart::this().timer;
+        timer.period.store(0, Ordering::Relaxed);
+        timer.deadline.store(deadline, Ordering::Relaxed);
+        sbi::set_timer(deadline);
+        cpu::enable_sources(interrupt::STI);
+    });
+}
+
+/// Stops the calling hart's timer (periodic or one-shot).
 pub fn stop() {
     crate::irq::without(|| {
         let timer = &hart::this().timer;
@@ -96,25 +110,33 @@ pub fn set_tick_hook(hook: Option<TickHook>) {
     hart::this().timer.hook.store(raw, Ordering::Release);
 }
 
-/// The timer interrupt: counts the tick, programs the next one, asks for a
-/// reschedule and calls the hook.
+/// The timer interrupt: counts the tick, programs the next one (periodic
+/// mode), asks for a reschedule and calls the hook.
 pub(crate) fn on_interrupt() {
     let hart: &HartLocal = hart::this();
     let timer = &hart.timer;
     let now = now();
     let deadline = timer.deadline.load(Ordering::Relaxed);
     let period = timer.period.load(Ordering::Relaxed);
-    let count = timer.ticks.fetch_add(1, Ordering::Relaxed) + 1;
-    if period == 0 {
-        // A stale interrupt after `stop`: just silence it.
+    if deadline == u64::MAX {
+        // Stale (the timer was stopped): silence it.
         sbi::set_timer(u64::MAX);
         return;
     }
-    let mut next = deadline.saturating_add(period);
-    if next <= now {
-        // Late by more than a period: skip to the next future deadline.
-        next = now + period - (now - deadline) % period;
+    if now < deadline {
+        // Not due yet (not expected from the SBI): re-arm.
+        sbi::set_timer(deadline);
+        return;
     }
+    let count = timer.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+    let next = if period == 0 {
+        u64::MAX
+    } else if deadline + period > now {
+        deadline + period
+    } else {
+        // Late by more than a period: skip to the next future deadline.
+        now + period - (now - deadline) % period
+    };
     timer.deadline.store(next, Ordering::Relaxed);
     sbi::set_timer(next);
     crate::preempt::request_resched(hart);
