@@ -170,7 +170,8 @@ pub(crate) unsafe fn init(id: usize) {
     hart.id.store(id, Ordering::Relaxed);
     let stacks = &raw const __irq_stacks as usize;
     let top = stacks + (id + 1) * IRQ_STACK_SIZE;
-    hart.trap_frame.store(top - size_of::<TrapFrame>(), Ordering::Relaxed);
+    hart.trap_frame
+        .store(top - size_of::<TrapFrame>(), Ordering::Relaxed);
     hart.trap_depth.store(0, Ordering::Relaxed);
     hart.set_online(true);
 }

@@ -190,7 +190,10 @@ pub(crate) unsafe fn init() {
     let start = (&raw const __heap_start as usize).next_multiple_of(GRAIN);
     let end = &raw const __heap_end as usize & !(GRAIN - 1);
     let mut list = HEAP.list.lock();
-    assert!(list.head.is_null() && end - start >= GRAIN, "heap::init: bad heap");
+    assert!(
+        list.head.is_null() && end - start >= GRAIN,
+        "heap::init: bad heap"
+    );
     let block = start as *mut FreeBlock;
     // SAFETY: the linker script reserves `__heap_start..__heap_end` for the
     // heap and nothing else uses it.

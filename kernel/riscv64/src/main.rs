@@ -27,7 +27,10 @@ fn main(_: &BootInfo) {
         println!("demo: the counter coroutine yielded {n}");
         step = counter.resume(0);
     }
-    println!("demo: the counter coroutine returned {:?}", step.as_return());
+    println!(
+        "demo: the counter coroutine returned {:?}",
+        step.as_return()
+    );
 
     timer::start_periodic(Duration::from_millis(5));
     let mut spinners: [_; 2] = core::array::from_fn(|i| {

@@ -130,7 +130,10 @@ impl<R: 'static> Preemptible<R> {
         let outer = hart.preempt.target.swap(target, Ordering::Relaxed);
         hart.preempt.need_resched.store(false, Ordering::Relaxed);
         let result = self.co.resume(());
-        debug_assert!(!irq::are_enabled(), "a preemptible coroutine left with interrupts on");
+        debug_assert!(
+            !irq::are_enabled(),
+            "a preemptible coroutine left with interrupts on"
+        );
         hart.preempt.target.store(outer, Ordering::Relaxed);
         irq::restore(irq);
         result

@@ -42,7 +42,10 @@ impl<T> BoundedQueue<T> {
     ///
     /// If `capacity` is not a power of two.
     pub fn new(capacity: usize) -> Self {
-        assert!(capacity.is_power_of_two(), "capacity must be a power of two");
+        assert!(
+            capacity.is_power_of_two(),
+            "capacity must be a power of two"
+        );
         let slots = (0..capacity)
             .map(|i| Slot {
                 sequence: AtomicUsize::new(i),

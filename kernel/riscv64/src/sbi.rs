@@ -59,7 +59,11 @@ fn call(eid: usize, fid: usize, a0: usize, a1: usize, a2: usize) -> Result<usize
             options(nostack),
         )
     };
-    if error == 0 { Ok(value) } else { Err(SbiError(error)) }
+    if error == 0 {
+        Ok(value)
+    } else {
+        Err(SbiError(error))
+    }
 }
 
 /// Whether the firmware implements the extension `eid`.
@@ -120,5 +124,7 @@ pub fn hart_status(hart_id: usize) -> Result<HartState, SbiError> {
 /// Whether the firmware has the TIME, sPI and HSM extensions this kernel
 /// uses.
 pub fn has_required_extensions() -> bool {
-    [EXT_TIME, EXT_IPI, EXT_HSM].into_iter().all(probe_extension)
+    [EXT_TIME, EXT_IPI, EXT_HSM]
+        .into_iter()
+        .all(probe_extension)
 }

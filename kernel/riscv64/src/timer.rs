@@ -23,8 +23,7 @@ pub fn now() -> u64 {
 
 /// Converts a duration to timebase units (rounding down).
 pub const fn cycles(duration: Duration) -> u64 {
-    duration.as_secs() * TIMEBASE_HZ
-        + duration.subsec_nanos() as u64 * TIMEBASE_HZ / 1_000_000_000
+    duration.as_secs() * TIMEBASE_HZ + duration.subsec_nanos() as u64 * TIMEBASE_HZ / 1_000_000_000
 }
 
 /// Converts timebase units to a duration.

@@ -51,7 +51,10 @@ pub struct TrapFrame {
     _pad: usize,
 }
 
-const _: () = assert!(size_of::<TrapFrame>().is_multiple_of(16), "frames keep sp 16-aligned");
+const _: () = assert!(
+    size_of::<TrapFrame>().is_multiple_of(16),
+    "frames keep sp 16-aligned"
+);
 
 global_asm!(
     r#"

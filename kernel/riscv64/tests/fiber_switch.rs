@@ -55,5 +55,8 @@ fn main(_: &BootInfo) {
     // xasync-core's `fiber::Group` bookkeeping, leaked through a reference
     // cycle (the base's `last_from` keeps the fiber's member alive, which
     // keeps the group alive): a known core bug, reported.
-    assert!(leaked < 1024, "the fiber's stack was not freed: {leaked} bytes leaked");
+    assert!(
+        leaked < 1024,
+        "the fiber's stack was not freed: {leaked} bytes leaked"
+    );
 }

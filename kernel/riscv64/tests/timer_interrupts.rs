@@ -104,7 +104,10 @@ fn periodic_sleepers() {
     let ticks = timer::ticks();
 
     let log = log.borrow();
-    println!("timer_interrupts: {ticks} ticks in {} ms, {waits} wfi waits", elapsed.as_millis());
+    println!(
+        "timer_interrupts: {ticks} ticks in {} ms, {waits} wfi waits",
+        elapsed.as_millis()
+    );
     println!("timer_interrupts: wake-ups (sleeper, tick): {log:?}");
     // Every sleep request was honoured on time: not early, at most a tick
     // late (the loop runs after every tick).
@@ -114,16 +117,32 @@ fn periodic_sleepers() {
             .find(|(who, tick)| who == id && tick >= at)
             .map(|&(_, tick)| tick)
             .expect("a sleeper never woke");
-        assert!(woke <= at + 1, "sleeper {id} asked for tick {at}, woke at {woke}");
+        assert!(
+            woke <= at + 1,
+            "sleeper {id} asked for tick {at}, woke at {woke}"
+        );
     }
     assert_eq!(log.len(), 8 + 4 + 3, "every sleep ended");
-    assert!(log.windows(2).all(|w| w[0].1 <= w[1].1), "wake-ups out of tick order");
+    assert!(
+        log.windows(2).all(|w| w[0].1 <= w[1].1),
+        "wake-ups out of tick order"
+    );
     for id in 0..3 {
-        let mine: Vec<u64> = log.iter().filter(|(who, _)| *who == id).map(|&(_, t)| t).collect();
-        assert!(mine.windows(2).all(|w| w[0] < w[1]), "sleeper {id} saw ticks go back");
+        let mine: Vec<u64> = log
+            .iter()
+            .filter(|(who, _)| *who == id)
+            .map(|&(_, t)| t)
+            .collect();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "sleeper {id} saw ticks go back"
+        );
     }
     assert!(ticks >= 9, "ticks did not advance: {ticks}");
-    assert!(waits >= ticks / 2, "the loop did not idle in wfi ({waits} waits)");
+    assert!(
+        waits >= ticks / 2,
+        "the loop did not idle in wfi ({waits} waits)"
+    );
 
     // The ticks themselves: never early, spaced by whole periods.
     let period = timer::cycles(PERIOD);
@@ -136,7 +155,10 @@ fn periodic_sleepers() {
         worst_latency = worst_latency.max(now - deadline);
         if k > 0 {
             let gap = deadline - TICKS[k - 1].0.load(Ordering::Relaxed);
-            assert!(gap > 0 && gap % period == 0, "tick {k} deadline drifted: gap {gap}");
+            assert!(
+                gap > 0 && gap.is_multiple_of(period),
+                "tick {k} deadline drifted: gap {gap}"
+            );
         }
     }
     let min_elapsed = PERIOD * (ticks as u32);
