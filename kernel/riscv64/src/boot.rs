@@ -18,8 +18,12 @@ use crate::{cpu, exit, hart, heap, println, sbi, smp, timer, trap};
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+// `.option arch`: global assembly is not always assembled with the crate's
+// target features (observed at opt-level 1), so name the extensions used.
 global_asm!(
     r#"
+    .option push
+    .option arch, +m
     .pushsection .text.entry, "ax"
     .globl _start
 _start:
@@ -79,6 +83,7 @@ __boot_stacks:
 __irq_stacks:
     .space {irq_stack_size} * {max_harts}
     .popsection
+    .option pop
     "#,
     sie = const cpu::sstatus::SIE,
     fs_initial = const cpu::sstatus::FS_INITIAL,

@@ -56,8 +56,12 @@ const _: () = assert!(
     "frames keep sp 16-aligned"
 );
 
+// `.option arch, +d`: global assembly is not always assembled with the
+// crate's target features (observed at opt-level 1).
 global_asm!(
     r#"
+    .option push
+    .option arch, +d
     .pushsection .text.trap, "ax"
     .align 2
     .globl __trap_entry
@@ -141,6 +145,7 @@ __preempt_trampoline:
     call {preempt_switch}
     j __trap_return
     .popsection
+    .option pop
     "#,
     scratch = const offset_of!(HartLocal, trap_scratch),
     depth = const offset_of!(HartLocal, trap_depth),
