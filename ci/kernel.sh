@@ -2,8 +2,8 @@
 # Builds every bare-metal kernel image of kernel/riscv64 (each tests/*.rs,
 # plus the demo kernel) in the dev and release profiles, boots each under
 # qemu-system-riscv64 (QEMU virt, OpenSBI) with a timeout, and fails on any
-# failure or hang. Also checks the crate's formatting and clippy lints (it
-# is a workspace of its own, outside the root workspace's checks).
+# failure or hang. Also checks the crate's formatting, clippy lints and
+# rustdoc (it is a workspace of its own, outside the root workspace's checks).
 #
 #   bash ci/kernel.sh                   # from anywhere in the repository
 #   XASYNC_KERNEL_TIMEOUT=30 bash ci/kernel.sh
@@ -40,6 +40,9 @@ cargo fmt --check
 
 step "cargo clippy -D warnings (kernel/riscv64)"
 cargo clippy --lib --bins --tests --examples -- -D warnings
+
+step "cargo doc -D warnings (kernel/riscv64)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT

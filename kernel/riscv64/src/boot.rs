@@ -3,10 +3,10 @@
 //!
 //! * `_start` (in `.text.entry`, at `0x8020_0000`): the boot hart, with
 //!   `a0` = hart id, `a1` = DTB address. Zeroes `.bss`, then sets up the hart
-//!   and calls [`boot_main`].
+//!   and calls `boot_main`.
 //! * `_start_secondary`: harts started by [`crate::smp::start_hart`], with
 //!   `a1` = the start closure. Sets up the hart and calls
-//!   [`secondary_main`].
+//!   `secondary_main`.
 //!
 //! Setting up a hart: `sp` = the top of its boot stack, `tp` = its
 //! [`HartLocal`], interrupts off, and the FPU on (`sstatus.FS` = Initial),

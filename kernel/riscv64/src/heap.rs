@@ -5,8 +5,8 @@
 //! an interrupt handler (a tick hook, later a waker) can allocate without
 //! deadlocking against the code it interrupted, and other harts spin.
 //!
-//! Every block is a multiple of [`GRAIN`] bytes at a `GRAIN`-aligned address,
-//! and a free block starts with its [`FreeBlock`] header, so splitting never
+//! Every block is a multiple of `GRAIN` bytes at a `GRAIN`-aligned address,
+//! and a free block starts with its `FreeBlock` header, so splitting never
 //! leaves a fragment too small to describe: any remainder is 0 or at least
 //! `GRAIN`. Freed blocks are merged with their neighbours.
 

@@ -6,14 +6,14 @@
 //! left behind); instead:
 //!
 //! 1. The tick sets the hart's `need_resched` flag.
-//! 2. On the way out of the handler, [`on_interrupt_exit`] checks that the
+//! 2. On the way out of the handler, `on_interrupt_exit` checks that the
 //!    interrupted code is the *armed* preemptible coroutine — its saved `sp`
 //!    lies inside that coroutine's stack — and copies the [`TrapFrame`]
 //!    onto that stack, just below the interrupted `sp` (free memory: the
 //!    RISC-V psABI has no red zone).
 //! 3. The trap entry then `sret`s to `__preempt_trampoline` with `sp` at the
 //!    copy and interrupts still off. The trampoline calls
-//!    [`preempt_switch`], which suspends the coroutine through its
+//!    `preempt_switch`, which suspends the coroutine through its
 //!    `Yielder` like an ordinary `suspend` call from that point: the
 //!    scheduler's [`Preemptible::resume`] returns [`Stop::Preempted`].
 //! 4. When the scheduler resumes it, `preempt_switch` returns, and the
