@@ -1,0 +1,37 @@
+//! A small bare-metal riscv64 kernel for QEMU `virt` that runs
+//! `xasync-core`'s coroutines, driven by timer interrupts.
+//!
+//! Each test under `tests/` is its own kernel image: it names its `main`
+//! with [`entry!`], and `cargo test` boots it in QEMU through `qemu-run.sh`.
+//!
+//! * [`boot`]: entry points, per-hart stacks, [`entry!`].
+//! * [`hart`]: per-hart state through `tp`.
+//! * [`console`]: the UART, [`print!`] and [`println!`].
+//! * [`heap`]: the global allocator (interrupt-safe).
+//! * [`irq`], [`sync`]: interrupt state, idling, an interrupt-safe spin lock.
+//! * [`trap`]: the trap vector.
+//! * [`timer`]: time and the periodic SBI timer interrupt.
+//! * [`preempt`]: preemptible coroutines.
+//! * [`smp`], [`queue`]: other harts, IPIs, a cross-hart queue.
+//! * [`sbi`], [`cpu`], [`exit`]: firmware calls, CSRs, leaving QEMU.
+#![no_std]
+
+extern crate alloc;
+
+pub mod boot;
+pub mod console;
+pub mod cpu;
+pub mod exit;
+pub mod hart;
+pub mod heap;
+pub mod irq;
+mod panic;
+pub mod preempt;
+pub mod queue;
+pub mod sbi;
+pub mod smp;
+pub mod sync;
+pub mod timer;
+pub mod trap;
+
+pub use boot::BootInfo;

@@ -1,0 +1,245 @@
+//! Preemption of coroutines that never yield.
+//!
+//! A [`Preemptible`] is an asymmetric coroutine of `xasync-core` that the
+//! timer can take the CPU from. The interrupt handler itself never switches
+//! stacks (it runs on the hart's interrupt stack, and its frame would be
+//! left behind); instead:
+//!
+//! 1. The tick sets the hart's `need_resched` flag.
+//! 2. On the way out of the handler, `on_interrupt_exit` checks that the
+//!    interrupted code is the *armed* preemptible coroutine — its saved `sp`
+//!    lies inside that coroutine's stack — and copies the [`TrapFrame`]
+//!    onto that stack, just below the interrupted `sp` (free memory: the
+//!    RISC-V psABI has no red zone).
+//! 3. The trap entry then `sret`s to `__preempt_trampoline` with `sp` at the
+//!    copy and interrupts still off. The trampoline calls
+//!    `preempt_switch`, which suspends the coroutine through its
+//!    `Yielder` like an ordinary `suspend` call from that point: the
+//!    scheduler's [`Preemptible::resume`] returns [`Stop::Preempted`].
+//! 4. When the scheduler resumes it, `preempt_switch` returns, and the
+//!    trampoline restores the whole frame and `sret`s to the interrupted
+//!    instruction with interrupts on again.
+//!
+//! # Why this is sound
+//!
+//! * The switch runs in ordinary code on the coroutine's own stack, after
+//!   the trap is over: nothing of the trap path stays live across it, and
+//!   the frame copy holds every register, so the interrupted code cannot
+//!   tell it was suspended.
+//! * *Interrupts are part of a context's state, and every switch into or out
+//!   of a preemptible coroutine happens with them off.* `resume` disables
+//!   them before entering; the coroutine enables them only while its own
+//!   function runs (at its start, after `yield_now`, by the `sret` after a
+//!   preemption) and disables them before leaving (in `yield_now`, in
+//!   `preempt_switch` by construction, after its function returns). So a
+//!   preemption never lands inside the core's switch code, whose registers
+//!   briefly hold a copy of the resumer's stack pointer that would be stale
+//!   after a suspension.
+//! * A preemption only happens while `sp` is inside the armed coroutine's
+//!   stack. If it resumed a nested coroutine, or is in a fiber switch, `sp`
+//!   is elsewhere and preemption waits for the next tick after it is back.
+//! * Preempted code is interrupted at an arbitrary instruction, as a thread
+//!   is: so the function must be `Send` — state it shares with other
+//!   coroutines on this hart must be `Sync` and cannot be `Rc`/`Cell` —
+//!   and critical sections must disable interrupts (as
+//!   [`IrqSpinLock`](crate::sync::IrqSpinLock) does), or another coroutine
+//!   may spin on them until the next slice. The allocator disables
+//!   interrupts, so preemption never lands inside it.
+//! * The handler reaches the armed coroutine only through the hart's
+//!   `target` pointer, which `resume` sets and clears with interrupts off,
+//!   so a target the handler sees is alive.
+
+use crate::hart::{self, HartLocal};
+use crate::irq;
+use crate::trap::TrapFrame;
+use alloc::boxed::Box;
+use core::cell::Cell;
+use core::fmt;
+use core::ptr;
+use core::sync::atomic::Ordering;
+use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
+use xasync_core::stack::{HeapStack, Stack};
+
+/// Stack a preemption needs below the frame copy, for `preempt_switch` and
+/// the core's suspend.
+const PREEMPT_ROOM: usize = 1024;
+
+/// Why a [`Preemptible`] stopped running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Its time slice ended.
+    Preempted,
+    /// It called [`yield_now`].
+    Yielded,
+}
+
+/// What the interrupt handler knows of the running preemptible coroutine.
+pub(crate) struct Target {
+    /// Its stack: `limit..top`.
+    limit: usize,
+    top: usize,
+    /// Its yielder, set when it first runs.
+    yielder: Cell<*const Yielder<(), Stop>>,
+}
+
+/// A coroutine that is suspended when its time slice ends, even if it never
+/// yields. See the [module documentation](self).
+pub struct Preemptible<R: 'static> {
+    // Dropped before `target`, which its function points to.
+    co: Coroutine<(), Stop, R, HeapStack>,
+    target: Box<Target>,
+}
+
+impl<R: 'static> Preemptible<R> {
+    /// A coroutine that will run `f` on `stack`. `f` must be `Send`: it is
+    /// interrupted at arbitrary points, as a thread is.
+    pub fn new<F>(stack: HeapStack, f: F) -> Self
+    where
+        F: FnOnce() -> R + Send + 'static,
+    {
+        let target = Box::new(Target {
+            limit: stack.limit().as_ptr() as usize,
+            top: stack.top().as_ptr() as usize,
+            yielder: Cell::new(ptr::null()),
+        });
+        let shared: *const Target = &*target;
+        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Stop>, ()| {
+            // Entered by `resume`, interrupts off.
+            // SAFETY: the box outlives the coroutine (field order), and only
+            // this hart touches it, with interrupts off.
+            unsafe { (*shared).yielder.set(yielder) };
+            irq::enable();
+            let result = f();
+            // Leave with interrupts off (see the module documentation).
+            let _ = irq::disable();
+            result
+        });
+        Preemptible { co, target }
+    }
+
+    /// Runs the coroutine until its time slice ends, it yields or it
+    /// returns.
+    ///
+    /// # Panics
+    ///
+    /// If it has already finished.
+    pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
+        let hart = hart::this();
+        let irq = irq::disable();
+        let target = ptr::from_ref::<Target>(&self.target).cast_mut();
+        let outer = hart.preempt.target.swap(target, Ordering::Relaxed);
+        hart.preempt.need_resched.store(false, Ordering::Relaxed);
+        let result = self.co.resume(());
+        debug_assert!(
+            !irq::are_enabled(),
+            "a preemptible coroutine left with interrupts on"
+        );
+        hart.preempt.target.store(outer, Ordering::Relaxed);
+        irq::restore(irq);
+        result
+    }
+
+    /// Whether its function has returned.
+    pub fn done(&self) -> bool {
+        self.co.done()
+    }
+}
+
+impl<R> fmt::Debug for Preemptible<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Preemptible")
+            .field("co", &self.co)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The armed preemptible coroutine, if the caller runs on its stack.
+fn current_target(hart: &HartLocal) -> Option<&Target> {
+    let target = hart.preempt.target.load(Ordering::Relaxed);
+    if target.is_null() {
+        return None;
+    }
+    // SAFETY: an armed target is alive until `resume` disarms it.
+    let target = unsafe { &*target };
+    let probe = 0u8;
+    let sp = ptr::addr_of!(probe) as usize;
+    (target.limit..target.top).contains(&sp).then_some(target)
+}
+
+/// Suspends the calling preemptible coroutine; its `resume` returns
+/// [`Stop::Yielded`]. Returns when it is resumed.
+///
+/// # Panics
+///
+/// If not called from a [`Preemptible`]'s own stack.
+pub fn yield_now() {
+    let irq = irq::disable();
+    let target = current_target(hart::this())
+        .expect("yield_now: not called on a preemptible coroutine's stack");
+    let yielder = target.yielder.get();
+    // SAFETY: we run on the armed coroutine's stack, inside its function,
+    // so its yielder is set and alive; interrupts are off across the switch
+    // (module documentation).
+    unsafe { (*yielder).suspend(Stop::Yielded) };
+    irq::restore(irq);
+}
+
+/// Asks the calling hart to preempt its running preemptible coroutine at
+/// the next interrupt exit (the timer tick calls this).
+pub(crate) fn request_resched(hart: &HartLocal) {
+    hart.preempt.need_resched.store(true, Ordering::Relaxed);
+}
+
+/// Called at the end of every interrupt: decides whether to preempt, and if
+/// so puts a copy of `frame` on the coroutine's stack and returns it.
+pub(crate) fn on_interrupt_exit(frame: &TrapFrame) -> Option<*mut TrapFrame> {
+    let hart = hart::this();
+    if !hart.preempt.need_resched.load(Ordering::Relaxed) {
+        return None;
+    }
+    let target = hart.preempt.target.load(Ordering::Relaxed);
+    if target.is_null() {
+        return None;
+    }
+    // SAFETY: an armed target is alive until `resume` disarms it, which it
+    // does with interrupts off, so not while this handler runs.
+    let target = unsafe { &*target };
+    let sp = frame.x[2];
+    let from_supervisor = frame.sstatus & crate::cpu::sstatus::SPP != 0;
+    if !from_supervisor
+        || !(target.limit..target.top).contains(&sp)
+        || target.yielder.get().is_null()
+    {
+        return None;
+    }
+    let at = (sp - size_of::<TrapFrame>()) & !15;
+    assert!(
+        at >= target.limit + PREEMPT_ROOM,
+        "a preemptible coroutine's stack is too full to preempt it: sp {sp:#x}, limit {:#x}, \
+         a preemption needs {} bytes",
+        target.limit,
+        size_of::<TrapFrame>() + PREEMPT_ROOM
+    );
+    hart.preempt.need_resched.store(false, Ordering::Relaxed);
+    hart.preempt.count.fetch_add(1, Ordering::Relaxed);
+    let copy = at as *mut TrapFrame;
+    // SAFETY: `at..sp` lies inside the coroutine's stack (checked above),
+    // below its stack pointer: free memory that nothing else uses while it
+    // is interrupted.
+    unsafe { copy.write(frame.clone()) };
+    Some(copy)
+}
+
+/// Called by `__preempt_trampoline` on the preempted coroutine's stack,
+/// with interrupts off: suspends the coroutine; returns once it is resumed
+/// (still with interrupts off; the trampoline's `sret` re-enables them).
+pub(crate) extern "C" fn preempt_switch(_frame: *mut TrapFrame) {
+    debug_assert!(!irq::are_enabled());
+    let target = hart::this().preempt.target.load(Ordering::Relaxed);
+    // SAFETY: `on_interrupt_exit` just checked that this target is armed,
+    // that we run on its stack and that its yielder is set, and interrupts
+    // have been off since, so nothing changed.
+    let yielder = unsafe { &*(*target).yielder.get() };
+    yielder.suspend(Stop::Preempted);
+    debug_assert!(!irq::are_enabled());
+}
