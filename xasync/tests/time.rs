@@ -120,12 +120,15 @@ fn a_zero_period_is_refused() {
 fn sleepers_wake_in_deadline_order() {
     let rt = runtime(1);
     let order = Arc::new(Mutex::new(Vec::new()));
+    // Absolute deadlines, so that a late start on a loaded machine cannot
+    // reorder them.
+    let base = Instant::now() + Duration::from_millis(50);
     let hs: Vec<_> = [9u64, 3, 27, 1, 15, 6, 21, 12]
         .into_iter()
         .map(|ms| {
             let order = order.clone();
             rt.xasync(move || {
-                sleep(Duration::from_millis(ms * 2));
+                sleep_until(base + Duration::from_millis(ms * 2));
                 order.lock().unwrap().push(ms);
             })
         })
