@@ -5,8 +5,8 @@
 # failure or hang. Also checks the crate's formatting, clippy lints and
 # rustdoc (it is a workspace of its own, outside the root workspace's checks).
 #
-#   bash ci/kernel.sh                   # from anywhere in the repository
-#   XASYNC_KERNEL_TIMEOUT=30 bash ci/kernel.sh
+#   bash .ci/kernel.sh                   # from anywhere in the repository
+#   XASYNC_KERNEL_TIMEOUT=30 bash .ci/kernel.sh
 #
 # Installs what it needs when missing: the rustup target
 # riscv64gc-unknown-none-elf and Debian's qemu-system-misc (with sudo when
