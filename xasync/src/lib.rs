@@ -32,6 +32,7 @@ mod context;
 pub mod coroutine;
 pub mod runtime;
 pub mod stack;
+pub mod sync;
 mod sys;
 mod task;
 pub mod time;

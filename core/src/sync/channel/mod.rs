@@ -357,6 +357,21 @@ pub struct SendFut<'a, T> {
 // The value is moved around freely, never pinned.
 impl<T> Unpin for SendFut<'_, T> {}
 
+impl<T> SendFut<'_, T> {
+    /// Gives up sending: returns the value if no receiver has taken it yet
+    /// (`None` means it was sent). For timeouts: race the future, then
+    /// cancel it to get the value back.
+    pub fn cancel(mut self) -> Option<T> {
+        match self.key.take() {
+            Some(key) => {
+                let removed = self.sender.chan.state.lock().sending.remove(key);
+                removed.data
+            }
+            None => self.value.take(),
+        }
+    }
+}
+
 impl<T> Future for SendFut<'_, T> {
     type Output = Result<(), SendError<T>>;
 

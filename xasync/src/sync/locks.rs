@@ -1,0 +1,153 @@
+//! Mutual exclusion: [`Mutex`], [`RwLock`], [`Semaphore`].
+
+use super::wraps;
+use crate::xawait;
+use std::fmt;
+use std::ops::Deref;
+use xasync_core::sync as core_sync;
+use xasync_core::sync::{
+    AcquireError, MutexGuard, RwLockReadGuard, RwLockWriteGuard, SemaphorePermit,
+};
+
+/// A mutex whose `lock` suspends a coroutine (blocks a thread) instead of
+/// spinning or blocking the worker; fair (first come, first served).
+///
+/// Holding the guard across a suspension is fine: the coroutine keeps its
+/// thread, and the guard may also cross `.await`s in `Send` futures.
+///
+/// ```
+/// use std::sync::Arc;
+/// let counter = Arc::new(xasync::sync::Mutex::new(0));
+/// let hs: Vec<_> = (0..8)
+///     .map(|_| {
+///         let c = counter.clone();
+///         xasync::xasync(move || {
+///             for _ in 0..100 {
+///                 *c.lock() += 1;
+///                 xasync::yield_now();
+///             }
+///         })
+///     })
+///     .collect();
+/// xasync::join_all(hs);
+/// assert_eq!(*counter.lock(), 800);
+/// ```
+pub struct Mutex<T: ?Sized>(core_sync::Mutex<T>);
+
+impl<T> Mutex<T> {
+    /// A mutex around `value`.
+    pub fn new(value: T) -> Self {
+        Mutex(core_sync::Mutex::new(value))
+    }
+
+    /// The value, consuming the mutex.
+    pub fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Locks, waiting for the current holder.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        xawait(self.0.lock_async())
+    }
+}
+
+impl<T: ?Sized> Deref for Mutex<T> {
+    type Target = core_sync::Mutex<T>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutex").finish_non_exhaustive()
+    }
+}
+
+/// A reader-writer lock; writers do not starve.
+///
+/// ```
+/// let lock = xasync::sync::RwLock::new(vec![1]);
+/// assert_eq!(lock.read().len(), 1);
+/// lock.write().push(2);
+/// assert_eq!(*lock.read(), [1, 2]);
+/// ```
+pub struct RwLock<T: ?Sized>(core_sync::RwLock<T>);
+
+impl<T> RwLock<T> {
+    /// A lock around `value`.
+    pub fn new(value: T) -> Self {
+        RwLock(core_sync::RwLock::new(value))
+    }
+
+    /// The value, consuming the lock.
+    pub fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Locks for reading, waiting for a writer.
+    pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        xawait(self.0.read_async())
+    }
+
+    /// Locks for writing, waiting for readers and writers.
+    pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        xawait(self.0.write_async())
+    }
+}
+
+impl<T: ?Sized> Deref for RwLock<T> {
+    type Target = core_sync::RwLock<T>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RwLock").finish_non_exhaustive()
+    }
+}
+
+/// A counting semaphore.
+///
+/// ```
+/// let sem = xasync::sync::Semaphore::new(2);
+/// let a = sem.acquire(1).unwrap();
+/// let b = sem.acquire(1).unwrap();
+/// assert!(sem.try_acquire(1).is_err());
+/// drop((a, b));
+/// assert_eq!(sem.available_permits(), 2);
+/// ```
+pub struct Semaphore(core_sync::Semaphore);
+
+impl Semaphore {
+    /// A semaphore with `permits` permits.
+    pub fn new(permits: usize) -> Self {
+        Semaphore(core_sync::Semaphore::new(permits))
+    }
+
+    /// Takes `n` permits, waiting until they are available; fails if the
+    /// semaphore is closed.
+    pub fn acquire(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
+        xawait(self.0.acquire_async(n))
+    }
+}
+
+wraps!(Semaphore, core_sync::Semaphore);
