@@ -174,7 +174,12 @@ impl Member {
 /// `from` must be the group's current member and run on the current stack;
 /// `to` must be suspended or created, in the same group.
 unsafe fn transfer(from: &Member, to: &Member, signal: Signal) -> Signal {
-    to.last_from.set(Some(from.shared.current()));
+    // Only a fiber ever returns to its resumer (the base never finishes);
+    // recording it for the base would also tie the base to the fiber in a
+    // reference cycle that nothing breaks.
+    if to.header.is_some() {
+        to.last_from.set(Some(from.shared.current()));
+    }
     from.status.set(Status::Suspended);
     to.status.set(Status::Running);
     from.shared.current.set(to);
