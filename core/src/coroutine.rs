@@ -26,8 +26,11 @@
 //! * A panic inside the coroutine is caught at its entry and re-raised by the
 //!   `resume` that ran it; the coroutine is then finished.
 //! * Dropping a suspended coroutine unwinds its stack, running the
-//!   destructors there (with the `std` feature; without it the stack is
-//!   leaked, never reused, so nothing pinned on it dangles).
+//!   destructors there (with the `std` feature). Without unwinding (kernels
+//!   with `panic = "abort"`), a coroutine suspended in
+//!   [`Yielder::try_suspend`] is resumed with `Err(Cancelled)` and returns;
+//!   one suspended in plain `suspend` keeps its stack forever (leaked, never
+//!   reused, so nothing pinned on it dangles).
 
 use crate::arch;
 use crate::context::{Prepared, StackHeader, prepare};
@@ -67,6 +70,19 @@ impl<Y, R> CoroutineResult<Y, R> {
     }
 }
 
+/// A coroutine suspended in [`Yielder::try_suspend`] was cancelled (dropped
+/// or cancelled by its owner): it should return promptly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the coroutine was cancelled")
+    }
+}
+
+impl core::error::Error for Cancelled {}
+
 /// Makes a type `!Send` and `!Sync`: what lives on a suspended stack is
 /// tied to its thread.
 type NotSend = *mut ();
@@ -101,6 +117,9 @@ pub struct Yielder<I, Y> {
     header: NonNull<StackHeader>,
     /// Set when the resumer asked us to unwind.
     unwinding: Cell<bool>,
+    /// Set while suspended in `try_suspend`, which answers a cancellation
+    /// with `Err(Cancelled)` instead of unwinding.
+    cancellable: Cell<bool>,
     _types: PhantomData<fn(Y) -> I>,
     _not_send: PhantomData<NotSend>,
 }
@@ -113,14 +132,49 @@ impl<I, Y> Yielder<I, Y> {
         let value = ManuallyDrop::new(value);
         // SAFETY: only the running coroutine can reach its Yielder (it is
         // borrowed by its function alone), so `caller_sp` is the live
-        // resumer's stack pointer; `finished` is false, so the resumer reads
-        // a `Y`.
+        // resumer's stack pointer; the resumer reads a `Y`.
         match unsafe { self.switch_out(ptr::addr_of!(value) as usize) } {
             Command::Resume(input) => input,
             Command::Unwind => {
                 self.unwinding.set(true);
                 unwind::force()
             }
+        }
+    }
+
+    /// Suspends like [`suspend`](Self::suspend), but a coroutine dropped
+    /// (or cancelled) while suspended here gets `Err(Cancelled)` instead of
+    /// being unwound, and must then return promptly.
+    ///
+    /// This is the cancellation path that works without unwinding (kernels
+    /// built with `panic = "abort"`): a coroutine that waits only through
+    /// `try_suspend` and returns on `Err` is always cleaned up, destructors
+    /// included, by ordinary returns.
+    ///
+    /// ```
+    /// use xasync_core::coroutine::{Cancelled, Coroutine, Yielder};
+    /// use xasync_core::stack::HeapStack;
+    ///
+    /// let mut co = Coroutine::with_stack(HeapStack::new(32 * 1024), |y: &Yielder<(), ()>, ()| {
+    ///     loop {
+    ///         if let Err(Cancelled) = y.try_suspend(()) {
+    ///             return "cleaned up";
+    ///         }
+    ///     }
+    /// });
+    /// co.resume(());
+    /// drop(co); // resumes it with Err(Cancelled); it returns
+    /// ```
+    #[inline]
+    pub fn try_suspend(&self, value: Y) -> Result<I, Cancelled> {
+        let value = ManuallyDrop::new(value);
+        self.cancellable.set(true);
+        // SAFETY: as in `suspend`.
+        let command = unsafe { self.switch_out(ptr::addr_of!(value) as usize) };
+        self.cancellable.set(false);
+        match command {
+            Command::Resume(input) => Ok(input),
+            Command::Unwind => Err(Cancelled),
         }
     }
 
@@ -214,6 +268,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
                 caller_sp: Cell::new(ptr::null_mut()),
                 header: NonNull::dangling(),
                 unwinding: Cell::new(false),
+                cancellable: Cell::new(false),
                 _types: PhantomData,
                 _not_send: PhantomData,
             },
@@ -376,14 +431,18 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 
 impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// Brings the coroutine to an end without resuming its function: drops
-    /// an unstarted closure, unwinds a suspended stack. Returns a panic
-    /// raised while unwinding. Leaves the coroutine suspended when it cannot
-    /// be unwound (no `std`) or suspends again instead of unwinding.
+    /// an unstarted closure, unwinds a suspended stack (or, when it waits in
+    /// `try_suspend`, hands it `Err(Cancelled)` to return on). Returns a
+    /// panic raised meanwhile. Leaves the coroutine suspended when it cannot
+    /// be unwound (no `std`, plain `suspend`) or suspends again instead of
+    /// ending.
     #[inline]
     fn cancel(&mut self) -> Option<Payload> {
+        // SAFETY: the Yielder lives on our stack.
+        let cancellable = unsafe { self.yielder.as_ref() }.cancellable.get();
         let event = match self.state {
             State::Finished => return None,
-            State::Suspended if !unwind::CAN_UNWIND => return None,
+            State::Suspended if !unwind::CAN_UNWIND && !cancellable => return None,
             // SAFETY: fresh or suspended, not running. A fresh coroutine's
             // entry just drops the closure.
             State::Created | State::Suspended => unsafe { self.switch_in(Command::Unwind) },

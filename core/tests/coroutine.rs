@@ -294,3 +294,57 @@ fn into_stack_unwinds_and_returns_the_stack() {
     let mut again = Coroutine::with_stack(stack, |_: &Yielder<(), ()>, ()| 5);
     assert_eq!(again.resume(()), CoroutineResult::Return(5));
 }
+
+#[test]
+fn try_suspend_hands_cancellation_to_the_coroutine() {
+    use xasync_core::coroutine::Cancelled;
+    let log = Rc::new(Cell::new(0));
+    let l = log.clone();
+    let mut co = Coroutine::with_stack(stack(), move |y: &Yielder<u32, u32>, mut x: u32| {
+        loop {
+            match y.try_suspend(x * 2) {
+                Ok(next) => x = next,
+                Err(Cancelled) => {
+                    // Not unwinding: ordinary code runs and returns.
+                    assert!(!std::thread::panicking());
+                    l.set(x);
+                    return;
+                }
+            }
+        }
+    });
+    assert_eq!(co.resume(3), CoroutineResult::Yield(6));
+    assert_eq!(co.resume(21), CoroutineResult::Yield(42));
+    drop(co);
+    assert_eq!(
+        log.get(),
+        21,
+        "the coroutine saw Err(Cancelled) and returned"
+    );
+}
+
+#[test]
+fn stackful_try_wait_returns_cancelled_when_the_task_is_cancelled() {
+    use std::sync::{Arc, Mutex};
+    use xasync_core::task::{self, Runnable, stackful::Stackful};
+    let queue: Arc<Mutex<Vec<Runnable>>> = Arc::default();
+    let q = queue.clone();
+    let outcome: Arc<Mutex<Option<&str>>> = Arc::default();
+    let o = outcome.clone();
+    let body = Stackful::<_, _, HeapStack>::new(move |s| {
+        let r = s.try_wait(std::future::pending::<()>());
+        *o.lock().unwrap() = Some(if r.is_err() { "cancelled" } else { "finished" });
+    });
+    // SAFETY: run and dropped on this thread only.
+    let (runnable, handle) =
+        unsafe { task::spawn_unchecked(body, move |r| q.lock().unwrap().push(r), 0) };
+    runnable.run();
+    handle.cancel();
+    let r = queue
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("scheduled to be cancelled");
+    r.run();
+    assert_eq!(*outcome.lock().unwrap(), Some("cancelled"));
+}

@@ -24,7 +24,7 @@
 //! # }
 //! ```
 
-use crate::coroutine::{Coroutine, CoroutineResult, Yielder};
+use crate::coroutine::{Cancelled, Coroutine, CoroutineResult, Yielder};
 use crate::stack::Stack;
 use core::fmt;
 use core::future::Future;
@@ -51,6 +51,20 @@ impl Suspender<'_> {
                 return output;
             }
             self.suspend();
+        }
+    }
+
+    /// Runs `future` to completion like [`wait`](Self::wait), but if the
+    /// task is cancelled meanwhile, returns `Err(Cancelled)` (the future is
+    /// dropped) instead of being unwound: the cancellation path without
+    /// unwinding (see [`Yielder::try_suspend`]). Return promptly on `Err`.
+    pub fn try_wait<F: IntoFuture>(&self, future: F) -> Result<F::Output, Cancelled> {
+        let mut future = pin!(future.into_future());
+        loop {
+            if let Poll::Ready(output) = self.poll(future.as_mut()) {
+                return Ok(output);
+            }
+            self.cx.set(self.yielder.try_suspend(())?);
         }
     }
 
