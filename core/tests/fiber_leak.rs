@@ -49,6 +49,10 @@ fn groups_and_fibers_free_everything() {
     for finish in [true, false] {
         let before = LIVE.load(Ordering::SeqCst);
         scenario(finish);
-        assert_eq!(LIVE.load(Ordering::SeqCst), before, "leaked allocations (finish = {finish})");
+        assert_eq!(
+            LIVE.load(Ordering::SeqCst),
+            before,
+            "leaked allocations (finish = {finish})"
+        );
     }
 }

@@ -44,6 +44,7 @@ impl Future for Gate {
     }
 }
 
+#[allow(clippy::type_complexity)]
 fn gate() -> (
     Gate,
     Arc<AtomicUsize>,
@@ -151,8 +152,8 @@ fn yield_hint_hands_the_runnable_back() {
 
 #[test]
 fn yield_hint_refuses_foreign_contexts() {
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(!yield_hint(&mut cx));
+    let cx = Context::from_waker(Waker::noop());
+    assert!(!yield_hint(&cx));
     // A task's waker in a context the task is not being polled with.
     let (_q, schedule) = queue();
     let (fut, _ready, slot, _polls) = gate();

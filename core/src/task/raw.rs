@@ -231,10 +231,11 @@ where
         let cell = unsafe { Self::cell(header) };
         // Dropping the future runs user code; a panic there becomes the
         // task's result instead of unwinding through the scheduler.
-        // SAFETY: we own the stage until COMPLETED is published.
         let dropped = unwind::catch(|| {
-            cell.stage
-                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            cell.stage.with_mut(|stage| {
+                // SAFETY: we own the stage until COMPLETED is published.
+                unsafe { *stage = Stage::Consumed }
+            })
         });
         let result = match dropped {
             Ok(()) => result,
@@ -282,9 +283,10 @@ where
     unsafe fn take_output(header: NonNull<Header>, out: *mut ()) {
         // SAFETY: after COMPLETED only the JoinHandle touches the stage.
         let cell = unsafe { Self::cell(header) };
-        let stage = cell
-            .stage
-            .with_mut(|stage| unsafe { core::mem::replace(&mut *stage, Stage::Consumed) });
+        let stage = cell.stage.with_mut(|stage| {
+            // SAFETY: as above, the stage is ours now.
+            unsafe { core::mem::replace(&mut *stage, Stage::Consumed) }
+        });
         if let Stage::Finished(result) = stage {
             // SAFETY: the caller's contract on `out`.
             unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };

@@ -47,10 +47,8 @@ impl Timers {
     /// Replaces the waker of a pending timer.
     pub(crate) fn update(&self, key: TimerKey, waker: &Waker) {
         let mut wheel = self.lock();
-        if let Some(slot) = wheel.get_mut(key) {
-            if !slot.will_wake(waker) {
-                *slot = waker.clone();
-            }
+        if let Some(slot) = wheel.get_mut(key).filter(|slot| !slot.will_wake(waker)) {
+            *slot = waker.clone();
         }
     }
 

@@ -220,12 +220,12 @@ impl Local {
     fn next(&self) -> Option<Runnable> {
         let ticks = self.ticks.get().wrapping_add(1);
         self.ticks.set(ticks);
-        if ticks % FAIRNESS == 0 {
-            if let Some(runnable) = self.from_inbox().or_else(|| self.from_injector()) {
-                return Some(runnable);
-            }
+        if ticks.is_multiple_of(FAIRNESS)
+            && let Some(runnable) = self.take_from_inbox().or_else(|| self.take_from_injector())
+        {
+            return Some(runnable);
         }
-        if ticks % DONATE_EVERY == 0 {
+        if ticks.is_multiple_of(DONATE_EVERY) {
             self.donate();
             // Due timers may not wait for the queue to run dry.
             self.fire_timers();
@@ -233,8 +233,8 @@ impl Local {
         let ready = self.ready.borrow_mut().pop_front();
         ready
             .or_else(|| self.deque.pop())
-            .or_else(|| self.from_inbox())
-            .or_else(|| self.from_injector())
+            .or_else(|| self.take_from_inbox())
+            .or_else(|| self.take_from_injector())
             .or_else(|| self.steal())
     }
 
@@ -274,12 +274,12 @@ impl Local {
         }
     }
 
-    fn from_inbox(&self) -> Option<Runnable> {
+    fn take_from_inbox(&self) -> Option<Runnable> {
         steal_one(|| self.shared.remotes[self.index].inbox.steal())
     }
 
     /// Takes a batch from the global queue (the rest goes to `ready`).
-    fn from_injector(&self) -> Option<Runnable> {
+    fn take_from_injector(&self) -> Option<Runnable> {
         let first = steal_one(|| self.shared.injector.steal_batch_and_pop(&self.deque));
         self.adopt_stolen();
         first
