@@ -4,16 +4,102 @@
 //! API only.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use xasync::coroutine::{Coroutine, CoroutineOn, CoroutineResult, Fiber, Group};
 use xasync::stack::{GuardPolicy, StackConfig, StackPool};
+use xasync::sync::channel;
+use xasync::time::sleep;
+use xasync::{spawn, xasync, xawait};
 
 fn main() {
+    xasync_then_xawait();
+    a_coroutine_and_a_future_share_a_channel();
+    the_poll_style_counter_chained_to_a_printer();
+    sleepers_wake_in_order();
     symmetric_switching();
     counter_that_suspends();
     panics_cross_back();
     a_hundred_thousand_coroutines();
+}
+
+/// The seed's promise: a plain function that waits, started with `xasync`
+/// and awaited only when its result is needed.
+fn xasync_then_xawait() {
+    println!("== xasync(long_time_action) ... xawait(frame)");
+    fn long_time_action() -> u64 {
+        sleep(Duration::from_millis(50)); // suspends the coroutine, not the thread
+        42
+    }
+    let start = Instant::now();
+    let frame = xasync(long_time_action);
+    let other: u64 = (1..=10).sum(); // other_action() runs meanwhile
+    let result = xawait(frame);
+    println!("   other_action = {other}, long_time_action = {result}, after {:?}", start.elapsed());
+}
+
+/// A coroutine (plain blocking-style code) sends; an async task receives.
+fn a_coroutine_and_a_future_share_a_channel() {
+    println!("== a coroutine sends, an async task receives");
+    let (tx, rx) = channel::bounded(2);
+    let producer = xasync(move || {
+        for i in 1..=5 {
+            tx.send(i * i).unwrap(); // suspends while the channel is full
+        }
+    });
+    let consumer = spawn(async move {
+        let mut got = Vec::new();
+        while let Ok(v) = rx.recv_async().await {
+            got.push(v);
+        }
+        got
+    });
+    producer.join().unwrap();
+    println!("   the future received {:?}", xawait(consumer));
+}
+
+/// The seed's future mechanism: `poll` answers "wait" until the count is
+/// done, and `then` chains a printing step.
+fn the_poll_style_counter_chained_to_a_printer() {
+    println!("== a poll-style counter chained to a printer");
+    struct Counter {
+        num: u32,
+        max: u32,
+    }
+    impl Future for Counter {
+        type Output = u32;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+            if self.num < self.max {
+                println!("   counter num = {}", self.num);
+                self.num += 1;
+                cx.waker().wake_by_ref(); // wait: poll me again
+                Poll::Pending
+            } else {
+                Poll::Ready(self.num) // done
+            }
+        }
+    }
+    let chain = spawn(Counter { num: 0, max: 5 }).then(|n| println!("   printer got {n}"));
+    xawait(chain);
+}
+
+/// Timers: coroutines sleeping different durations wake in order.
+fn sleepers_wake_in_order() {
+    println!("== sleepers wake in deadline order");
+    let (tx, rx) = channel::unbounded();
+    for ms in [40u64, 10, 30, 20] {
+        let tx = tx.clone();
+        xasync(move || {
+            sleep(Duration::from_millis(ms));
+            tx.send(ms).unwrap();
+        })
+        .detach();
+    }
+    drop(tx);
+    println!("   woke: {:?} ms", rx.iter().collect::<Vec<_>>());
 }
 
 /// The seed's green-thread test: `count` and `base` hand control back and
