@@ -93,10 +93,18 @@ impl Timers {
     }
 }
 
-/// Converts between instants and ticks of one runtime.
+/// The runtime's monotonic clock (the core's [`Clock`](xasync_core::time::Clock)
+/// over `Instant`, from the runtime's start), and the conversions between
+/// instants and ticks of its timing wheels.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clock {
     start: Instant,
+}
+
+impl xasync_core::time::Clock for Clock {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
 }
 
 /// One tick.
@@ -110,12 +118,9 @@ impl Clock {
     }
 
     /// The current tick, rounded down.
-    pub(crate) fn now(&self) -> u64 {
-        self.tick_floor(Instant::now())
-    }
-
-    fn tick_floor(&self, at: Instant) -> u64 {
-        (at.saturating_duration_since(self.start).as_nanos() / TICK.as_nanos()) as u64
+    pub(crate) fn now_tick(&self) -> u64 {
+        let elapsed = xasync_core::time::Clock::now(self);
+        u64::try_from(elapsed.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The first tick at or after `deadline` (so firing at it is never

@@ -244,7 +244,7 @@ impl Local {
 
     /// Wakes the tasks whose timers are due.
     fn fire_timers(&self) {
-        self.timers().fire(self.shared.clock.now());
+        self.timers().fire(self.shared.clock.now_tick());
     }
 
     /// Offers half of the stealable ready tasks to parked workers.
