@@ -38,7 +38,10 @@ fn xasync_then_xawait() {
     let frame = xasync(long_time_action);
     let other: u64 = (1..=10).sum(); // other_action() runs meanwhile
     let result = xawait(frame);
-    println!("   other_action = {other}, long_time_action = {result}, after {:?}", start.elapsed());
+    println!(
+        "   other_action = {other}, long_time_action = {result}, after {:?}",
+        start.elapsed()
+    );
 }
 
 /// A coroutine (plain blocking-style code) sends; an async task receives.
