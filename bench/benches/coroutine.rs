@@ -58,6 +58,17 @@ fn switch_round_trip() {
     );
 }
 
+/// `n` times: a coroutine on a stack from `pool`, run to completion, dropped.
+fn pooled(pool: &StackPool, n: u64) {
+    for i in 0..n {
+        let mut co =
+            CoroutineOn::with_stack(pool.get().unwrap(), move |_: &Yielder<(), ()>, ()| {
+                black_box(i)
+            });
+        black_box(co.resume(()));
+    }
+}
+
 /// Create a coroutine, run it to completion, drop it.
 fn create_run_drop() {
     let pool = StackPool::new(StackConfig::default());
@@ -66,15 +77,7 @@ fn create_run_drop() {
     compare(
         "create + run to completion + drop",
         vec![
-            Contender::new("xasync (pooled stack)", |n| {
-                for i in 0..n {
-                    let mut co = CoroutineOn::with_stack(
-                        pool.get().unwrap(),
-                        move |_: &Yielder<(), ()>, ()| black_box(i),
-                    );
-                    black_box(co.resume(()));
-                }
-            }),
+            Contender::new("xasync (pooled stack)", |n| pooled(&pool, n)),
             Contender::new("xasync (reused stack)", |n| {
                 for i in 0..n {
                     let stack = own.take().unwrap();
@@ -102,15 +105,7 @@ fn create_run_drop() {
     compare(
         "create + run to completion + drop, fresh stacks",
         vec![
-            Contender::new("xasync (pooled stack)", |n| {
-                for i in 0..n {
-                    let mut co = CoroutineOn::with_stack(
-                        pool.get().unwrap(),
-                        move |_: &Yielder<(), ()>, ()| black_box(i),
-                    );
-                    black_box(co.resume(()));
-                }
-            }),
+            Contender::new("xasync (pooled stack)", |n| pooled(&pool, n)),
             Contender::new("corosensei (fresh stack)", |n| {
                 for i in 0..n {
                     let mut co =

@@ -85,23 +85,20 @@ pub(crate) fn run_coroutine<T>(suspender: &Suspender<'_>, body: impl FnOnce() ->
 }
 
 impl CoroutineCx<'_> {
-    /// Suspends the coroutine until its task is polled again, handing the
-    /// thread's frame back to the resumer meanwhile.
+    /// Suspends the coroutine until its task is polled again.
     pub(crate) fn suspend(&self) {
-        let mine = FRAME.with(|f| f.replace(self.outer.get()));
-        /// Takes the frame back on resumption (or forced unwinding).
-        struct Reenter<'a, 'b>(&'a CoroutineCx<'b>, Frame);
-        impl Drop for Reenter<'_, '_> {
-            fn drop(&mut self) {
-                self.0.outer.set(FRAME.with(|f| f.replace(self.1)));
-            }
-        }
-        let _reenter = Reenter(self, mine);
-        self.suspender.suspend();
+        self.away(|| self.suspender.suspend());
     }
 
     /// Yields to the other tasks of the worker.
     pub(crate) fn yield_now(&self) {
+        self.away(|| self.suspender.yield_now());
+    }
+
+    /// Runs `switch` (which suspends the coroutine) with the thread's frame
+    /// handed back to the resumer meanwhile, and takes it back on
+    /// resumption — or during a forced unwind.
+    fn away(&self, switch: impl FnOnce()) {
         let mine = FRAME.with(|f| f.replace(self.outer.get()));
         struct Reenter<'a, 'b>(&'a CoroutineCx<'b>, Frame);
         impl Drop for Reenter<'_, '_> {
@@ -110,7 +107,7 @@ impl CoroutineCx<'_> {
             }
         }
         let _reenter = Reenter(self, mine);
-        self.suspender.yield_now();
+        switch();
     }
 
     /// Polls `future` with the context of the poll that runs the coroutine,
