@@ -83,3 +83,138 @@ pub fn compare(
     }
     medians
 }
+
+/// The environment variable that tells a bench binary it runs as a child
+/// process, and which contender it plays.
+const CHILD_ROLE: &str = "XASYNC_BENCH_CHILD";
+
+/// The role this process was started with by [`run_child`], if it is a
+/// child.
+pub fn child_role() -> Option<String> {
+    std::env::var(CHILD_ROLE).ok()
+}
+
+/// Runs this bench binary again as a child process in `role` (see
+/// [`child_role`]), so that each contender gets a fresh process (clean RSS,
+/// no runtime left over from another contender, a crash stays contained).
+/// Returns its standard output, or a description of how it failed: exit
+/// status or signal, the last line it wrote to standard error, or the
+/// timeout after which it was killed.
+pub fn run_child(role: &str, timeout: std::time::Duration) -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut command = std::process::Command::new(exe);
+    command.env(CHILD_ROLE, role);
+    run_process(command, timeout)
+}
+
+/// Runs `command` to completion (killing it after `timeout`); its standard
+/// output, or how it failed (as [`run_child`]).
+pub fn run_process(
+    mut command: std::process::Command,
+    timeout: std::time::Duration,
+) -> Result<String, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) => break Some(status),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(5)),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let last_error = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    match status {
+        Some(status) if status.success() => Ok(stdout),
+        Some(status) => {
+            use std::os::unix::process::ExitStatusExt;
+            let how = match status.signal() {
+                Some(signal) => format!("killed by signal {signal}"),
+                None => format!("exit status {}", status.code().unwrap_or(-1)),
+            };
+            Err(format!("{how}: {last_error}"))
+        }
+        None => Err(format!("timed out after {timeout:?}: {last_error}")),
+    }
+}
+
+/// The value of `key` in a child's output made of `key=value` words.
+pub fn field(output: &str, key: &str) -> Option<f64> {
+    output
+        .split_whitespace()
+        .filter_map(|word| word.split_once('='))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// This process's resident set size in KiB (`VmRSS` in `/proc/self/status`).
+///
+/// # Panics
+///
+/// If `/proc/self/status` cannot be read or has no `VmRSS` line (not Linux).
+pub fn vm_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .expect("a VmRSS line in /proc/self/status")
+}
+
+/// The kernel's limit on memory mappings per process (`vm.max_map_count`).
+pub fn max_map_count() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A small deterministic pseudo-random generator (SplitMix64), so that
+/// every contender gets the same "random" workload.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next number in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % bound
+    }
+}
