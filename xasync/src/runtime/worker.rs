@@ -19,6 +19,10 @@ const FAIRNESS: u32 = 61;
 /// could take some of its stealable tasks.
 const DONATE_EVERY: u32 = 16;
 
+/// How many of the newest ready tasks one donation looks at, so that its
+/// cost does not grow with the queue (a million woken coroutines).
+const DONATE_SCAN: usize = 64;
+
 /// The worker's own state, on its thread.
 ///
 /// All tasks ready to run here wait in one FIFO, `ready`, so that a
@@ -34,6 +38,9 @@ pub(crate) struct Local {
     deque: Deque<Runnable>,
     /// Tasks ready to run here, in order.
     ready: RefCell<VecDeque<Runnable>>,
+    /// How many tasks in `ready` are not pinned here (futures, unstarted
+    /// coroutines): donation skips a queue of pinned ones without looking.
+    stealable: Cell<usize>,
     /// Tasks spawned on this worker, cancelled at shutdown.
     registry: RefCell<Vec<TaskRef>>,
     ticks: Cell<u32>,
@@ -91,10 +98,7 @@ pub(crate) fn push_pinned_local(
 pub(crate) fn push_local(shared: &Arc<Shared>, runnable: Runnable) -> Result<(), Runnable> {
     let mut runnable = Some(runnable);
     with_local(shared, |local| {
-        local
-            .ready
-            .borrow_mut()
-            .push_back(runnable.take().expect("once"))
+        local.push_stealable(runnable.take().expect("once"))
     });
     runnable.map_or(Ok(()), Err)
 }
@@ -132,6 +136,7 @@ pub(crate) fn run(start: Start) {
         shared: start.shared,
         deque: start.deque,
         ready: RefCell::new(VecDeque::new()),
+        stealable: Cell::new(0),
         registry: RefCell::new(Vec::new()),
         ticks: Cell::new(0),
     };
@@ -230,8 +235,7 @@ impl Local {
             // Due timers may not wait for the queue to run dry.
             self.fire_timers();
         }
-        let ready = self.ready.borrow_mut().pop_front();
-        ready
+        self.pop_ready()
             .or_else(|| self.deque.pop())
             .or_else(|| self.take_from_inbox())
             .or_else(|| self.take_from_injector())
@@ -247,31 +251,46 @@ impl Local {
         self.timers().fire(self.shared.clock.now_tick());
     }
 
-    /// Offers half of the stealable ready tasks to parked workers.
+    /// Offers half of the stealable ready tasks — among the newest
+    /// [`DONATE_SCAN`] — to parked workers.
     fn donate(&self) {
         let shared = &self.shared;
-        if !shared.has_sleepers() {
+        let stealable = self.stealable.get();
+        if stealable < 2 || !shared.has_sleepers() {
             return;
         }
+        let mut offer = stealable / 2;
         let mut ready = self.ready.borrow_mut();
-        let mut offer = ready.len() / 2;
-        if offer == 0 {
-            return;
-        }
-        let mut kept = VecDeque::with_capacity(ready.len());
-        while let Some(runnable) = ready.pop_back() {
-            if offer > 0 && Tag::of(runnable.tag()) != Tag::Pinned(self.index) {
+        let floor = ready.len().saturating_sub(DONATE_SCAN);
+        let mut at = ready.len();
+        while offer > 0 && at > floor {
+            at -= 1;
+            if Tag::of(ready[at].tag()) != Tag::Pinned(self.index) {
+                let runnable = ready.remove(at).expect("an index in range");
                 self.deque.push(runnable);
                 offer -= 1;
-            } else {
-                kept.push_front(runnable);
+                self.stealable.set(self.stealable.get() - 1);
             }
         }
-        *ready = kept;
         drop(ready);
         if !self.deque.is_empty() {
             shared.notify_one();
         }
+    }
+
+    /// Queues a task that is not pinned here at the back of `ready`.
+    fn push_stealable(&self, runnable: Runnable) {
+        self.ready.borrow_mut().push_back(runnable);
+        self.stealable.set(self.stealable.get() + 1);
+    }
+
+    /// The first task of `ready`.
+    fn pop_ready(&self) -> Option<Runnable> {
+        let runnable = self.ready.borrow_mut().pop_front()?;
+        if Tag::of(runnable.tag()) != Tag::Pinned(self.index) {
+            self.stealable.set(self.stealable.get() - 1);
+        }
+        Some(runnable)
     }
 
     fn take_from_inbox(&self) -> Option<Runnable> {
@@ -299,9 +318,8 @@ impl Local {
 
     /// Moves a stolen batch from the deque to the back of `ready`.
     fn adopt_stolen(&self) {
-        let mut ready = self.ready.borrow_mut();
         while let Some(runnable) = self.deque.pop() {
-            ready.push_back(runnable);
+            self.push_stealable(runnable);
         }
     }
 
@@ -315,7 +333,11 @@ impl Local {
             runnable.run()
         };
         if let Some(runnable) = again {
-            self.ready.borrow_mut().push_back(runnable);
+            if tag == Tag::Free {
+                self.push_stealable(runnable);
+            } else {
+                self.ready.borrow_mut().push_back(runnable);
+            }
         }
     }
 }
