@@ -22,6 +22,7 @@ extern crate std;
 mod arch;
 mod context;
 pub mod coroutine;
+pub mod executor;
 pub mod fiber;
 mod loom;
 mod spin;
