@@ -178,15 +178,29 @@ pub fn field(output: &str, key: &str) -> Option<f64> {
 ///
 /// # Panics
 ///
-/// If `/proc/self/status` cannot be read or has no `VmRSS` line (not Linux).
+/// If `/proc/self/status` cannot be read or lacks the line (not Linux).
 pub fn vm_rss_kib() -> u64 {
+    proc_status_kib("VmRSS:")
+}
+
+/// This process's peak resident set size in KiB (`VmHWM`).
+///
+/// # Panics
+///
+/// As [`vm_rss_kib`].
+pub fn vm_hwm_kib() -> u64 {
+    proc_status_kib("VmHWM:")
+}
+
+/// The KiB figure of the line starting with `key` in `/proc/self/status`.
+fn proc_status_kib(key: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(key))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
-        .expect("a VmRSS line in /proc/self/status")
+        .unwrap_or_else(|| panic!("a {key} line in /proc/self/status"))
 }
 
 /// The kernel's limit on memory mappings per process (`vm.max_map_count`).
@@ -217,4 +231,15 @@ impl SplitMix64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         (z ^ (z >> 31)) % bound
     }
+}
+
+/// In a child process: makes any panic (on any thread, in any coroutine)
+/// print its message and end the process at once with status 101, so that
+/// the parent reports it (see [`run_child`]) instead of waiting for a
+/// runtime that lost a task.
+pub fn exit_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("{info}");
+        std::process::exit(101);
+    }));
 }

@@ -1,0 +1,198 @@
+//! Memory per sleeping coroutine: N coroutines (tasks) started at once, all
+//! asleep; resident memory (`VmRSS`) before and while they sleep, divided
+//! by N. Each contender and size runs in a fresh process (a contender that
+//! crashes, as may does past its mapping limit, is reported, not fatal).
+//! All runtimes use their default worker count; stacks their default size
+//! (xasync 64 KiB, may 32 KiB).
+//!
+//! `cargo bench -p xasync-bench --bench memory [xasync|may|tokio]`
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+use xasync_bench::{
+    child_role, exit_on_panic, field, max_map_count, median, run_child, selected, vm_rss_kib,
+};
+
+/// Coroutines per run.
+const SIZES: [usize; 2] = [30_000, 1_000_000];
+/// Runs per contender and size; the table shows medians.
+const RUNS: usize = 3;
+/// How often a sleeping coroutine wakes to check whether to stop.
+const PERIOD: Duration = Duration::from_secs(1);
+/// A child that takes longer is killed (and reported).
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Sleepers that have started.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+/// Set when the sleepers may finish.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn main() {
+    if let Some(role) = child_role() {
+        return child(&role);
+    }
+    println!(
+        "memory per sleeping coroutine (vm.max_map_count = {}), median of {RUNS} fresh processes",
+        max_map_count().map_or("?".into(), |m| m.to_string())
+    );
+    for n in SIZES {
+        let mut results: Vec<(&str, Result<Vec<String>, String>)> = Vec::new();
+        for contender in ["xasync", "tokio", "may"] {
+            if !selected(contender) {
+                continue;
+            }
+            let runs: Result<Vec<String>, String> = (0..RUNS)
+                .map(|_| run_child(&format!("{contender}:{n}"), TIMEOUT))
+                .collect();
+            results.push((contender, runs));
+        }
+        report(n, &results);
+    }
+}
+
+/// Prints one size's table: KiB per coroutine, time to start them all and
+/// to finish once woken; ratios of xasync to each peer.
+fn report(n: usize, results: &[(&str, Result<Vec<String>, String>)]) {
+    println!("{n} sleeping coroutines");
+    let per = |runs: &Vec<String>| {
+        median(
+            runs.iter()
+                .map(|out| field(out, "kib_per").unwrap_or(f64::NAN))
+                .collect(),
+        )
+    };
+    let ours = results
+        .iter()
+        .find(|(name, _)| *name == "xasync")
+        .and_then(|(_, runs)| runs.as_ref().ok())
+        .map(per);
+    for (name, runs) in results {
+        match runs {
+            Ok(runs) => {
+                let kib = per(runs);
+                let ms = |key| {
+                    median(
+                        runs.iter()
+                            .map(|o| field(o, key).unwrap_or(f64::NAN))
+                            .collect(),
+                    )
+                };
+                let ratio = match ours {
+                    Some(ours) if *name != "xasync" => {
+                        format!("   xasync / {name} = {:.3}", ours / kib)
+                    }
+                    _ => String::new(),
+                };
+                println!(
+                    "  {name:<8} {kib:>8.2} KiB each  (all started in {:>6.0} ms, all joined {:>6.0} ms after the stop){ratio}",
+                    ms("start_ms"),
+                    ms("finish_ms"),
+                );
+            }
+            Err(failure) => println!("  {name:<8} FAILED: {failure}"),
+        }
+    }
+}
+
+/// A sleeper's body, for the stackful runtimes.
+fn sleeper(sleep: fn(Duration)) {
+    STARTED.fetch_add(1, Ordering::Relaxed);
+    while !STOP.load(Ordering::Relaxed) {
+        sleep(PERIOD);
+    }
+}
+
+/// Runs one contender with `n` sleepers and prints `key=value` figures.
+fn child(role: &str) {
+    let (name, n) = role.split_once(':').expect("role name:count");
+    let n: usize = n.parse().expect("a count");
+    // may's failed stack mapping panics in the spawning coroutine.
+    exit_on_panic();
+    let measure = |start: &dyn Fn(), finish: &dyn Fn()| {
+        let before = vm_rss_kib();
+        let t0 = Instant::now();
+        start();
+        while STARTED.load(Ordering::Relaxed) < n {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let start_ms = t0.elapsed().as_secs_f64() * 1e3;
+        // Let the last ones reach their sleep.
+        thread::sleep(Duration::from_millis(200));
+        let during = vm_rss_kib();
+        let t1 = Instant::now();
+        STOP.store(true, Ordering::Relaxed);
+        finish();
+        let finish_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let kib_per = (during.saturating_sub(before)) as f64 / n as f64;
+        println!(
+            "before_kib={before} during_kib={during} kib_per={kib_per:.3} start_ms={start_ms:.1} finish_ms={finish_ms:.1}"
+        );
+    };
+    match name {
+        "xasync" => {
+            let rt = xasync::Runtime::new().expect("xasync runtime");
+            rt.xasync(|| ()).join().unwrap(); // start the workers
+            let all = std::cell::RefCell::new(None);
+            measure(
+                &|| {
+                    *all.borrow_mut() = Some(rt.xasync(move || {
+                        let handles: Vec<_> = (0..n)
+                            .map(|_| xasync::xasync(|| sleeper(xasync::time::sleep)))
+                            .collect();
+                        handles.into_iter().for_each(|h| h.join().unwrap());
+                    }))
+                },
+                &|| all.borrow_mut().take().unwrap().join().unwrap(),
+            );
+        }
+        "may" => {
+            may::go!(|| ()).join().unwrap(); // start the workers
+            let all = std::cell::RefCell::new(None);
+            measure(
+                &|| {
+                    *all.borrow_mut() = Some(may::go!(move || {
+                        let handles: Vec<_> = (0..n)
+                            .map(|_| may::go!(|| sleeper(may::coroutine::sleep)))
+                            .collect();
+                        handles.into_iter().for_each(|h| h.join().unwrap());
+                    }))
+                },
+                &|| {
+                    if let Err(panic) = all.borrow_mut().take().unwrap().join() {
+                        std::panic::resume_unwind(panic)
+                    }
+                },
+            );
+        }
+        "tokio" => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_time()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(async {});
+            let all = std::cell::RefCell::new(None);
+            measure(
+                &|| {
+                    *all.borrow_mut() = Some(rt.spawn(async move {
+                        let handles: Vec<_> = (0..n)
+                            .map(|_| {
+                                tokio::spawn(async {
+                                    STARTED.fetch_add(1, Ordering::Relaxed);
+                                    while !STOP.load(Ordering::Relaxed) {
+                                        tokio::time::sleep(PERIOD).await;
+                                    }
+                                })
+                            })
+                            .collect();
+                        for h in handles {
+                            h.await.unwrap();
+                        }
+                    }))
+                },
+                &|| rt.block_on(all.borrow_mut().take().unwrap()).unwrap(),
+            );
+        }
+        other => panic!("unknown contender {other}"),
+    }
+}
