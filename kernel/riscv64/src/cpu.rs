@@ -87,7 +87,7 @@ pub fn clear_pending(bits: usize) {
 
 /// Waits for an interrupt: returns when one of the sources enabled in `sie`
 /// is pending, *even with `sstatus.SIE` clear* (the privileged spec makes
-/// `wfi` independent of the global enable). See [`crate::irq::idle_until`]
+/// `wfi` independent of the global enable). See [`crate::irq`]
 /// for the lost-wake-up-free way to use it.
 #[inline]
 pub fn wfi() {

@@ -45,12 +45,16 @@ pub struct HartLocal {
 
 /// The timer fields of a [`HartLocal`].
 pub(crate) struct TimerState {
-    /// Timer interrupts taken.
+    /// Periodic ticks taken.
     pub(crate) ticks: AtomicU64,
     /// Period in `time` units; 0 when the periodic timer is off.
     pub(crate) period: AtomicU64,
-    /// When the next interrupt is due.
+    /// When the next tick is due (`u64::MAX`: off).
     pub(crate) deadline: AtomicU64,
+    /// When the one-shot alarm is due (`u64::MAX`: disarmed).
+    pub(crate) alarm: AtomicU64,
+    /// Alarm interrupts taken.
+    pub(crate) alarms: AtomicU64,
     /// A `fn(&Tick)` to call on each tick, or null.
     pub(crate) hook: AtomicPtr<()>,
 }
@@ -78,6 +82,8 @@ impl HartLocal {
                 ticks: AtomicU64::new(0),
                 period: AtomicU64::new(0),
                 deadline: AtomicU64::new(u64::MAX),
+                alarm: AtomicU64::new(u64::MAX),
+                alarms: AtomicU64::new(0),
                 hook: AtomicPtr::new(core::ptr::null_mut()),
             },
             preempt: PreemptState {
@@ -100,7 +106,7 @@ impl HartLocal {
         self.online.load(Ordering::Acquire)
     }
 
-    /// Timer interrupts this hart has taken.
+    /// Periodic timer ticks this hart has taken.
     pub fn ticks(&self) -> u64 {
         self.timer.ticks.load(Ordering::Relaxed)
     }

@@ -1,9 +1,14 @@
-//! The hart's interrupt-enable state (`sstatus.SIE`) and idling without
-//! lost wake-ups.
+//! The hart's interrupt-enable state (`sstatus.SIE`).
 //!
 //! The interrupt state is part of each context's state: code that switches
 //! contexts with interrupts in a given state restores its own state when it
 //! is switched back to (see [`crate::preempt`] for why that matters).
+//!
+//! Idling without lost wake-ups is `disable → check → wfi → restore`: an
+//! interrupt that arrives after the check stays pending, and a pending
+//! enabled source ends `wfi` even with `SIE` clear, so its handler runs
+//! right after the restore. The executors do exactly this (see
+//! [`crate::platform`]).
 
 use crate::cpu::{self, sstatus};
 use core::arch::asm;
@@ -70,29 +75,4 @@ pub fn without<R>(f: impl FnOnce() -> R) -> R {
     let result = f();
     restore(state);
     result
-}
-
-/// Sleeps in `wfi` until `ready()` holds; returns with the caller's
-/// interrupt state. Each round disables interrupts, checks, then waits:
-///
-/// ```text
-///   loop { disable; if ready() { break }; wfi; enable /* handler runs */ }
-/// ```
-///
-/// No wake-up is lost: an interrupt that makes `ready()` true after the
-/// check stays pending, and a pending enabled source ends `wfi` even with
-/// `SIE` clear, so the handler runs right after. `ready` runs with
-/// interrupts disabled; the caller must have enabled, in `sie`, the sources
-/// whose handlers make it true. Returns the number of `wfi`s executed.
-pub fn idle_until(mut ready: impl FnMut() -> bool) -> u64 {
-    let outer = disable();
-    let mut waits = 0;
-    while !ready() {
-        cpu::wfi();
-        waits += 1;
-        enable(); // the pending interrupt is taken here
-        let _ = disable();
-    }
-    restore(outer);
-    waits
 }

@@ -10,9 +10,12 @@
 //! * [`heap`]: the global allocator (interrupt-safe).
 //! * [`irq`], [`sync`]: interrupt state, idling, an interrupt-safe spin lock.
 //! * [`trap`]: the trap vector.
-//! * [`timer`]: time and the periodic SBI timer interrupt.
+//! * [`timer`]: time, the periodic SBI timer interrupt, the one-shot alarm.
+//! * [`platform`]: xasync-core's kernel contract for this kernel, so that
+//!   each hart runs a `LocalExecutor`; [`event`]: waking tasks from
+//!   interrupt handlers.
 //! * [`preempt`]: preemptible coroutines.
-//! * [`smp`], [`queue`]: other harts, IPIs, a cross-hart queue.
+//! * [`smp`]: other harts, IPIs.
 //! * [`sbi`], [`cpu`], [`exit`]: firmware calls, CSRs, leaving QEMU.
 #![no_std]
 
@@ -21,13 +24,14 @@ extern crate alloc;
 pub mod boot;
 pub mod console;
 pub mod cpu;
+pub mod event;
 pub mod exit;
 pub mod hart;
 pub mod heap;
 pub mod irq;
 mod panic;
+pub mod platform;
 pub mod preempt;
-pub mod queue;
 pub mod sbi;
 pub mod smp;
 pub mod sync;

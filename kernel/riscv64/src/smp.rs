@@ -78,8 +78,8 @@ pub fn send_ipi(hart_id: usize) {
 }
 
 /// The IPI interrupt: acknowledges and counts it. Whoever sent it left the
-/// work to do in memory; the woken hart's idle loop re-checks (see
-/// [`crate::irq::idle_until`]).
+/// work to do in memory (an executor's inbox); the woken hart's idle loop
+/// re-checks (see [`crate::platform`]).
 pub(crate) fn on_ipi() {
     cpu::clear_pending(cpu::interrupt::SSI);
     hart::this().count_ipi();

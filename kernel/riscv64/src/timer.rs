@@ -1,13 +1,18 @@
-//! Time and the periodic timer interrupt.
+//! Time, the periodic timer interrupt and the one-shot alarm.
 //!
 //! Time is the `time` CSR ([`now`]), counting at [`TIMEBASE_HZ`] on QEMU
-//! virt (the DTB's `timebase-frequency`). Each hart can run a periodic
-//! interrupt through SBI `set_timer` — deadlines are `start + k * period`,
-//! so ticks do not drift, and a late tick is followed by the next future
-//! one — or a one-shot interrupt. Every timer interrupt counts as a tick.
-
+//! virt (the DTB's `timebase-frequency`). Each hart has one SBI timer,
+//! which this module shares between two users:
+//!
+//! * a **periodic tick** ([`start_periodic`]) for preemption and tick
+//!   hooks — deadlines are `start + k * period`, so ticks do not drift, and
+//!   a late tick is followed by the next future one;
+//! * a **one-shot alarm** ([`set_alarm`]), which is what an executor asks
+//!   for before it idles (the kernel's `Alarm` for xasync-core).
+//!
+//! The SBI timer is always programmed for the earlier of the two.
 use crate::cpu::{self, interrupt};
-use crate::hart::{self, HartLocal};
+use crate::hart::{self, HartLocal, TimerState};
 use crate::sbi;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
@@ -24,6 +29,17 @@ pub fn now() -> u64 {
 /// Converts a duration to timebase units (rounding down).
 pub const fn cycles(duration: Duration) -> u64 {
     duration.as_secs() * TIMEBASE_HZ + duration.subsec_nanos() as u64 * TIMEBASE_HZ / 1_000_000_000
+}
+
+/// Converts a duration to timebase units, rounding up (for deadlines that
+/// must not come early), saturating at `u64::MAX`.
+pub const fn cycles_ceil(duration: Duration) -> u64 {
+    let cycles = (duration.as_nanos() * TIMEBASE_HZ as u128).div_ceil(1_000_000_000);
+    if cycles > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        cycles as u64
+    }
 }
 
 /// Converts timebase units to a duration.
@@ -54,6 +70,14 @@ pub struct Tick {
 /// allocate (the allocator disables interrupts) but must not block.
 pub type TickHook = fn(&Tick);
 
+/// Programs the SBI timer for the earlier of the tick and the alarm.
+/// Interrupts must be off.
+fn program(timer: &TimerState) {
+    let tick = timer.deadline.load(Ordering::Relaxed);
+    let alarm = timer.alarm.load(Ordering::Relaxed);
+    sbi::set_timer(tick.min(alarm));
+}
+
 /// Starts a timer interrupt every `period` on the calling hart, and enables
 /// the timer interrupt source. Interrupts are taken once `sstatus.SIE` is
 /// set ([`crate::irq::enable`]).
@@ -66,41 +90,46 @@ pub fn start_periodic(period: Duration) {
     assert!(period > 0, "a timer period must be at least 100 ns");
     crate::irq::without(|| {
         let timer = &hart::this().timer;
-        let deadline = now() + period;
         timer.period.store(period, Ordering::Relaxed);
-        timer.deadline.store(deadline, Ordering::Relaxed);
-        sbi::set_timer(deadline);
+        timer.deadline.store(now() + period, Ordering::Relaxed);
+        program(timer);
         cpu::enable_sources(interrupt::STI);
     });
 }
 
-/// Arms a single timer interrupt on the calling hart for when `time`
-/// reaches `deadline` (at once if it has passed), replacing a periodic
-/// timer, and enables the timer interrupt source.
-pub fn oneshot_at(deadline: u64) {
-    crate::irq::without(|| {
-        let timer = &hart::this().timer;
-        timer.period.store(0, Ordering::Relaxed);
-        timer.deadline.store(deadline, Ordering::Relaxed);
-        sbi::set_timer(deadline);
-        cpu::enable_sources(interrupt::STI);
-    });
-}
-
-/// Stops the calling hart's timer (periodic or one-shot).
+/// Stops the calling hart's periodic tick (the alarm stays armed).
 pub fn stop() {
     crate::irq::without(|| {
         let timer = &hart::this().timer;
-        cpu::disable_sources(interrupt::STI);
         timer.period.store(0, Ordering::Relaxed);
         timer.deadline.store(u64::MAX, Ordering::Relaxed);
-        sbi::set_timer(u64::MAX);
+        program(timer);
     });
 }
 
-/// Timer interrupts taken by the calling hart.
+/// Arms the calling hart's one-shot alarm for when `time` reaches
+/// `deadline` (at once if it has passed), or disarms it with `None`, and
+/// enables the timer interrupt source. The interrupt only ends a `wfi`
+/// (and counts in [`alarms`]); it calls no hook.
+pub fn set_alarm(deadline: Option<u64>) {
+    crate::irq::without(|| {
+        let timer = &hart::this().timer;
+        timer
+            .alarm
+            .store(deadline.unwrap_or(u64::MAX), Ordering::Relaxed);
+        program(timer);
+        cpu::enable_sources(interrupt::STI);
+    });
+}
+
+/// Periodic ticks taken by the calling hart.
 pub fn ticks() -> u64 {
     hart::this().ticks()
+}
+
+/// Alarm interrupts taken by the calling hart.
+pub fn alarms() -> u64 {
+    hart::this().timer.alarms.load(Ordering::Relaxed)
 }
 
 /// Sets (or clears, with `None`) the calling hart's tick hook.
@@ -109,24 +138,29 @@ pub fn set_tick_hook(hook: Option<TickHook>) {
     hart::this().timer.hook.store(raw, Ordering::Release);
 }
 
-/// The timer interrupt: counts the tick, programs the next one (periodic
-/// mode), asks for a reschedule and calls the hook.
+/// The timer interrupt: consumes the alarm if it is due; if the tick is
+/// due, counts it, schedules the next one, asks for a reschedule and calls
+/// the hook; then programs the timer for what is left.
 pub(crate) fn on_interrupt() {
     let hart: &HartLocal = hart::this();
     let timer = &hart.timer;
     let now = now();
+    if timer.alarm.load(Ordering::Relaxed) <= now {
+        timer.alarm.store(u64::MAX, Ordering::Relaxed);
+        timer.alarms.fetch_add(1, Ordering::Relaxed);
+    }
     let deadline = timer.deadline.load(Ordering::Relaxed);
+    if deadline <= now {
+        tick(hart, deadline, now);
+    }
+    // Also silences a stale interrupt (the timer was stopped or moved).
+    program(timer);
+}
+
+/// A periodic tick that was due at `deadline`.
+fn tick(hart: &HartLocal, deadline: u64, now: u64) {
+    let timer = &hart.timer;
     let period = timer.period.load(Ordering::Relaxed);
-    if deadline == u64::MAX {
-        // Stale (the timer was stopped): silence it.
-        sbi::set_timer(u64::MAX);
-        return;
-    }
-    if now < deadline {
-        // Not due yet (not expected from the SBI): re-arm.
-        sbi::set_timer(deadline);
-        return;
-    }
     let count = timer.ticks.fetch_add(1, Ordering::Relaxed) + 1;
     let next = if period == 0 {
         u64::MAX
@@ -137,7 +171,6 @@ pub(crate) fn on_interrupt() {
         now + period - (now - deadline) % period
     };
     timer.deadline.store(next, Ordering::Relaxed);
-    sbi::set_timer(next);
     crate::preempt::request_resched(hart);
     let hook = timer.hook.load(Ordering::Acquire);
     if !hook.is_null() {

@@ -1,15 +1,17 @@
-//! Two harts (`-smp 2`): the boot hart starts the other with SBI HSM
-//! `hart_start`; each runs four worker coroutines of its own, and the two
-//! exchange work through lock-free queues, kicking each other with IPIs
-//! out of a `wfi` idle loop.
+//! Two harts (`-smp 2`), one executor each; work crosses between them
+//! through `Spawner`s, and the kick is an IPI.
 //!
-//! Every job makes two hops: the boot hart feeds it, in batches, into the
-//! other hart's queue; a worker there runs its first half and hands it
-//! back; a worker on the boot hart runs the second half. The test checks
-//! that every job ran exactly once on each hart, in several coroutines per
-//! hart, with results that add up. Each hart sleeps in `wfi` whenever its
-//! queue is empty, with no timer running: only the other hart's IPI can
-//! wake it, so a lost kick hangs the test (and the runner fails it).
+//! * Jobs in batches: the boot hart spawns each job's first half onto the
+//!   other hart (as a future or a coroutine); there it hands the second
+//!   half back to the boot hart and waits for it. Every half checks the
+//!   hart it runs on. The other hart has no timer running: between
+//!   batches it sleeps in `wfi` and only an IPI can wake it, so a lost
+//!   kick hangs the test (and the runner fails it).
+//! * A coroutine on the boot hart streams values through a channel to a
+//!   task on the other hart, which answers through another: wake-ups cross
+//!   the harts in both directions.
+//! * A task on the boot hart sleeps on the *other* hart's timer: its
+//!   registration kicks that hart, whose alarm then wakes it across harts.
 
 #![no_std]
 #![no_main]
@@ -18,48 +20,30 @@ extern crate alloc;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use xasync_core::coroutine::Coroutine;
-use xasync_core::stack::HeapStack;
-use xasync_kernel_riscv64::queue::BoundedQueue;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::time::Duration;
+use xasync_core::executor::Stats;
+use xasync_core::sync::{channel, oneshot};
+use xasync_kernel_riscv64::platform::{self, Spawner};
+use xasync_kernel_riscv64::sync::IrqSpinLock;
 use xasync_kernel_riscv64::{BootInfo, entry, hart, irq, println, smp, timer};
 
 entry!(main, smp = 2);
 
-const JOBS: u64 = 200;
-/// Jobs the boot hart feeds at a time, once all earlier ones came back:
-/// so the other hart runs dry after each batch and must be kicked.
+const ROUNDS: u64 = 25;
 const BATCH: u64 = 8;
-const WORKERS: usize = 4;
-/// Role 0 is the boot hart, role 1 the hart it starts.
-const ROLES: usize = 2;
 
-#[derive(Clone, Copy, Debug)]
-struct Job {
-    id: u64,
-    /// 0: first half (on role 1), 1: second half (on role 0).
-    hop: usize,
-}
-
-/// What both harts share.
+/// What the two harts share.
 struct Shared {
-    /// Each role's incoming jobs.
-    queues: [BoundedQueue<Job>; ROLES],
-    /// The hart id playing each role.
-    hart_of: [AtomicUsize; ROLES],
-    /// Jobs run, per role and worker.
-    ran: [[AtomicU64; WORKERS]; ROLES],
-    /// Sum of the results of finished jobs.
-    sum: AtomicU64,
-    finished: AtomicU64,
-    /// Tells role 1 to stop; role 1 answers with `stopped`.
-    stop: AtomicBool,
-    stopped: AtomicBool,
-}
-
-/// Each half of job `id` contributes a distinct value.
-fn half(id: u64, hop: usize) -> u64 {
-    id * id + hop as u64 * 7
+    /// The other hart's spawner, once its executor exists.
+    spawner: IrqSpinLock<Option<Spawner>>,
+    /// Tells the other hart's executor to return.
+    stop: IrqSpinLock<Option<oneshot::Sender<()>>>,
+    /// The other hart's executor stats, when it is done.
+    stats: IrqSpinLock<Option<Stats>>,
+    done: AtomicBool,
+    /// Job halves run, per role (0: boot hart, 1: the other).
+    ran: [AtomicU64; 2],
 }
 
 fn main(info: &BootInfo) {
@@ -68,163 +52,165 @@ fn main(info: &BootInfo) {
         .find(|&id| id != me)
         .expect("a second hart");
     let shared = Arc::new(Shared {
-        queues: [BoundedQueue::new(256), BoundedQueue::new(256)],
-        hart_of: [AtomicUsize::new(me), AtomicUsize::new(other)],
-        ran: Default::default(),
-        sum: AtomicU64::new(0),
-        finished: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-        stopped: AtomicBool::new(false),
+        spawner: IrqSpinLock::new(None),
+        stop: IrqSpinLock::new(None),
+        stats: IrqSpinLock::new(None),
+        done: AtomicBool::new(false),
+        ran: [AtomicU64::new(0), AtomicU64::new(0)],
     });
-    let start = timer::now();
     let theirs = shared.clone();
     smp::start_hart(other, move || {
-        run_hart(&theirs, 1, |s| s.stop.load(Ordering::Acquire), &mut |_| {
-            false
-        });
-        theirs.stopped.store(true, Ordering::Release);
+        let executor = platform::executor();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        *theirs.stop.lock() = Some(stop_tx);
+        *theirs.spawner.lock() = Some(executor.spawner());
+        irq::enable();
+        executor.block_on(stop_rx).unwrap();
+        let _ = irq::disable();
+        *theirs.stats.lock() = Some(executor.stats());
+        drop(executor);
+        theirs.done.store(true, Ordering::Release);
     })
     .expect("SBI hart_start");
-    println!("smp: hart {me} started hart {other}");
-
-    let mut next_id = 1;
-    let mut feed = |shared: &Shared| {
-        let in_flight = next_id - 1 - shared.finished.load(Ordering::Acquire);
-        if next_id > JOBS || in_flight > 0 {
-            return false;
+    let remote = loop {
+        if let Some(spawner) = shared.spawner.lock().clone() {
+            break spawner;
         }
-        for id in next_id..(next_id + BATCH).min(JOBS + 1) {
-            let job = Job { id, hop: 0 };
-            shared.queues[1].push(job).expect("room for every job");
-        }
-        next_id += BATCH;
-        smp::send_ipi(other);
-        true
+        core::hint::spin_loop();
     };
-    run_hart(
-        &shared,
-        0,
-        |s| s.finished.load(Ordering::Acquire) == JOBS,
-        &mut feed,
+    println!("smp: hart {me} started hart {other}; one executor on each");
+
+    let executor = platform::executor();
+    irq::enable();
+    let local = executor.spawner();
+    let start = timer::uptime();
+
+    // Jobs crossing both harts.
+    let mut total = 0;
+    for round in 0..ROUNDS {
+        let handles: Vec<_> = (0..BATCH)
+            .map(|i| spawn_job(&shared, &local, &remote, me, other, round * BATCH + i))
+            .collect();
+        total += executor.block_on(async {
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+            sum
+        });
+    }
+    let jobs = ROUNDS * BATCH;
+    let expected: u64 = (0..jobs).map(|id| id * id + 7).sum();
+    let jobs_time = timer::uptime() - start;
+    println!(
+        "smp: {jobs} jobs crossed both harts in {} us",
+        jobs_time.as_micros()
     );
-    shared.stop.store(true, Ordering::Release);
-    smp::send_ipi(other);
-    while !shared.stopped.load(Ordering::Acquire) {
+    assert_eq!(total, expected, "a job half was lost or doubled");
+    assert_eq!(shared.ran[0].load(Ordering::Relaxed), jobs);
+    assert_eq!(shared.ran[1].load(Ordering::Relaxed), jobs);
+
+    // A stream between a coroutine here and a task there.
+    let (to_other, from_here) = channel::bounded::<u64>(2);
+    let (to_here, from_other) = channel::bounded::<u64>(2);
+    let echo = remote.spawn(async move {
+        assert_eq!(hart::this().id(), other);
+        let mut echoed = 0;
+        while let Ok(v) = from_here.recv_async().await {
+            to_here.send_async(v * 3).await.unwrap();
+            echoed += 1;
+        }
+        echoed
+    });
+    let streamer = executor.spawn_coroutine(move |s| {
+        let mut sum = 0;
+        for v in 1..=100 {
+            s.wait(to_other.send_async(v)).unwrap();
+            if v % 2 == 0 {
+                sum += s.wait(from_other.recv_async()).unwrap();
+                sum += s.wait(from_other.recv_async()).unwrap();
+            }
+        }
+        sum
+    });
+    let sum = executor.block_on(streamer).unwrap();
+    let echoed = executor.block_on(echo).unwrap();
+    println!("smp: a coroutine on hart {me} streamed 100 values through a task on hart {other}");
+    assert_eq!(echoed, 100);
+    assert_eq!(sum, 3 * (1..=100).sum::<u64>());
+
+    // A timer on the other hart's wheel, waited for here.
+    let before = timer::uptime();
+    executor.block_on(remote.sleep(Duration::from_millis(5)));
+    let slept = timer::uptime() - before;
+    println!(
+        "smp: a sleep on hart {other}'s timer ended on hart {me} after {} us",
+        slept.as_micros()
+    );
+    assert!(slept >= Duration::from_millis(5));
+    assert!(slept < Duration::from_millis(50), "slept {slept:?}");
+
+    // Stop the other hart, then check what both saw.
+    shared.stop.lock().take().unwrap().send(()).unwrap();
+    while !shared.done.load(Ordering::Acquire) {
         core::hint::spin_loop();
     }
-    let elapsed = timer::duration(timer::now() - start);
-
-    let ran: Vec<Vec<u64>> = shared
-        .ran
-        .iter()
-        .map(|workers| workers.iter().map(|n| n.load(Ordering::Relaxed)).collect())
-        .collect();
-    for (hart_of, ran) in shared.hart_of.iter().zip(&ran) {
-        let hart_id = hart_of.load(Ordering::Relaxed);
-        let ipis = hart::get(hart_id).expect("a hart").ipis();
-        println!(
-            "smp: hart {hart_id} ran {} job halves, per coroutine {ran:?}; {ipis} IPIs received",
-            ran.iter().sum::<u64>(),
-        );
-    }
-    println!(
-        "smp: {JOBS} jobs crossed both harts in {} us",
-        elapsed.as_micros()
-    );
-
-    let expected: u64 = (1..=JOBS).map(|id| half(id, 0) + half(id, 1)).sum();
-    assert_eq!(shared.finished.load(Ordering::Relaxed), JOBS);
+    let _ = irq::disable();
+    let theirs = shared.stats.lock().take().unwrap();
+    let ours = executor.stats();
+    let ipis = [me, other].map(|id| hart::get(id).expect("a hart").ipis());
+    println!("smp: hart {me}: {ours:?}, {} IPIs received", ipis[0]);
+    println!("smp: hart {other}: {theirs:?}, {} IPIs received", ipis[1]);
     assert_eq!(
-        shared.sum.load(Ordering::Relaxed),
-        expected,
-        "a job half was lost or doubled"
+        theirs.spawned,
+        jobs + 1,
+        "hart {other} received every first half and the echo task"
     );
-    for (role, workers) in ran.iter().enumerate() {
-        assert_eq!(
-            workers.iter().sum::<u64>(),
-            JOBS,
-            "role {role} ran each job once"
-        );
-    }
-    // Batches of 8 reach the other hart at once, and its round-robin hands
-    // them to all its coroutines. (The boot hart's share depends on timing:
-    // hand-backs may trickle in one per round, all to its first worker.)
-    let busy = ran[1].iter().filter(|&&n| n > 0).count();
-    assert!(
-        busy >= 2,
-        "hart {other}: work went to {busy} coroutine(s) only"
-    );
-    assert_ne!(
-        shared.hart_of[0].load(Ordering::Relaxed),
-        shared.hart_of[1].load(Ordering::Relaxed)
-    );
-    assert!(
-        hart::get(other).expect("a hart").ipis() > 0,
-        "hart {other} was never kicked"
-    );
-    assert!(shared.queues.iter().all(BoundedQueue::is_empty));
+    assert!(theirs.idles >= ROUNDS, "hart {other} idled between batches");
+    assert!(ipis[1] >= ROUNDS, "hart {other} was kicked out of wfi");
+    assert!(ipis[0] > 0, "hart {me} was kicked by hart {other}");
+    assert_eq!(theirs.timers_fired, 1, "the cross-hart sleep fired there");
 }
 
-/// One hart's scheduler, until `done`: each round calls `feed` (which
-/// reports whether it produced work) and resumes every worker coroutine
-/// (created here, so they never leave this hart); after a round without any
-/// work it idles in `wfi` until an IPI.
-fn run_hart(
+/// Job `id`: the first half runs on the other hart, which hands the second
+/// half back here and waits for it. Even jobs are futures, odd ones
+/// coroutines.
+fn spawn_job(
     shared: &Arc<Shared>,
-    role: usize,
-    done: fn(&Shared) -> bool,
-    feed: &mut dyn FnMut(&Shared) -> bool,
-) {
-    let hart_id = hart::this().id();
-    assert_eq!(shared.hart_of[role].load(Ordering::Relaxed), hart_id);
-    let mut workers: Vec<Coroutine<(), (), (), HeapStack>> = (0..WORKERS)
-        .map(|worker| {
-            let shared = shared.clone();
-            Coroutine::with_stack(HeapStack::new(16 * 1024), move |yielder, ()| {
-                loop {
-                    if let Some(job) = shared.queues[role].pop() {
-                        work(&shared, role, worker, job);
-                    }
-                    yielder.suspend(());
-                }
-            })
+    local: &Spawner,
+    remote: &Spawner,
+    me: usize,
+    other: usize,
+    id: u64,
+) -> xasync_core::task::JoinHandle<u64> {
+    let (shared, local) = (shared.clone(), local.clone());
+    let second_half = {
+        let shared = shared.clone();
+        move |half: u64| async move {
+            assert_eq!(hart::this().id(), me, "a second half ran on the wrong hart");
+            shared.ran[0].fetch_add(1, Ordering::Relaxed);
+            half + 7
+        }
+    };
+    if id.is_multiple_of(2) {
+        remote.spawn(async move {
+            assert_eq!(
+                hart::this().id(),
+                other,
+                "a first half ran on the wrong hart"
+            );
+            shared.ran[1].fetch_add(1, Ordering::Relaxed);
+            local.spawn(second_half(id * id)).await.unwrap()
         })
-        .collect();
-    while !done(shared) {
-        let fed = feed(shared);
-        let before: u64 = shared.ran[role]
-            .iter()
-            .map(|n| n.load(Ordering::Relaxed))
-            .sum();
-        for worker in &mut workers {
-            worker.resume(());
-        }
-        let after: u64 = shared.ran[role]
-            .iter()
-            .map(|n| n.load(Ordering::Relaxed))
-            .sum();
-        if !fed && after == before {
-            irq::idle_until(|| !shared.queues[role].is_empty() || done(shared));
-        }
-    }
-    // The workers are suspended forever: without `std` their stacks are
-    // leaked by the core rather than unwound. They hold only `Arc`s.
-    core::mem::forget(workers);
-}
-
-/// Runs one half of `job` on `role`, handing first halves to the other
-/// hart and kicking it.
-fn work(shared: &Shared, role: usize, worker: usize, job: Job) {
-    assert_eq!(job.hop, 1 - role, "a job reached the wrong hart");
-    shared.ran[role][worker].fetch_add(1, Ordering::Relaxed);
-    let value = half(job.id, job.hop);
-    if job.hop == 0 {
-        shared.sum.fetch_add(value, Ordering::Relaxed);
-        let next = Job { id: job.id, hop: 1 };
-        shared.queues[0].push(next).expect("room for every job");
-        smp::send_ipi(shared.hart_of[0].load(Ordering::Relaxed));
     } else {
-        shared.sum.fetch_add(value, Ordering::Relaxed);
-        shared.finished.fetch_add(1, Ordering::Release);
+        remote.spawn_coroutine(move |s| {
+            assert_eq!(
+                hart::this().id(),
+                other,
+                "a first half ran on the wrong hart"
+            );
+            shared.ran[1].fetch_add(1, Ordering::Relaxed);
+            s.wait(local.spawn(second_half(id * id))).unwrap()
+        })
     }
 }

@@ -1,8 +1,15 @@
-//! The SBI timer drives the kernel: a periodic 10 ms tick wakes coroutines
-//! that sleep by suspending until a tick count, idling in `wfi` between
-//! ticks; then a one-shot timer armed microseconds ahead, 1000 times, checks
-//! that the idle loop never loses a wake-up (a lost one would hang: no
-//! other interrupt would come, and the runner's timeout fails the test).
+//! The SBI timer drives the executor:
+//!
+//! * 48 coroutines and 48 async tasks sleep different durations, three
+//!   times each, on the executor's timing wheel; the hart idles in `wfi`
+//!   and each wake-up comes from the one-shot SBI timer (the executor's
+//!   `Alarm`). They wake in deadline order, never early.
+//! * 1000 sleeps of 0–20 µs: the alarm often fires while the executor is
+//!   deciding to idle; a lost wake-up would hang (nothing else would end
+//!   the `wfi`, and the runner's timeout fails the test).
+//! * A periodic 5 ms tick runs beside the alarm: its hook wakes a task
+//!   from the interrupt handler (through an [`IrqEvent`]), ticks are never
+//!   early and never drift, and a sleep in between still ends on time.
 
 #![no_std]
 #![no_main]
@@ -14,145 +21,188 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-use xasync_core::coroutine::{Coroutine, CoroutineResult};
-use xasync_core::stack::HeapStack;
+use xasync_kernel_riscv64::event::IrqEvent;
+use xasync_kernel_riscv64::platform::{self, Executor};
 use xasync_kernel_riscv64::timer::{self, Tick};
 use xasync_kernel_riscv64::{BootInfo, entry, irq, println};
 
 entry!(main);
 
-const PERIOD: Duration = Duration::from_millis(10);
+fn main(_: &BootInfo) {
+    let executor = platform::executor();
+    irq::enable();
+    sleepers_wake_in_deadline_order(&executor);
+    short_sleeps_lose_no_wakeup(&executor);
+    periodic_tick_beside_the_alarm(&executor);
+    let _ = irq::disable();
+}
 
-/// (deadline, handler time) of the first ticks, filled by the tick hook.
+/// (who, deadline, woke at) in wake order.
+type Log = Rc<RefCell<Vec<(usize, Duration, Duration)>>>;
+
+fn sleepers_wake_in_deadline_order(executor: &Executor) {
+    const SLEEPERS: usize = 96;
+    const ROUNDS: usize = 3;
+    let spawner = executor.spawner();
+    let log: Log = Rc::default();
+    let (alarms, idles) = (timer::alarms(), executor.stats().idles);
+    let start = timer::uptime();
+    let handles: Vec<_> = (0..SLEEPERS)
+        .map(|id| {
+            // 1.0–48.5 ms, a different duration for each pair.
+            let duration =
+                Duration::from_micros(1000 + (id as u64 / 2) * 1000 + (id as u64 % 2) * 500);
+            let (spawner, log) = (spawner.clone(), log.clone());
+            if id % 2 == 0 {
+                executor.spawn(async move {
+                    for _ in 0..ROUNDS {
+                        let sleep = spawner.sleep(duration);
+                        let deadline = sleep.deadline();
+                        sleep.await;
+                        log.borrow_mut().push((id, deadline, timer::uptime()));
+                    }
+                })
+            } else {
+                executor.spawn_coroutine(move |s| {
+                    for _ in 0..ROUNDS {
+                        let sleep = spawner.sleep(duration);
+                        let deadline = sleep.deadline();
+                        s.wait(sleep);
+                        log.borrow_mut().push((id, deadline, timer::uptime()));
+                    }
+                })
+            }
+        })
+        .collect();
+    executor.block_on(async {
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let elapsed = timer::uptime() - start;
+    let (alarms, idles) = (timer::alarms() - alarms, executor.stats().idles - idles);
+    let log = log.borrow();
+    let worst = log
+        .iter()
+        .map(|&(_, deadline, woke)| woke.saturating_sub(deadline))
+        .max()
+        .unwrap_or_default();
+    println!(
+        "timer_interrupts: {SLEEPERS} sleepers (half coroutines) x {ROUNDS} sleeps in {} ms: \
+         {alarms} alarm interrupts, {idles} idle waits, worst lateness {} us",
+        elapsed.as_millis(),
+        worst.as_micros()
+    );
+    assert_eq!(log.len(), SLEEPERS * ROUNDS, "every sleep ended");
+    for &(id, deadline, woke) in log.iter() {
+        assert!(
+            woke >= deadline,
+            "sleeper {id} woke early: {woke:?} < {deadline:?}"
+        );
+    }
+    assert!(
+        log.windows(2).all(|w| w[0].1 <= w[1].1),
+        "sleepers woke out of deadline order"
+    );
+    assert!(
+        worst < Duration::from_millis(20),
+        "a sleeper woke {worst:?} late"
+    );
+    assert!(alarms >= 10, "the SBI timer ended the waits");
+    assert!(idles >= 10, "the hart idled in wfi between deadlines");
+}
+
+fn short_sleeps_lose_no_wakeup(executor: &Executor) {
+    const ROUNDS: u64 = 1000;
+    let spawner = executor.spawner();
+    let (alarms, idles) = (timer::alarms(), executor.stats().idles);
+    let start = timer::uptime();
+    for round in 0..ROUNDS {
+        executor.block_on(spawner.sleep(Duration::from_nanos((round % 40) * 500)));
+    }
+    println!(
+        "timer_interrupts: {ROUNDS} sleeps of 0-20 us in {} ms ({} alarms, {} idle waits), \
+         no wake-up lost",
+        (timer::uptime() - start).as_millis(),
+        timer::alarms() - alarms,
+        executor.stats().idles - idles
+    );
+}
+
+/// Signalled by the tick hook, from the timer interrupt handler.
+static TICKED: IrqEvent = IrqEvent::new();
+/// (deadline, handler time) of the first ticks.
 static TICKS: [(AtomicU64, AtomicU64); 32] = [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 32];
 
-fn record_tick(tick: &Tick) {
+fn on_tick(tick: &Tick) {
     if let Some((deadline, now)) = TICKS.get(tick.count as usize - 1) {
         deadline.store(tick.deadline, Ordering::Relaxed);
         now.store(tick.now, Ordering::Relaxed);
     }
+    TICKED.signal();
 }
 
-fn main(_: &BootInfo) {
-    periodic_sleepers();
-    oneshot_without_lost_wakeups();
-}
-
-/// A coroutine that sleeps: suspends with the tick count to wake at.
-type Sleeper = Coroutine<u64, u64, (), HeapStack>;
-
-/// Three sleepers (every 1, 2 and 3 ticks) driven by a round-robin loop
-/// that idles in `wfi` whenever nobody is due.
-fn periodic_sleepers() {
-    // (sleeper, tick it observed on waking)
-    let log: Rc<RefCell<Vec<(usize, u64)>>> = Rc::default();
-    let mut sleepers: Vec<(Sleeper, u64)> = [(1, 8), (2, 4), (3, 3)]
-        .into_iter()
-        .enumerate()
-        .map(|(id, (every, times))| {
-            let log = log.clone();
-            let co = Coroutine::with_stack(HeapStack::new(16 * 1024), move |yielder, now: u64| {
-                let mut now = now;
-                for _ in 0..times {
-                    now = yielder.suspend(now + every); // sleep `every` ticks
-                    log.borrow_mut().push((id, now));
-                }
-            });
-            (co, 0)
-        })
-        .collect();
-
-    timer::set_tick_hook(Some(record_tick));
-    let start = timer::now();
+fn periodic_tick_beside_the_alarm(executor: &Executor) {
+    const PERIOD: Duration = Duration::from_millis(5);
+    const TICKS_WANTED: u64 = 20;
+    let spawner = executor.spawner();
+    let idles = executor.stats().idles;
+    let start = timer::uptime();
+    timer::set_tick_hook(Some(on_tick));
     timer::start_periodic(PERIOD);
-    irq::enable();
-    let mut waits = 0;
-    let mut requested: Vec<(usize, u64)> = Vec::new();
-    loop {
-        let now = timer::ticks();
-        let mut ran = false;
-        for (id, (co, wake_at)) in sleepers.iter_mut().enumerate() {
-            if co.done() || *wake_at > now {
-                continue;
-            }
-            ran = true;
-            match co.resume(now) {
-                CoroutineResult::Yield(at) => {
-                    *wake_at = at;
-                    requested.push((id, at));
-                }
-                CoroutineResult::Return(()) => {}
-            }
+    // Woken from the interrupt handler, once per tick.
+    let ticker = executor.spawn(async {
+        let mut wakes = 0;
+        let mut seen = 0;
+        while seen < TICKS_WANTED {
+            seen = TICKED.wait_for(seen + 1).await;
+            wakes += 1;
         }
-        if sleepers.iter().all(|(co, _)| co.done()) {
-            break;
-        }
-        if !ran {
-            let next = sleepers
-                .iter()
-                .filter(|(co, _)| !co.done())
-                .map(|&(_, at)| at)
-                .min()
-                .expect("a sleeper is left");
-            waits += irq::idle_until(|| timer::ticks() >= next);
-        }
-    }
-    let _ = irq::disable();
+        wakes
+    });
+    // A sleep between ticks: the alarm and the tick share the SBI timer.
+    let sleeper = executor.spawn(async move {
+        let before = timer::uptime();
+        spawner.sleep(Duration::from_micros(12_300)).await;
+        timer::uptime() - before
+    });
+    let slept = executor.block_on(sleeper).unwrap();
+    let wakes = executor.block_on(ticker).unwrap();
     timer::stop();
     timer::set_tick_hook(None);
-    let elapsed = timer::duration(timer::now() - start);
+    let elapsed = timer::uptime() - start;
     let ticks = timer::ticks();
-
-    let log = log.borrow();
     println!(
-        "timer_interrupts: {ticks} ticks in {} ms, {waits} wfi waits",
-        elapsed.as_millis()
+        "timer_interrupts: {ticks} ticks of {} ms in {} ms woke a task {wakes} times from the \
+         interrupt handler ({} idle waits); a 12.3 ms sleep between them took {} us",
+        PERIOD.as_millis(),
+        elapsed.as_millis(),
+        executor.stats().idles - idles,
+        slept.as_micros()
     );
-    println!("timer_interrupts: wake-ups (sleeper, tick): {log:?}");
-    // Every sleep request was honoured on time: not early, at most a tick
-    // late (the loop runs after every tick).
-    for (id, at) in &requested {
-        let woke = log
-            .iter()
-            .find(|(who, tick)| who == id && tick >= at)
-            .map(|&(_, tick)| tick)
-            .expect("a sleeper never woke");
-        assert!(
-            woke <= at + 1,
-            "sleeper {id} asked for tick {at}, woke at {woke}"
-        );
-    }
-    assert_eq!(log.len(), 8 + 4 + 3, "every sleep ended");
+    assert!(TICKED.signals() >= TICKS_WANTED);
     assert!(
-        log.windows(2).all(|w| w[0].1 <= w[1].1),
-        "wake-ups out of tick order"
+        wakes >= TICKS_WANTED / 2,
+        "the interrupt handler woke the task at (nearly) every tick"
     );
-    for id in 0..3 {
-        let mine: Vec<u64> = log
-            .iter()
-            .filter(|(who, _)| *who == id)
-            .map(|&(_, t)| t)
-            .collect();
-        assert!(
-            mine.windows(2).all(|w| w[0] < w[1]),
-            "sleeper {id} saw ticks go back"
-        );
-    }
-    assert!(ticks >= 9, "ticks did not advance: {ticks}");
     assert!(
-        waits >= ticks / 2,
-        "the loop did not idle in wfi ({waits} waits)"
+        slept >= Duration::from_micros(12_300),
+        "the sleep ended early"
     );
-
+    assert!(
+        slept < Duration::from_millis(30),
+        "the sleep ended late: {slept:?}"
+    );
+    assert!(elapsed >= PERIOD * (TICKS_WANTED as u32));
     // The ticks themselves: never early, spaced by whole periods.
     let period = timer::cycles(PERIOD);
     let recorded = (ticks as usize).min(TICKS.len());
-    let mut worst_latency = 0;
+    let mut worst = 0;
     for k in 0..recorded {
         let deadline = TICKS[k].0.load(Ordering::Relaxed);
         let now = TICKS[k].1.load(Ordering::Relaxed);
         assert!(now >= deadline, "tick {k} fired early");
-        worst_latency = worst_latency.max(now - deadline);
+        worst = worst.max(now - deadline);
         if k > 0 {
             let gap = deadline - TICKS[k - 1].0.load(Ordering::Relaxed);
             assert!(
@@ -161,45 +211,8 @@ fn periodic_sleepers() {
             );
         }
     }
-    let min_elapsed = PERIOD * (ticks as u32);
-    assert!(elapsed >= min_elapsed, "{ticks} ticks in only {elapsed:?}");
     println!(
-        "timer_interrupts: ticks every {} ms, none early, worst latency {} us",
-        PERIOD.as_millis(),
-        timer::duration(worst_latency).as_micros()
-    );
-}
-
-/// Whether the one-shot timer has fired since `before`, as an idle loop's
-/// readiness check that takes time (as scanning a run queue does): the
-/// count is read first, then 10 us pass. An idle loop that ran this with
-/// interrupts enabled would lose the interrupts landing in those 10 us and
-/// sleep forever: measured, 5–10% of the rounds land there, and such a loop
-/// swapped in hung in every run.
-fn fired_after_slow_check(before: u64) -> bool {
-    let fired = timer::ticks() > before;
-    let until = timer::now() + 100;
-    while timer::now() < until {}
-    fired
-}
-
-/// Arms a one-shot timer 0–20 us ahead (so the interrupt often lands during
-/// the idle loop's check) and idles until it has fired, 1000 times.
-fn oneshot_without_lost_wakeups() {
-    const ROUNDS: u64 = 1000;
-    let start = timer::now();
-    let mut waits = 0;
-    for round in 0..ROUNDS {
-        let before = timer::ticks();
-        timer::oneshot_at(timer::now() + (round % 40) * 5);
-        irq::enable();
-        waits += irq::idle_until(|| fired_after_slow_check(before));
-        let _ = irq::disable();
-        assert_eq!(timer::ticks(), before + 1, "a one-shot timer fired twice");
-    }
-    timer::stop();
-    println!(
-        "timer_interrupts: {ROUNDS} one-shot wake-ups in {} ms ({waits} wfi waits), none lost",
-        timer::duration(timer::now() - start).as_millis()
+        "timer_interrupts: ticks never early, no drift, worst tick latency {} us",
+        timer::duration(worst).as_micros()
     );
 }
