@@ -30,6 +30,9 @@
 
 mod context;
 pub mod coroutine;
+pub mod fs;
+pub mod io;
+pub mod net;
 pub mod runtime;
 pub mod stack;
 pub mod sync;

@@ -140,7 +140,7 @@ impl Builder {
                 .collect(),
             blocking,
             self.stacks,
-        ));
+        )?);
         let mut threads = Vec::with_capacity(workers);
         for (index, deque) in deques.into_iter().enumerate() {
             let start = worker::Start {
@@ -417,6 +417,18 @@ impl Handle {
             shared.remotes[index].parker.unpark();
         }
         (index, key)
+    }
+
+    /// The worker whose reactor an I/O registration made here goes to: the
+    /// current worker, or from elsewhere one chosen by thread.
+    pub(crate) fn reactor_index(&self) -> usize {
+        worker::current_index(&self.shared)
+            .unwrap_or_else(|| thread_slot(self.shared.remotes.len()))
+    }
+
+    /// The reactor of worker `index`.
+    pub(crate) fn reactor(&self, index: usize) -> &crate::io::reactor::Reactor {
+        self.shared.remotes[index].parker.reactor()
     }
 
     /// Runs a blocking closure on the runtime's blocking pool; see

@@ -93,16 +93,21 @@ impl Shared {
         stealers: Vec<Stealer<Runnable>>,
         blocking: super::blocking::BlockingPool,
         stacks: crate::stack::StackConfig,
-    ) -> Shared {
+    ) -> std::io::Result<Shared> {
         let workers = stealers.len();
-        Shared {
+        let mut parkers = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            parkers.push(Parker::new()?);
+        }
+        Ok(Shared {
             injector: Injector::new(),
             remotes: stealers
                 .into_iter()
-                .map(|stealer| Remote {
+                .zip(parkers)
+                .map(|(stealer, parker)| Remote {
                     stealer,
                     inbox: Injector::new(),
-                    parker: Parker::default(),
+                    parker,
                     unfinished: AtomicUsize::new(usize::MAX),
                     timers: Timers::default(),
                 })
@@ -115,7 +120,7 @@ impl Shared {
             blocking,
             stacks,
             clock: Clock::new(),
-        }
+        })
     }
 
     /// Queues a woken task where its tag allows (see the module docs).

@@ -232,8 +232,10 @@ impl Local {
         }
         if ticks.is_multiple_of(DONATE_EVERY) {
             self.donate();
-            // Due timers may not wait for the queue to run dry.
+            // Due timers and ready sockets may not wait for the queue to
+            // run dry.
             self.fire_timers();
+            self.shared.remotes[self.index].parker.poll_now();
         }
         self.pop_ready()
             .or_else(|| self.deque.pop())

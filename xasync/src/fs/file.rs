@@ -1,0 +1,450 @@
+//! [`File`]: an open file whose reads, writes and seeks run on the
+//! blocking pool.
+
+use super::offload;
+use crate::task::JoinHandle;
+use std::fmt;
+use std::fs::{Metadata, OpenOptions};
+use std::future::Future;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+/// Most bytes one read or write moves through the pool.
+const CHUNK: usize = 2 * 1024 * 1024;
+
+/// An open file. In a coroutine it is a plain [`Read`] + [`Write`] +
+/// [`Seek`] whose calls suspend the coroutine while a pool thread does the
+/// system call (on a plain thread they simply run); async code uses its
+/// [`AsyncRead`](futures_io::AsyncRead), [`AsyncWrite`](futures_io::AsyncWrite)
+/// and [`AsyncSeek`](futures_io::AsyncSeek) implementations.
+///
+/// An async write returns as soon as its bytes are handed to the pool; an
+/// error is reported by the next operation or by `flush`/`close` — flush
+/// before dropping to see it.
+///
+/// ```
+/// use std::io::{Read, Seek, SeekFrom, Write};
+/// use xasync::fs::File;
+///
+/// let path = std::env::temp_dir().join(format!("xasync-file-doc-{}", std::process::id()));
+/// let path2 = path.clone();
+/// let text = xasync::xawait(xasync::xasync(move || {
+///     let mut file = File::options().read(true).write(true).create(true).truncate(true).open(&path2)?;
+///     file.write_all(b"hello, file")?;
+///     file.seek(SeekFrom::Start(7))?;
+///     let mut text = String::new();
+///     file.read_to_string(&mut text)?;
+///     std::io::Result::Ok(text)
+/// }))
+/// .unwrap();
+/// assert_eq!(text, "file");
+/// std::fs::remove_file(path).unwrap();
+/// ```
+pub struct File {
+    std: Arc<std::fs::File>,
+    /// Bytes an async read fetched beyond what its caller took; the file
+    /// position is past them.
+    ahead: Vec<u8>,
+    /// How much of `ahead` was taken.
+    taken: usize,
+    /// The async operation in flight, if any.
+    op: Option<JoinHandle<Done>>,
+    /// The error of a finished async write, for the next operation.
+    error: Option<io::Error>,
+}
+
+/// The outcome of an operation run on the pool.
+enum Done {
+    Read(io::Result<Vec<u8>>),
+    Write(io::Result<()>),
+    Seek(io::Result<u64>),
+}
+
+impl File {
+    /// Opens a file for reading. Suspends a coroutine.
+    ///
+    /// # Panics
+    ///
+    /// Inside `Future::poll`; use [`open_async`](Self::open_async).
+    pub fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        File::open_with(path, OpenOptions::new().read(true))
+    }
+
+    /// Creates (or truncates) a file for writing. Suspends a coroutine.
+    ///
+    /// # Panics
+    ///
+    /// Inside `Future::poll`; use [`create_async`](Self::create_async).
+    pub fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        File::open_with(
+            path,
+            OpenOptions::new().write(true).create(true).truncate(true),
+        )
+    }
+
+    /// Opens a file with `options`. Suspends a coroutine.
+    ///
+    /// # Panics
+    ///
+    /// Inside `Future::poll`; use [`open_with_async`](Self::open_with_async).
+    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> io::Result<File> {
+        let (path, options) = (path.as_ref().to_owned(), options.clone());
+        offload::run(move || options.open(path)).map(File::from)
+    }
+
+    /// Options to open a file with; finish with
+    /// [`FileOptions::open`](FileOptions::open).
+    pub fn options() -> FileOptions {
+        FileOptions(OpenOptions::new())
+    }
+
+    /// The future of [`open`](Self::open).
+    pub async fn open_async(path: impl AsRef<Path>) -> io::Result<File> {
+        File::open_with_async(path, OpenOptions::new().read(true)).await
+    }
+
+    /// The future of [`create`](Self::create).
+    pub async fn create_async(path: impl AsRef<Path>) -> io::Result<File> {
+        File::open_with_async(
+            path,
+            OpenOptions::new().write(true).create(true).truncate(true),
+        )
+        .await
+    }
+
+    /// The future of [`open_with`](Self::open_with).
+    pub async fn open_with_async(
+        path: impl AsRef<Path>,
+        options: &OpenOptions,
+    ) -> io::Result<File> {
+        let (path, options) = (path.as_ref().to_owned(), options.clone());
+        offload::run_async(move || options.open(path))
+            .await
+            .map(File::from)
+    }
+
+    /// The file's metadata. Suspends a coroutine.
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        let std = self.std.clone();
+        offload::run(move || std.metadata())
+    }
+
+    /// Truncates or extends the file to `size` bytes. Suspends a coroutine.
+    pub fn set_len(&mut self, size: u64) -> io::Result<()> {
+        self.settle()?;
+        let std = self.std.clone();
+        offload::run(move || std.set_len(size))
+    }
+
+    /// Flushes data and metadata to the device. Suspends a coroutine.
+    pub fn sync_all(&mut self) -> io::Result<()> {
+        self.settle()?;
+        let std = self.std.clone();
+        offload::run(move || std.sync_all())
+    }
+
+    /// Flushes data (not all metadata) to the device. Suspends a coroutine.
+    pub fn sync_data(&mut self) -> io::Result<()> {
+        self.settle()?;
+        let std = self.std.clone();
+        offload::run(move || std.sync_data())
+    }
+
+    /// Finishes pending async work and returns the std file.
+    ///
+    /// # Errors
+    ///
+    /// The error of a pending async write.
+    pub fn into_std(mut self) -> io::Result<std::fs::File> {
+        self.settle()?;
+        let std = self.std.clone();
+        drop(self);
+        Arc::try_unwrap(std).map_err(|_| io::Error::other("the file is still in use by the pool"))
+    }
+
+    /// Waits for the async operation in flight, forgets read-ahead bytes
+    /// (seeking back over them) and reports a pending write error, so that
+    /// a waiting operation starts from a clean state.
+    fn settle(&mut self) -> io::Result<()> {
+        if let Some(op) = self.op.take() {
+            let done = crate::xawait(op);
+            self.finish(done)?;
+        }
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        let back = self.read_ahead();
+        if back > 0 {
+            let std = self.std.clone();
+            offload::run(move || (&*std).seek(SeekFrom::Current(-back)))?;
+        }
+        Ok(())
+    }
+
+    /// Drops the read-ahead bytes; how far the position is past them.
+    fn read_ahead(&mut self) -> i64 {
+        let back = self.ahead.len() - self.taken;
+        self.ahead.clear();
+        self.taken = 0;
+        i64::try_from(back).unwrap_or(i64::MAX)
+    }
+
+    /// Records a finished async operation (read data, write error).
+    fn finish(&mut self, done: Done) -> io::Result<()> {
+        match done {
+            Done::Read(data) => {
+                self.ahead = data?;
+                self.taken = 0;
+            }
+            Done::Write(result) => result?,
+            Done::Seek(result) => {
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls the operation in flight to completion, if any.
+    fn poll_op(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Done>>> {
+        let Some(op) = self.op.as_mut() else {
+            return Poll::Ready(Ok(None));
+        };
+        let done = ready!(Pin::new(op).poll(cx));
+        self.op = None;
+        Poll::Ready(Ok(Some(done)))
+    }
+
+    /// Polls until no operation is in flight and no write error is pending.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(done) = ready!(self.poll_op(cx))? {
+            self.finish(done)?;
+        }
+        match self.error.take() {
+            Some(error) => Poll::Ready(Err(error)),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Copies read-ahead bytes into `buf`; how many.
+    fn take_ahead(&mut self, buf: &mut [u8]) -> usize {
+        let rest = &self.ahead[self.taken..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.taken += n;
+        n
+    }
+}
+
+/// Opening options for [`File`]: `std`'s [`OpenOptions`], finished by a
+/// waiting [`open`](Self::open).
+#[derive(Clone, Debug)]
+pub struct FileOptions(OpenOptions);
+
+impl FileOptions {
+    /// Open for reading.
+    pub fn read(mut self, read: bool) -> Self {
+        self.0.read(read);
+        self
+    }
+
+    /// Open for writing.
+    pub fn write(mut self, write: bool) -> Self {
+        self.0.write(write);
+        self
+    }
+
+    /// Append to the end.
+    pub fn append(mut self, append: bool) -> Self {
+        self.0.append(append);
+        self
+    }
+
+    /// Truncate to zero length.
+    pub fn truncate(mut self, truncate: bool) -> Self {
+        self.0.truncate(truncate);
+        self
+    }
+
+    /// Create if missing.
+    pub fn create(mut self, create: bool) -> Self {
+        self.0.create(create);
+        self
+    }
+
+    /// Create, failing if it exists.
+    pub fn create_new(mut self, create_new: bool) -> Self {
+        self.0.create_new(create_new);
+        self
+    }
+
+    /// Opens `path`. Suspends a coroutine.
+    pub fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        File::open_with(path, &self.0)
+    }
+
+    /// The future of [`open`](Self::open).
+    pub async fn open_async(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        File::open_with_async(path, &self.0).await
+    }
+}
+
+impl From<std::fs::File> for File {
+    fn from(std: std::fs::File) -> File {
+        File {
+            std: Arc::new(std),
+            ahead: Vec::new(),
+            taken: 0,
+            op: None,
+            error: None,
+        }
+    }
+}
+
+impl Read for File {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.taken < self.ahead.len() {
+            return Ok(self.take_ahead(buf));
+        }
+        self.settle()?;
+        let (std, len) = (self.std.clone(), buf.len().min(CHUNK));
+        let data = offload::run(move || read_chunk(&std, len))?;
+        buf[..data.len()].copy_from_slice(&data);
+        Ok(data.len())
+    }
+}
+
+impl Write for File {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.settle()?;
+        let (std, data) = (self.std.clone(), buf[..buf.len().min(CHUNK)].to_vec());
+        offload::run(move || (&*std).write(&data))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.settle()
+    }
+}
+
+impl Seek for File {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.settle()?;
+        let std = self.std.clone();
+        offload::run(move || (&*std).seek(pos))
+    }
+}
+
+fn read_chunk(file: &std::fs::File, len: usize) -> io::Result<Vec<u8>> {
+    let mut data = vec![0; len];
+    let n = (&*file).read(&mut data)?;
+    data.truncate(n);
+    Ok(data)
+}
+
+impl futures_io::AsyncRead for File {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            if this.taken < this.ahead.len() || buf.is_empty() {
+                return Poll::Ready(Ok(this.take_ahead(buf)));
+            }
+            match ready!(this.poll_op(cx))? {
+                Some(Done::Read(data)) => {
+                    this.ahead = data?;
+                    this.taken = 0;
+                    if this.ahead.is_empty() {
+                        return Poll::Ready(Ok(0)); // end of file
+                    }
+                }
+                Some(other) => this.finish(other)?,
+                None => {
+                    if let Some(error) = this.error.take() {
+                        return Poll::Ready(Err(error));
+                    }
+                    let (std, len) = (this.std.clone(), buf.len().min(CHUNK));
+                    this.op = Some(offload::run_async(move || {
+                        Done::Read(read_chunk(&std, len))
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl futures_io::AsyncWrite for File {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_idle(cx))?;
+        let back = this.read_ahead();
+        let (std, data) = (this.std.clone(), buf[..buf.len().min(CHUNK)].to_vec());
+        let n = data.len();
+        this.op = Some(offload::run_async(move || {
+            let mut file = &*std;
+            let written = if back > 0 {
+                file.seek(SeekFrom::Current(-back)).map(drop)
+            } else {
+                Ok(())
+            };
+            Done::Write(written.and_then(|()| file.write_all(&data)))
+        }));
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_idle(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_idle(cx)
+    }
+}
+
+impl futures_io::AsyncSeek for File {
+    fn poll_seek(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        let this = self.get_mut();
+        loop {
+            match ready!(this.poll_op(cx))? {
+                Some(Done::Seek(result)) => return Poll::Ready(result),
+                Some(other) => this.finish(other)?,
+                None => {
+                    if let Some(error) = this.error.take() {
+                        return Poll::Ready(Err(error));
+                    }
+                    let back = this.read_ahead();
+                    let std = this.std.clone();
+                    this.op = Some(offload::run_async(move || {
+                        let mut file = &*std;
+                        let pos = match pos {
+                            SeekFrom::Current(offset) => SeekFrom::Current(offset - back),
+                            pos => pos,
+                        };
+                        Done::Seek(file.seek(pos))
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for File {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("File")
+            .field("std", &self.std)
+            .field("busy", &self.op.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,258 @@
+//! What the two stream sockets (TCP and Unix) share: reads and writes that
+//! wait as their caller waits, with timeouts, and the `std::io` and
+//! `futures-io` trait implementations.
+
+use super::timeouts::Timeouts;
+use crate::io::pollable::{Direction, Pollable};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
+
+/// A connected stream socket.
+pub(crate) struct Stream<S> {
+    pub(crate) io: Pollable<S>,
+    pub(crate) timeouts: Timeouts,
+}
+
+impl<S> Stream<S>
+where
+    S: AsRawFd,
+    for<'a> &'a S: Read + Write,
+{
+    pub(crate) fn new(source: S) -> Stream<S> {
+        Stream {
+            io: Pollable::new(source),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// Reads into `buf`; an empty `buf` reads 0 bytes at once (`recv(2)`
+    /// would wait for data to read none of it).
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io
+            .wait_io(Direction::Read, self.timeouts.read(), |mut s| s.read(buf))
+    }
+
+    pub(crate) fn read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Ok(0);
+        }
+        self.io
+            .wait_io(Direction::Read, self.timeouts.read(), |mut s| {
+                s.read_vectored(bufs)
+            })
+    }
+
+    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io
+            .wait_io(Direction::Write, self.timeouts.write(), |mut s| {
+                s.write(buf)
+            })
+    }
+
+    pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.io
+            .wait_io(Direction::Write, self.timeouts.write(), |mut s| {
+                s.write_vectored(bufs)
+            })
+    }
+
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+    }
+
+    pub(crate) fn poll_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.io
+            .poll_io(cx, Direction::Read, |mut s| s.read_vectored(bufs))
+    }
+
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+    }
+
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+}
+
+/// `AsyncWrite::poll_close`: shuts the writing half down (the peer reads
+/// end of stream); a socket the peer already dropped is closed enough.
+pub(crate) fn close_write(
+    shutdown: impl FnOnce(Shutdown) -> io::Result<()>,
+) -> Poll<io::Result<()>> {
+    match shutdown(Shutdown::Write) {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+        done => Poll::Ready(done),
+    }
+}
+
+/// Implements `Read`, `Write`, `AsyncRead` and `AsyncWrite` for a stream
+/// type and for shared references to it, through its `stream` field.
+macro_rules! stream_io_traits {
+    ($ty:ty) => {
+        impl std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.stream.read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.stream.read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Read for &$ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.stream.read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.stream.read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.stream.write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.stream.write_vectored(bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Write for &$ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.stream.write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.stream.write_vectored(bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.stream.poll_read(cx, buf)
+            }
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.stream.poll_read_vectored(cx, bufs)
+            }
+        }
+
+        impl futures_io::AsyncRead for &$ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.stream.poll_read(cx, buf)
+            }
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.stream.poll_read_vectored(cx, bufs)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.stream.poll_write(cx, buf)
+            }
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.stream.poll_write_vectored(cx, bufs)
+            }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                $crate::net::stream::close_write(|how| self.shutdown(how))
+            }
+        }
+
+        impl futures_io::AsyncWrite for &$ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.stream.poll_write(cx, buf)
+            }
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.stream.poll_write_vectored(cx, bufs)
+            }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                $crate::net::stream::close_write(|how| self.shutdown(how))
+            }
+        }
+    };
+}
+
+pub(crate) use stream_io_traits;
