@@ -1,85 +1,132 @@
 #!/usr/bin/env bash
-# Builds every bare-metal kernel image of kernel/riscv64 (each tests/*.rs,
-# plus the demo kernel) in the dev and release profiles, boots each under
-# qemu-system-riscv64 (QEMU virt, OpenSBI) with a timeout, and fails on any
-# failure or hang. Also checks the crate's formatting, clippy lints and
-# rustdoc (it is a workspace of its own, outside the root workspace's checks).
+# Builds and boots every bare-metal kernel under QEMU, with a timeout, and
+# fails on any failed check or hang:
 #
-#   bash .ci/kernel.sh                   # from anywhere in the repository
+#   kernel/riscv64  QEMU virt + OpenSBI: every tests/*.rs image and the demo
+#                   kernel (seed scenarios, timer interrupts, preemption,
+#                   -smp 2 with one executor per hart, measurements, ...)
+#   kernel/aarch64  QEMU virt, cortex-a72: the smoke image
+#   kernel/x86_64   QEMU pc through multiboot v1: the smoke image
+#
+# each in the dev and release profiles, after formatting, clippy and
+# rustdoc checks of every kernel crate (and of kernel/smoke, the checks the
+# aarch64 and x86_64 images share). Each is a workspace of its own, outside
+# the root workspace's checks.
+#
+#   bash .ci/kernel.sh                        # from anywhere in the repository
 #   XASYNC_KERNEL_TIMEOUT=30 bash .ci/kernel.sh
+#   XASYNC_KERNELS="aarch64 x86_64" bash .ci/kernel.sh
 #
-# Installs what it needs when missing: the rustup target
-# riscv64gc-unknown-none-elf and Debian's qemu-system-misc (with sudo when
-# not root). The image's own status decides (see kernel/riscv64/qemu-run.sh):
-# 0 pass, 1.. failure code, 124 hung.
+# Installs what it needs when missing, without prompting: the rustup
+# targets, and Debian's qemu-system-misc, qemu-system-arm and
+# qemu-system-x86 (with sudo when not root). The image's own status
+# decides (see each kernel's qemu-run.sh): 0 pass, 1.. failure, 124 hung.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$PWD"
 export CARGO_TERM_COLOR=never
 export XASYNC_KERNEL_TIMEOUT="${XASYNC_KERNEL_TIMEOUT:-60}"
+kernels=(${XASYNC_KERNELS:-riscv64 aarch64 x86_64})
 
 step() { printf '\n==> %s\n' "$*"; }
 
-if ! command -v qemu-system-riscv64 >/dev/null; then
-  step "apt-get install qemu-system-misc"
+declare -A target=(
+  [riscv64]=riscv64gc-unknown-none-elf
+  [aarch64]=aarch64-unknown-none
+  [x86_64]=x86_64-unknown-none
+)
+declare -A qemu=(
+  [riscv64]=qemu-system-riscv64
+  [aarch64]=qemu-system-aarch64
+  [x86_64]=qemu-system-x86_64
+)
+declare -A package=(
+  [riscv64]=qemu-system-misc
+  [aarch64]=qemu-system-arm
+  [x86_64]=qemu-system-x86
+)
+
+missing=()
+targets=()
+for k in "${kernels[@]}"; do
+  [ -n "${target[$k]:-}" ] || { echo "unknown kernel: $k" >&2; exit 2; }
+  command -v "${qemu[$k]}" >/dev/null || missing+=("${package[$k]}")
+  targets+=("${target[$k]}")
+done
+if ((${#missing[@]})); then
+  step "apt-get install ${missing[*]}"
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends qemu-system-misc >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if ! rustup target list --installed | grep -qx riscv64gc-unknown-none-elf; then
-  step "rustup target add riscv64gc-unknown-none-elf"
-  rustup target add riscv64gc-unknown-none-elf
-fi
+installed="$(rustup target list --installed)"
+for t in "${targets[@]}"; do
+  if ! grep -qx "$t" <<<"$installed"; then
+    step "rustup target add $t"
+    rustup target add "$t"
+  fi
+done
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-cd kernel/riscv64
-
-step "cargo fmt --check (kernel/riscv64)"
-cargo fmt --check
-
-step "cargo clippy -D warnings (kernel/riscv64)"
-cargo clippy --lib --bins --tests --examples -- -D warnings
-
-step "cargo doc -D warnings (kernel/riscv64)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib
+step "kernel/smoke: fmt, clippy, rustdoc"
+(
+  cd kernel/smoke
+  cargo fmt --check
+  cargo clippy -- -D warnings
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+)
+for k in "${kernels[@]}"; do
+  step "kernel/$k: fmt, clippy, rustdoc"
+  (
+    cd "kernel/$k"
+    cargo fmt --check
+    cargo clippy --lib --bins --tests --examples -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib
+  )
+done
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 passed=0
 failed=0
 summary=()
-for profile in dev release; do
-  step "build the kernel images ($profile)"
-  # One JSON line per artifact: "name" is the test's (or the bin's) name,
-  # "executable" its ELF.
-  images="$(cargo build --profile "$profile" --tests --bins --message-format=json |
-    grep '"executable":"/' |
-    sed -E 's/.*"target":\{[^}]*"name":"([^"]*)".*"executable":"([^"]*)".*/\1 \2/')"
-  [ -n "$images" ] || { echo "no kernel image was built" >&2; exit 1; }
-  while read -r name elf; do
-    step "boot $name ($profile)"
-    log="$logs/$profile-$name.log"
-    start_ns="$(date +%s%N)"
-    status=0
-    ./qemu-run.sh "$elf" >"$log" 2>&1 || status=$?
-    ms=$((($(date +%s%N) - start_ns) / 1000000))
-    if [ "$status" = 0 ]; then
-      # The kernel's own lines (the OpenSBI banner before them is noise).
-      tr -d '\r' <"$log" | sed -n '/^xasync-kernel:/,$p'
-      verdict=PASS detail=""
-      passed=$((passed + 1))
-    else
-      tr -d '\r' <"$log"
-      if [ "$status" = 124 ]; then
-        verdict=HANG detail=" (killed after ${XASYNC_KERNEL_TIMEOUT} s)"
+for k in "${kernels[@]}"; do
+  cd "$root/kernel/$k"
+  for profile in dev release; do
+    step "kernel/$k: build the images ($profile)"
+    # One JSON line per artifact: "name" is the test's (or the bin's) name,
+    # "executable" its ELF.
+    images="$(cargo build --profile "$profile" --tests --bins --message-format=json |
+      grep '"executable":"/' |
+      sed -E 's/.*"target":\{[^}]*"name":"([^"]*)".*"executable":"([^"]*)".*/\1 \2/')"
+    [ -n "$images" ] || { echo "no kernel image was built" >&2; exit 1; }
+    while read -r name elf; do
+      step "boot $k/$name ($profile)"
+      log="$logs/$k-$profile-$name.log"
+      start_ns="$(date +%s%N)"
+      status=0
+      ./qemu-run.sh "$elf" >"$log" 2>&1 || status=$?
+      ms=$((($(date +%s%N) - start_ns) / 1000000))
+      if [ "$status" = 0 ]; then
+        # The kernel's own lines (the firmware banner before them is noise).
+        tr -d '\r' <"$log" | sed -n '/^xasync-kernel:/,$p'
+        verdict=PASS detail=""
+        passed=$((passed + 1))
       else
-        verdict=FAIL detail=" (exit $status)"
+        tr -d '\r' <"$log"
+        if [ "$status" = 124 ]; then
+          verdict=HANG detail=" (killed after ${XASYNC_KERNEL_TIMEOUT} s)"
+        else
+          verdict=FAIL detail=" (exit $status)"
+        fi
+        failed=$((failed + 1))
       fi
-      failed=$((failed + 1))
-    fi
-    summary+=("$(printf '%-4s  %-7s  %-22s %6d ms%s' "$verdict" "$profile" "$name" "$ms" "$detail")")
-  done <<<"$images"
+      summary+=("$(printf '%-4s  %-7s  %-7s  %-22s %6d ms%s' \
+        "$verdict" "$k" "$profile" "$name" "$ms" "$detail")")
+    done <<<"$images"
+  done
 done
 
 step "summary (boot to exit, wall time)"

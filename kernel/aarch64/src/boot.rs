@@ -1,0 +1,112 @@
+//! Boot: `_start` (QEMU enters it at EL1, MMU and caches off), the
+//! exception vectors, and [`entry!`](crate::entry).
+//!
+//! `_start` parks every CPU but the first, turns on the FP/SIMD unit
+//! (`CPACR_EL1.FPEN = 0b11`: Rust code and the core's context switch use
+//! the FP registers, and they trap until this is set), installs the
+//! vectors, sets the stack, zeroes `.bss` and calls `boot_main`.
+
+use crate::{HEAP, console, exit, platform, println};
+use core::arch::global_asm;
+
+global_asm!(
+    r#"
+    .pushsection .text.boot, "ax"
+    .globl _start
+_start:
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    cbnz x1, 9f
+    mov x1, #(3 << 20)               // CPACR_EL1.FPEN: no FP/SIMD traps
+    msr cpacr_el1, x1
+    isb
+    ldr x1, =__vectors
+    msr vbar_el1, x1
+    ldr x1, =__stack_top
+    mov sp, x1
+    ldr x1, =__bss_start
+    ldr x2, =__bss_end
+1:  cmp x1, x2
+    b.hs 2f
+    str xzr, [x1], #8
+    b 1b
+2:  bl {boot_main}
+9:  wfe                              // other CPUs, or after main
+    b 9b
+    .popsection
+
+    // Every exception is fatal: report it and exit with a failure.
+    .pushsection .text, "ax"
+    .balign 2048
+__vectors:
+    .rept 16
+    .balign 128
+    b 3f
+    .endr
+3:  mrs x0, esr_el1
+    mrs x1, elr_el1
+    mrs x2, far_el1
+    bl {exception}
+    .popsection
+    "#,
+    boot_main = sym boot_main,
+    exception = sym exception,
+);
+
+unsafe extern "C" {
+    static mut __heap_start: u8;
+    static __heap_end: u8;
+}
+
+unsafe extern "Rust" {
+    /// The image's main, defined by [`entry!`](crate::entry).
+    fn __xasync_kernel_main() -> !;
+}
+
+/// The first Rust code: sets up the heap, then runs the image.
+extern "C" fn boot_main() -> ! {
+    let start = &raw mut __heap_start;
+    let size = (&raw const __heap_end) as usize - start as usize;
+    // SAFETY: the linker script reserves `__heap_start..__heap_end` for the
+    // heap alone; this runs once, before anything allocates.
+    unsafe { HEAP.lock().init(start, size) };
+    platform::init();
+    // SAFETY: `entry!` defines it with this signature.
+    unsafe { __xasync_kernel_main() }
+}
+
+/// Reports a synchronous exception or an unexpected interrupt, and exits.
+extern "C" fn exception(esr: u64, elr: u64, far: u64) -> ! {
+    console::_print(format_args!(
+        "\nxasync-kernel: EXCEPTION: ESR_EL1 {esr:#x} (class {:#x}) at ELR_EL1 {elr:#x}, \
+         FAR_EL1 {far:#x}\n",
+        esr >> 26
+    ));
+    exit::exit(2)
+}
+
+/// Runs an image's main (called by [`entry!`](crate::entry)): prints a
+/// banner, runs it, and exits QEMU with status 0 once it returns.
+pub fn run_main(name: &str, main: fn()) -> ! {
+    let start = platform::uptime();
+    println!("xasync-kernel: {name}: booted on aarch64");
+    main();
+    println!(
+        "xasync-kernel: {name} passed ({} us in the kernel)",
+        (platform::uptime() - start).as_micros()
+    );
+    exit::exit(0)
+}
+
+/// Names the image's main function, `fn()`: returning ends QEMU with
+/// success, panicking with failure.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(no_mangle)]
+        fn __xasync_kernel_main() -> ! {
+            let main: fn() = $main;
+            $crate::boot::run_main(::core::env!("CARGO_CRATE_NAME"), main)
+        }
+    };
+}

@@ -1,0 +1,134 @@
+//! xasync-core's kernel contract for this machine, without interrupts:
+//!
+//! | contract | here |
+//! | --- | --- |
+//! | `Clock` | the HPET main counter (`0xfed0_0000`), enabled at boot |
+//! | `Alarm` | nothing to arm: idling does not sleep |
+//! | `InterruptGuard` | `RFLAGS.IF`: save, `cli`, `sti` if it was set |
+//! | `CpuId` | the initial APIC id (`cpuid` leaf 1) |
+//! | `Kick` | nothing: one CPU, and its idle never sleeps |
+//! | `Idle` | `pause`: a busy wait, which the contract allows |
+//! | `Stack` | `HeapStack` (64 KiB from the heap, with a canary) |
+//!
+//! With interrupts, `Alarm` would program the LAPIC timer (TSC-deadline
+//! mode), `Idle` would be `sti; hlt; cli` (the `sti` shadow makes the pair
+//! atomic: no wake-up lost), and `Kick` a LAPIC IPI.
+
+use core::arch::asm;
+use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+use xasync_core::executor::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Platform};
+use xasync_core::stack::HeapStack;
+
+/// The HPET's MMIO base on QEMU's `pc` machine.
+const HPET: usize = 0xfed0_0000;
+/// General capabilities: bits 63..32 are the counter period in fs.
+const HPET_CAPABILITIES: usize = 0x000;
+/// General configuration: bit 0 enables the main counter.
+const HPET_CONFIG: usize = 0x010;
+/// The main counter.
+const HPET_COUNTER: usize = 0x0f0;
+/// `RFLAGS.IF`.
+const IF: u64 = 1 << 9;
+
+/// The HPET counter period in femtoseconds (0 until [`init`]).
+static PERIOD_FS: AtomicU64 = AtomicU64::new(0);
+
+fn hpet(offset: usize) -> *mut u64 {
+    (HPET + offset) as *mut u64
+}
+
+/// Starts the HPET main counter.
+pub(crate) fn init() {
+    // SAFETY: the boot page tables identity-map the HPET's page; these are
+    // its documented 64-bit registers.
+    let period = unsafe {
+        let period = ptr::read_volatile(hpet(HPET_CAPABILITIES)) >> 32;
+        let config = ptr::read_volatile(hpet(HPET_CONFIG));
+        ptr::write_volatile(hpet(HPET_CONFIG), config | 1);
+        period
+    };
+    assert!(period > 0, "no HPET at {HPET:#x}");
+    PERIOD_FS.store(period, Ordering::Relaxed);
+}
+
+/// Time since the HPET started.
+pub fn uptime() -> Duration {
+    // SAFETY: reading the identity-mapped HPET main counter.
+    let count = unsafe { ptr::read_volatile(hpet(HPET_COUNTER)) };
+    let femtos = u128::from(count) * u128::from(PERIOD_FS.load(Ordering::Relaxed));
+    Duration::from_nanos(u64::try_from(femtos / 1_000_000).unwrap_or(u64::MAX))
+}
+
+/// The machine as executors see it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Machine;
+
+impl Clock for Machine {
+    fn now(&self) -> Duration {
+        uptime()
+    }
+}
+
+impl Alarm for Machine {
+    fn set_alarm(&self, _deadline: Option<Duration>) {
+        // Idling returns at once: the executor polls the clock itself.
+    }
+}
+
+impl InterruptGuard for Machine {
+    type Saved = bool;
+
+    fn save_disable(&self) -> bool {
+        let flags: u64;
+        // SAFETY: reads RFLAGS and clears IF. Not `nomem`: a compiler
+        // barrier, like every interrupt guard.
+        unsafe { asm!("pushfq", "pop {}", "cli", out(reg) flags) };
+        flags & IF != 0
+    }
+
+    fn restore(&self, enabled: bool) {
+        if enabled {
+            // SAFETY: interrupts were enabled when saved.
+            unsafe { asm!("sti", options(nostack)) };
+        }
+    }
+}
+
+impl CpuId for Machine {
+    fn cpu_id(&self) -> usize {
+        let ebx: u32;
+        // SAFETY: `cpuid` leaf 1 only reads CPU information; rbx is
+        // reserved by LLVM, hence the swap through another register.
+        unsafe {
+            asm!(
+                "mov {tmp:r}, rbx",
+                "cpuid",
+                "xchg {tmp:r}, rbx",
+                tmp = out(reg) ebx,
+                inout("eax") 1u32 => _,
+                out("ecx") _,
+                out("edx") _,
+                options(nomem, nostack, preserves_flags)
+            )
+        };
+        (ebx >> 24) as usize
+    }
+}
+
+impl Kick for Machine {
+    fn kick(&self, _cpu: usize) {
+        // One CPU: the executor never kicks its own, and there is no other.
+    }
+}
+
+impl Idle for Machine {
+    fn idle(&self) {
+        core::hint::spin_loop();
+    }
+}
+
+impl Platform for Machine {
+    type Stack = HeapStack;
+}
