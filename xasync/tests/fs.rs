@@ -1,0 +1,190 @@
+//! File system calls from coroutines (suspending), async code and threads.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use xasync::fs::{self, File};
+use xasync::{Runtime, xasync};
+
+fn runtime() -> Runtime {
+    Runtime::builder().workers(1).build().unwrap()
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xasync-fs-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn path_functions_in_a_coroutine() {
+    let rt = runtime();
+    let dir = scratch("paths");
+    let d = dir.clone();
+    rt.xasync(move || {
+        let nested = d.join("a/b/c");
+        fs::create_dir_all(&nested).unwrap();
+        let file = nested.join("f.txt");
+        fs::write(&file, b"contents").unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"contents");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "contents");
+        assert_eq!(fs::metadata(&file).unwrap().len(), 8);
+        assert!(fs::try_exists(&file).unwrap());
+        let copy = nested.join("g.txt");
+        assert_eq!(fs::copy(&file, &copy).unwrap(), 8);
+        fs::rename(&copy, nested.join("h.txt")).unwrap();
+        let mut names: Vec<_> = fs::read_dir(&nested)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["f.txt", "h.txt"]);
+        fs::remove_file(nested.join("h.txt")).unwrap();
+        assert_eq!(
+            fs::canonicalize(&file).unwrap(),
+            std::fs::canonicalize(&file).unwrap()
+        );
+        fs::remove_dir_all(d.join("a")).unwrap();
+        assert!(!fs::try_exists(d.join("a")).unwrap());
+    })
+    .join()
+    .unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn errors_are_the_os_errors() {
+    let rt = runtime();
+    let dir = scratch("errors");
+    let d = dir.clone();
+    let kinds = rt
+        .xasync(move || {
+            [
+                fs::read(d.join("missing")).unwrap_err().kind(),
+                fs::metadata(d.join("missing")).unwrap_err().kind(),
+                File::open(d.join("missing")).unwrap_err().kind(),
+                fs::create_dir(&d).unwrap_err().kind(),
+                fs::read_to_string("/proc/self/exe").unwrap_err().kind(), // not UTF-8
+            ]
+        })
+        .join()
+        .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            io::ErrorKind::NotFound,
+            io::ErrorKind::NotFound,
+            io::ErrorKind::NotFound,
+            io::ErrorKind::AlreadyExists,
+            io::ErrorKind::InvalidData,
+        ]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn file_read_write_seek_in_a_coroutine_and_on_a_thread() {
+    let rt = runtime();
+    let dir = scratch("file");
+    let path = dir.join("data");
+    let p = path.clone();
+    rt.xasync(move || {
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap();
+        let data: Vec<u8> = (0..100_000u32).flat_map(u32::to_le_bytes).collect();
+        file.write_all(&data).unwrap();
+        file.flush().unwrap();
+        assert_eq!(file.metadata().unwrap().len(), 400_000);
+        file.seek(SeekFrom::Start(4 * 500)).unwrap();
+        let mut word = [0; 4];
+        file.read_exact(&mut word).unwrap();
+        assert_eq!(u32::from_le_bytes(word), 500);
+        file.rewind().unwrap();
+        let mut back = Vec::new();
+        file.read_to_end(&mut back).unwrap(); // through io::Read's default loop
+        assert_eq!(back, data);
+        file.set_len(8).unwrap();
+        file.sync_all().unwrap();
+    })
+    .join()
+    .unwrap();
+    // A plain thread: the same calls, made directly.
+    let mut file = File::open(&path).unwrap();
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes, [0, 0, 0, 0, 1, 0, 0, 0]);
+    let std = file.into_std().unwrap();
+    assert_eq!(std.metadata().unwrap().len(), 8);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn file_in_async_code() {
+    use futures_util::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+    let rt = runtime();
+    let dir = scratch("async");
+    let path = dir.join("data");
+    let text = rt.block_on(async move {
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open_async(&path)
+            .await
+            .unwrap();
+        AsyncWriteExt::write_all(&mut file, b"hello, async file")
+            .await
+            .unwrap();
+        AsyncWriteExt::flush(&mut file).await.unwrap();
+        AsyncSeekExt::seek(&mut file, SeekFrom::Start(7))
+            .await
+            .unwrap();
+        let mut head = [0; 5];
+        AsyncReadExt::read_exact(&mut file, &mut head)
+            .await
+            .unwrap(); // reads ahead
+        // Writing after a read-ahead writes where the reader stopped.
+        AsyncWriteExt::write_all(&mut file, b" FILE").await.unwrap();
+        AsyncSeekExt::seek(&mut file, SeekFrom::Start(0))
+            .await
+            .unwrap();
+        let mut text = String::new();
+        AsyncReadExt::read_to_string(&mut file, &mut text)
+            .await
+            .unwrap();
+        assert_eq!(&head, b"async");
+        fs::remove_dir_all_async(&dir).await.unwrap();
+        text
+    });
+    assert_eq!(text, "hello, async FILE");
+}
+
+#[test]
+fn a_coroutine_waiting_on_the_file_system_does_not_block_its_worker() {
+    let rt = runtime();
+    let dir = scratch("fifo");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let f = fifo.clone();
+    // Opening a FIFO for reading blocks until a writer opens it.
+    let reader = rt.xasync(move || fs::read_to_string(&f).unwrap());
+    // The only worker is free to run the writer meanwhile.
+    let writer = rt.xasync(move || {
+        let mut file = File::options().write(true).open(&fifo).unwrap();
+        file.write_all(b"through a fifo").unwrap();
+    });
+    writer.join().unwrap();
+    assert_eq!(reader.join().unwrap(), "through a fifo");
+    xasync(move || std::fs::remove_dir_all(dir).unwrap())
+        .join()
+        .unwrap();
+}

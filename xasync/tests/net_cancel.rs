@@ -1,0 +1,78 @@
+//! Dropping a coroutine blocked on a read: it unwinds (its destructors
+//! run), the socket closes and leaves the reactor's epoll set.
+//!
+//! Alone in its test binary: it inspects the process's epoll instances.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use xasync::Runtime;
+use xasync::net::TcpListener;
+
+/// The descriptors registered in any epoll instance of this process.
+fn registered_fds() -> HashSet<i32> {
+    let mut fds = HashSet::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let target = std::fs::read_link(entry.path()).unwrap_or_default();
+        if target.to_string_lossy() != "anon_inode:[eventpoll]" {
+            continue;
+        }
+        let info = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
+        for line in std::fs::read_to_string(info).unwrap_or_default().lines() {
+            if let Some(rest) = line.strip_prefix("tfd:") {
+                fds.insert(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
+        }
+    }
+    fds
+}
+
+/// Sets a flag when dropped.
+struct Dropped(Arc<AtomicBool>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn cancelling_a_blocked_reader_closes_and_deregisters_its_socket() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let fd = conn.as_raw_fd();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let guard = Dropped(dropped.clone());
+    let reader = rt.xasync(move || {
+        let _guard = guard;
+        let mut conn = conn;
+        let mut buf = [0; 16];
+        let _ = conn.read(&mut buf); // the client never sends
+        unreachable!("the read returned");
+    });
+    // Wait until the read registered the socket (and suspended).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !registered_fds().contains(&fd) {
+        assert!(Instant::now() < deadline, "the socket was never registered");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    reader.cancel();
+    let error = reader.join().unwrap_err();
+    assert!(error.is_cancelled(), "{error:?}");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the coroutine's stack was not unwound"
+    );
+    // The socket is closed: the peer reads end of stream...
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(client.read(&mut [0; 4]).unwrap(), 0);
+    // ... and it is no longer in any epoll set.
+    assert!(!registered_fds().contains(&fd));
+}
