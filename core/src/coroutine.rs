@@ -127,7 +127,7 @@ pub struct Yielder<I, Y> {
 impl<I, Y> Yielder<I, Y> {
     /// Suspends the coroutine, handing `value` to the `resume` call that ran
     /// it; returns the input of the next `resume`.
-    #[inline]
+    #[inline(always)]
     pub fn suspend(&self, value: Y) -> I {
         let value = ManuallyDrop::new(value);
         // SAFETY: only the running coroutine can reach its Yielder (it is
@@ -185,7 +185,7 @@ impl<I, Y> Yielder<I, Y> {
     ///
     /// Must run on this coroutine's stack while it is running; the value at
     /// `message` must not be used or dropped afterwards.
-    #[inline]
+    #[inline(always)]
     unsafe fn switch_out(&self, message: usize) -> Command<I> {
         // SAFETY: the header lives at the top of our own stack, and the
         // resumer is suspended at `caller_sp`.

@@ -47,6 +47,7 @@ pub(crate) enum Caller<'a> {
 }
 
 /// Who is calling.
+#[inline(always)]
 pub(crate) fn caller<'a>() -> Caller<'a> {
     let frame = FRAME.with(Cell::get);
     if frame.polling > 0 {
@@ -86,11 +87,13 @@ pub(crate) fn run_coroutine<T>(suspender: &Suspender<'_>, body: impl FnOnce() ->
 
 impl CoroutineCx<'_> {
     /// Suspends the coroutine until its task is polled again.
+    #[inline(always)]
     pub(crate) fn suspend(&self) {
         self.away(|| self.suspender.suspend());
     }
 
     /// Yields to the other tasks of the worker.
+    #[inline(always)]
     pub(crate) fn yield_now(&self) {
         self.away(|| self.suspender.yield_now());
     }
@@ -98,6 +101,7 @@ impl CoroutineCx<'_> {
     /// Runs `switch` (which suspends the coroutine) with the thread's frame
     /// handed back to the resumer meanwhile, and takes it back on
     /// resumption — or during a forced unwind.
+    #[inline(always)]
     fn away(&self, switch: impl FnOnce()) {
         let mine = FRAME.with(|f| f.replace(self.outer.get()));
         struct Reenter<'a, 'b>(&'a CoroutineCx<'b>, Frame);
@@ -112,6 +116,7 @@ impl CoroutineCx<'_> {
 
     /// Polls `future` with the context of the poll that runs the coroutine,
     /// as code inside a poll (so that waiting in it is refused).
+    #[inline(always)]
     pub(crate) fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
         let _polling = Polling::enter();
         self.suspender.poll(future)
@@ -134,6 +139,7 @@ pub(crate) struct Polling(());
 
 impl Polling {
     /// Enters a poll.
+    #[inline(always)]
     pub(crate) fn enter() -> Polling {
         FRAME.with(|f| {
             let mut frame = f.get();

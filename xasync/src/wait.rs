@@ -87,6 +87,7 @@ fn block_on_thread<F: Future>(future: F) -> F::Output {
 /// # Panics
 ///
 /// Inside `Future::poll`; use [`yield_now_async`] there.
+#[inline(always)]
 pub fn yield_now() {
     match context::caller() {
         Caller::Coroutine(coroutine) => coroutine.yield_now(),

@@ -126,6 +126,7 @@ where
 /// Returns `false` when `cx` is not the context a task of this module is
 /// being polled with (a combinator's own context, another executor): the
 /// caller must then wake `cx.waker()` itself.
+#[inline]
 pub fn yield_hint(cx: &Context<'_>) -> bool {
     let waker = cx.waker();
     if !core::ptr::eq(waker.vtable(), &WAKER_VTABLE) {

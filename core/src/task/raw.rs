@@ -168,7 +168,13 @@ where
                 None
             }
             Ok(Poll::Pending) => {
-                let yielded = cell.header.yielded.swap(false, Ordering::Relaxed);
+                // A plain load and store, not a swap: only the polling
+                // thread sets the flag during its poll (and a stray set
+                // from elsewhere costs one spurious requeue at worst).
+                let yielded = cell.header.yielded.load(Ordering::Relaxed);
+                if yielded {
+                    cell.header.yielded.store(false, Ordering::Relaxed);
+                }
                 if yielded && state.load(Ordering::Acquire) & CLOSED == 0 {
                     // Requeue as is: still RUNNING, our reference kept.
                     return Some(Runnable::continuing(header));

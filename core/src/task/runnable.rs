@@ -46,6 +46,7 @@ impl Runnable {
     /// the other ready tasks). Otherwise the task is done with for now: it
     /// completed, went to sleep until woken, or was woken during the poll
     /// and already rescheduled itself.
+    #[inline]
     pub fn run(self) -> Option<Runnable> {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: we hold the Runnable, whose reference `run` consumes or
@@ -54,6 +55,7 @@ impl Runnable {
     }
 
     /// The scheduler's word for this task (0 unless set).
+    #[inline]
     pub fn tag(&self) -> usize {
         // SAFETY: our reference keeps the header alive.
         unsafe { self.header.as_ref() }
@@ -62,6 +64,7 @@ impl Runnable {
     }
 
     /// Sets the scheduler's word (e.g. the worker a coroutine is pinned to).
+    #[inline]
     pub fn set_tag(&self, tag: usize) {
         // SAFETY: our reference keeps the header alive.
         unsafe { self.header.as_ref() }

@@ -69,6 +69,7 @@ impl Suspender<'_> {
     }
 
     /// Lets the other tasks run, then continues.
+    #[inline(always)]
     pub fn yield_now(&self) {
         // SAFETY: `cx` is the context of the poll that is running us; that
         // poll is suspended in `resume` and outlives this call.
@@ -81,6 +82,7 @@ impl Suspender<'_> {
 
     /// Polls `future` once with the context of the poll that is running the
     /// coroutine (its waker wakes this task).
+    #[inline(always)]
     pub fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
         // SAFETY: `cx` is the context of the poll that is running us (that
         // poll is suspended in `resume`); the borrow ends with this call.
@@ -88,6 +90,7 @@ impl Suspender<'_> {
     }
 
     /// Suspends until the task is polled again (after a wake-up).
+    #[inline(always)]
     pub fn suspend(&self) {
         self.cx.set(self.yielder.suspend(()));
     }
