@@ -67,7 +67,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Handle::current().xasync(f)
+    Handle::with_current(|handle| handle.xasync(f))
 }
 
 /// Runs an ordinary `Future` as a task (stackless) on the same scheduler
@@ -82,5 +82,5 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Handle::current().spawn(future)
+    Handle::with_current(|handle| handle.spawn(future))
 }

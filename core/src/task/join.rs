@@ -197,9 +197,13 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
-        // Drop a registered waker now rather than with the task.
-        drop(self.header().awaiter.take());
+        let state = self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
+        if state & COMPLETED == 0 {
+            // Drop a registered waker now rather than with the task. (A
+            // completed task's `finish` already took and woke it; a waker
+            // registered after that goes with the task.)
+            drop(self.header().awaiter.take());
+        }
         // SAFETY: our reference.
         unsafe { raw::drop_reference(self.header) }
     }

@@ -274,6 +274,7 @@ impl Drop for Runtime {
 
 /// A cloneable reference to a runtime, for spawning.
 #[derive(Clone)]
+#[repr(transparent)]
 pub struct Handle {
     shared: Arc<Shared>,
 }
@@ -322,7 +323,22 @@ impl Handle {
 
     /// The runtime of the current worker thread, if this is one.
     pub fn try_current() -> Option<Handle> {
-        worker::current_shared().map(|shared| Handle { shared })
+        worker::with_current_shared(|shared| Handle { shared: shared.clone() })
+    }
+
+    /// Runs `f` with [`current`](Self::current)'s handle, without the
+    /// reference-count traffic of cloning it.
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> R {
+        let mut f = Some(f);
+        let on_worker = worker::with_current_shared(|shared| {
+            // SAFETY: `Handle` is a `repr(transparent)` wrapper of `Arc<Shared>`.
+            let handle = unsafe { &*core::ptr::from_ref(shared).cast::<Handle>() };
+            (f.take().expect("called once"))(handle)
+        });
+        match on_worker {
+            Some(result) => result,
+            None => (f.take().expect("called once"))(Handle::default_runtime()),
+        }
     }
 
     /// The default runtime's handle, starting it if needed.

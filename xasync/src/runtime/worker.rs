@@ -68,11 +68,11 @@ pub(crate) fn current_index(shared: &Arc<Shared>) -> Option<usize> {
     with_local(shared, |local| local.index)
 }
 
-/// The runtime of the worker running on this thread, if any.
-pub(crate) fn current_shared() -> Option<Arc<Shared>> {
+/// Runs `f` with the runtime of the worker running on this thread, if any.
+pub(crate) fn with_current_shared<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
     let local = WORKER.with(Cell::get);
     // SAFETY: as in `with_local`.
-    (!local.is_null()).then(|| unsafe { &*local }.shared.clone())
+    (!local.is_null()).then(|| f(&unsafe { &*local }.shared))
 }
 
 /// Queues a pinned task on this thread if it is worker `home`.
