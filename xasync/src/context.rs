@@ -123,6 +123,7 @@ impl CoroutineCx<'_> {
     }
 
     /// Runs `future` to completion, suspending while it is pending.
+    #[inline]
     pub(crate) fn wait<F: IntoFuture>(&self, future: F) -> F::Output {
         let mut future = std::pin::pin!(future.into_future());
         loop {

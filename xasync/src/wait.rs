@@ -38,6 +38,7 @@ const IN_POLL: &str = "xasync: a waiting function (xawait, sleep, recv, lock, ..
 ///
 /// When called inside `Future::poll` (an async task, or a future being
 /// awaited): waiting there would deadlock the executor; use `.await`.
+#[inline]
 pub fn xawait<F: IntoFuture>(future: F) -> F::Output {
     match context::caller() {
         Caller::Coroutine(coroutine) => coroutine.wait(future),
@@ -48,6 +49,7 @@ pub fn xawait<F: IntoFuture>(future: F) -> F::Output {
 
 /// Runs `future` to completion on the calling thread (a coroutine
 /// suspends instead) and returns its output: [`xawait`] for futures.
+#[inline]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     xawait(future)
 }

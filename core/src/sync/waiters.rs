@@ -43,7 +43,7 @@
 
 use crate::spin::SpinLock;
 use alloc::vec::Vec;
-use core::mem;
+use core::mem::{self, MaybeUninit};
 use core::task::Waker;
 
 /// Sentinel index of the line.
@@ -318,7 +318,9 @@ pub(crate) fn wake_all<S, D: Default>(
 /// dropped, so declare it *before* taking the lock (locals drop in reverse
 /// order).
 pub(crate) struct WakeList {
-    wakers: [Option<Waker>; BATCH],
+    /// `wakers[..len]` are initialized (no per-use initialization or
+    /// drop of the whole array: a list is made for every operation).
+    wakers: [MaybeUninit<Waker>; BATCH],
     len: usize,
 }
 
@@ -326,7 +328,7 @@ impl WakeList {
     /// An empty list.
     pub(crate) const fn new() -> Self {
         WakeList {
-            wakers: [const { None }; BATCH],
+            wakers: [const { MaybeUninit::uninit() }; BATCH],
             len: 0,
         }
     }
@@ -337,20 +339,23 @@ impl WakeList {
     }
 
     /// Adds a waker (ignoring `None`); the list must not be full.
+    #[inline]
     pub(crate) fn push(&mut self, waker: Option<Waker>) {
         if let Some(waker) = waker {
             assert!(!self.is_full(), "WakeList overflow");
-            self.wakers[self.len] = Some(waker);
+            self.wakers[self.len].write(waker);
             self.len += 1;
         }
     }
 
     /// Wakes and empties the list. Call with no lock held.
+    #[inline]
     pub(crate) fn wake_all(&mut self) {
-        for waker in &mut self.wakers[..mem::take(&mut self.len)] {
-            if let Some(waker) = waker.take() {
-                waker.wake();
-            }
+        let len = mem::take(&mut self.len);
+        for slot in &self.wakers[..len] {
+            // SAFETY: the first `len` slots were initialized by `push`;
+            // `len` is already reset, so each is read exactly once.
+            unsafe { slot.assume_init_read() }.wake();
         }
     }
 }

@@ -123,6 +123,7 @@ impl std::error::Error for RecvTimeoutError {}
 impl<T> Sender<T> {
     /// Sends `value`, waiting while the channel is full. Fails (returning
     /// the value) once every receiver is gone.
+    #[inline]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         xawait(self.0.send_async(value))
     }
@@ -143,6 +144,7 @@ impl<T> Sender<T> {
 impl<T> Receiver<T> {
     /// Receives the next value, waiting while the channel is empty. Fails
     /// once every sender is gone and the channel is drained.
+    #[inline]
     pub fn recv(&self) -> Result<T, RecvError> {
         xawait(self.0.recv_async())
     }

@@ -48,6 +48,7 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Locks, waiting for the current holder.
+    #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         xawait(self.0.lock_async())
     }
@@ -96,11 +97,13 @@ impl<T> RwLock<T> {
 
 impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, waiting for a writer.
+    #[inline]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         xawait(self.0.read_async())
     }
 
     /// Locks for writing, waiting for readers and writers.
+    #[inline]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         xawait(self.0.write_async())
     }
@@ -145,6 +148,7 @@ impl Semaphore {
 
     /// Takes `n` permits, waiting until they are available; fails if the
     /// semaphore is closed.
+    #[inline]
     pub fn acquire(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
         xawait(self.0.acquire_async(n))
     }
