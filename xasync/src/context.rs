@@ -25,7 +25,29 @@ const THREAD: Frame = Frame {
 };
 
 thread_local! {
-    static FRAME: Cell<Frame> = const { Cell::new(THREAD) };
+    // Two cells rather than one `Cell<Frame>`: the fields are updated one
+    // at a time, and a 16-byte load right after 8-byte stores would stall
+    // on store forwarding.
+    static COROUTINE: Cell<*const CoroutineCx<'static>> = const { Cell::new(ptr::null()) };
+    static POLLING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The thread's frame.
+#[inline(always)]
+fn frame() -> Frame {
+    Frame {
+        coroutine: COROUTINE.with(Cell::get),
+        polling: POLLING.with(Cell::get),
+    }
+}
+
+/// Replaces the thread's frame, returning the previous one.
+#[inline(always)]
+fn replace_frame(frame: Frame) -> Frame {
+    Frame {
+        coroutine: COROUTINE.with(|c| c.replace(frame.coroutine)),
+        polling: POLLING.with(|p| p.replace(frame.polling)),
+    }
 }
 
 /// A running coroutine's bookkeeping, on its own stack.
@@ -49,7 +71,7 @@ pub(crate) enum Caller<'a> {
 /// Who is calling.
 #[inline(always)]
 pub(crate) fn caller<'a>() -> Caller<'a> {
-    let frame = FRAME.with(Cell::get);
+    let frame = frame();
     if frame.polling > 0 {
         Caller::Polling
     } else if frame.coroutine.is_null() {
@@ -73,12 +95,12 @@ pub(crate) fn run_coroutine<T>(suspender: &Suspender<'_>, body: impl FnOnce() ->
         coroutine: ptr::from_ref(&cx).cast(),
         polling: 0,
     };
-    cx.outer.set(FRAME.with(|f| f.replace(entered)));
+    cx.outer.set(replace_frame(entered));
     /// Restores the resumer's frame when the body returns or unwinds.
     struct Leave<'a, 'b>(&'a CoroutineCx<'b>);
     impl Drop for Leave<'_, '_> {
         fn drop(&mut self) {
-            FRAME.with(|f| f.set(self.0.outer.get()));
+            replace_frame(self.0.outer.get());
         }
     }
     let _leave = Leave(&cx);
@@ -103,11 +125,11 @@ impl CoroutineCx<'_> {
     /// resumption — or during a forced unwind.
     #[inline(always)]
     fn away(&self, switch: impl FnOnce()) {
-        let mine = FRAME.with(|f| f.replace(self.outer.get()));
+        let mine = replace_frame(self.outer.get());
         struct Reenter<'a, 'b>(&'a CoroutineCx<'b>, Frame);
         impl Drop for Reenter<'_, '_> {
             fn drop(&mut self) {
-                self.0.outer.set(FRAME.with(|f| f.replace(self.1)));
+                self.0.outer.set(replace_frame(self.1));
             }
         }
         let _reenter = Reenter(self, mine);
@@ -142,21 +164,13 @@ impl Polling {
     /// Enters a poll.
     #[inline(always)]
     pub(crate) fn enter() -> Polling {
-        FRAME.with(|f| {
-            let mut frame = f.get();
-            frame.polling += 1;
-            f.set(frame);
-        });
+        POLLING.with(|p| p.set(p.get() + 1));
         Polling(())
     }
 }
 
 impl Drop for Polling {
     fn drop(&mut self) {
-        FRAME.with(|f| {
-            let mut frame = f.get();
-            frame.polling -= 1;
-            f.set(frame);
-        });
+        POLLING.with(|p| p.set(p.get() - 1));
     }
 }
