@@ -159,7 +159,7 @@ mod timer;
 pub use platform::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Platform};
 pub use timer::Sleep;
 
-use crate::loom::{AtomicBool, Ordering};
+use crate::loom::{AtomicBool, AtomicUsize, Ordering};
 use crate::spin::SpinLock;
 use crate::task::stackful::{Stackful, Suspender};
 use crate::task::{self, JoinHandle, Runnable, TaskRef};
@@ -192,6 +192,11 @@ pub(crate) struct Shared<P: Platform> {
     /// Tasks spawned from other CPUs: boxed [`SpawnNode`]s.
     spawns: Inbox,
     timers: SpinLock<Timers>,
+    /// The wheel's `next_deadline` (`usize::MAX`: no timer), refreshed
+    /// under the lock whenever the wheel changes: lets a round skip the
+    /// lock and the clock while nothing is due. A hint only; the idle
+    /// decision takes the lock.
+    next_timer: AtomicUsize,
     /// Nanoseconds per timer tick.
     tick: u64,
     /// The future of [`LocalExecutor::block_on`] was woken.
@@ -207,10 +212,17 @@ impl<P: Platform> Shared<P> {
         }
     }
 
-    /// Runs `f` on the timers, under their lock, with interrupts disabled.
+    /// Runs `f` on the timers, under their lock, with interrupts disabled,
+    /// then refreshes the `next_timer` hint.
     fn with_timers<R>(&self, f: impl FnOnce(&mut Timers) -> R) -> R {
         let _irq = IrqOff::new(&self.platform);
-        f(&mut self.timers.lock())
+        let mut timers = self.timers.lock();
+        let result = f(&mut timers);
+        let next = timers.wheel.next_deadline().map_or(usize::MAX, |tick| {
+            usize::try_from(tick).unwrap_or(usize::MAX)
+        });
+        self.next_timer.store(next, Ordering::Release);
+        result
     }
 
     /// The current tick, rounded down.
@@ -337,6 +349,7 @@ impl<P: Platform> LocalExecutor<P> {
                 inbox: Inbox::new(),
                 spawns: Inbox::new(),
                 timers: SpinLock::new(Timers::new()),
+                next_timer: AtomicUsize::new(usize::MAX),
                 tick,
                 main_woken: AtomicBool::new(false),
             }),
@@ -537,8 +550,12 @@ impl<P: Platform> LocalExecutor<P> {
 
     /// Wakes the tasks whose timers are due, earliest first.
     fn fire_timers(&self) {
-        let mut due = self.due.take();
         let shared = &*self.shared;
+        let hint = shared.next_timer.load(Ordering::Acquire);
+        if hint == usize::MAX || usize::try_from(shared.now_tick()).unwrap_or(usize::MAX) < hint {
+            return;
+        }
+        let mut due = self.due.take();
         shared.with_timers(|timers| {
             if let Some(next) = timers.wheel.next_deadline() {
                 let now = shared.now_tick();

@@ -144,7 +144,7 @@ fn sleeping_coroutine(executor: &Executor) {
     );
     for d in &slept {
         assert!(*d >= Duration::from_millis(10), "woke early: {d:?}");
-        assert!(*d < Duration::from_millis(60), "woke very late: {d:?}");
+        assert!(*d < Duration::from_millis(200), "woke very late: {d:?}");
     }
     assert!(alarms >= 5, "the timer interrupt ended each sleep");
     assert!(

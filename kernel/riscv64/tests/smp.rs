@@ -148,7 +148,7 @@ fn main(info: &BootInfo) {
         slept.as_micros()
     );
     assert!(slept >= Duration::from_millis(5));
-    assert!(slept < Duration::from_millis(50), "slept {slept:?}");
+    assert!(slept < Duration::from_millis(200), "slept {slept:?}");
 
     // Stop the other hart, then check what both saw.
     shared.stop.lock().take().unwrap().send(()).unwrap();
