@@ -277,6 +277,39 @@ fn cancel_drops_the_future_on_the_executor() {
 }
 
 #[test]
+fn a_cancelled_coroutine_in_try_wait_cleans_up_and_returns() {
+    let (_host, executor) = executor(false);
+    let spawner = executor.spawner();
+    let cleaned = Rc::new(Cell::new(0));
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let (cleaned, spawner) = (cleaned.clone(), spawner.clone());
+            executor.spawn_coroutine(move |s| {
+                let waited = if i == 0 {
+                    s.try_wait(pending::<()>())
+                } else {
+                    s.try_wait(spawner.sleep(Duration::from_secs(3600)))
+                };
+                // Ordinary code runs on Err: no unwinding involved.
+                if waited.is_err() {
+                    cleaned.set(cleaned.get() + 1);
+                }
+            })
+        })
+        .collect();
+    executor.run_until_idle();
+    handles[0].cancel();
+    executor.run_until_idle();
+    assert_eq!(cleaned.get(), 1);
+    // The others, by dropping the executor.
+    drop(executor);
+    assert_eq!(cleaned.get(), 3);
+    for h in handles {
+        assert!(futures_block_on(h).unwrap_err().is_cancelled());
+    }
+}
+
+#[test]
 fn a_wake_from_another_thread_kicks_the_idle_executor() {
     let (host, executor) = executor(false);
     let (tx, rx) = oneshot::channel::<&str>();
