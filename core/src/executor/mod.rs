@@ -143,13 +143,13 @@
 //! is dropped at once (only ever a future that never ran, and is `Send`)
 //! and its handle reports cancellation.
 //!
-//! Cancelling a suspended stackful coroutine drops its `Coroutine`. With
-//! the `std` feature that unwinds its stack; without it the stack is
-//! leaked (never reused, so still sound) — until the core's no-unwind
-//! cancellation lands, which resumes the coroutine so that its
-//! `Suspender::try_wait` returns `Err(Cancelled)` and it returns on its
-//! own; this executor needs no change for that, since it only ever drops
-//! the future on the coroutine's CPU.
+//! Cancelling a suspended stackful coroutine drops its `Coroutine`, on its
+//! CPU. A coroutine waiting in [`Suspender::try_wait`] is then resumed one
+//! last time with `Err(Cancelled)` and returns by ordinary code, so its
+//! destructors run and its stack is freed even without unwinding (kernels
+//! build with `panic = "abort"`); it must not wait again after that. One
+//! waiting in plain [`Suspender::wait`] is unwound with the `std` feature;
+//! without it, its stack is leaked (never reused, so still sound).
 
 mod inbox;
 mod platform;
