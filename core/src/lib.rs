@@ -1,6 +1,6 @@
 //! The `no_std` core of xasync: everything that needs no operating system.
 //!
-//! * [`arch`](crate::arch) (private): the context switch for x86_64, aarch64 and riscv64.
+//! * `arch` (private): the context switch for x86_64, aarch64 and riscv64.
 //! * [`stack`]: the [`Stack`](stack::Stack) trait a host implements and a
 //!   portable heap stack.
 //! * [`coroutine`]: asymmetric coroutines ([`Coroutine`](coroutine::Coroutine),

@@ -348,3 +348,29 @@ fn stackful_try_wait_returns_cancelled_when_the_task_is_cancelled() {
     r.run();
     assert_eq!(*outcome.lock().unwrap(), Some("cancelled"));
 }
+
+#[test]
+fn waiting_after_a_cancellation_panics_instead_of_touching_a_dead_context() {
+    use std::sync::{Arc, Mutex};
+    use xasync_core::task::{self, Runnable, stackful::Stackful};
+    let queue: Arc<Mutex<Vec<Runnable>>> = Arc::default();
+    let q = queue.clone();
+    let refused: Arc<Mutex<bool>> = Arc::default();
+    let r = refused.clone();
+    let body = Stackful::<_, _, HeapStack>::new(move |s| {
+        if s.try_wait(std::future::pending::<()>()).is_err() {
+            let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.wait(async {})));
+            *r.lock().unwrap() = again.is_err();
+        }
+    });
+    // SAFETY: run and dropped on this thread only.
+    let (runnable, handle) =
+        unsafe { task::spawn_unchecked(body, move |r| q.lock().unwrap().push(r), 0) };
+    runnable.run();
+    handle.cancel();
+    queue.lock().unwrap().pop().unwrap().run();
+    assert!(
+        *refused.lock().unwrap(),
+        "waiting after the cancellation was not refused"
+    );
+}

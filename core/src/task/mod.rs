@@ -79,7 +79,9 @@ where
 /// The scheduler must run and drop every [`Runnable`] of this task, and
 /// drop the last reference to it while the future has not finished, only on
 /// threads where the future may be polled and dropped (for a stackful
-/// coroutine: the thread it first ran on).
+/// coroutine: the thread it first ran on). If the output is not `Send`,
+/// the same holds for the last reference while the output is unclaimed
+/// (the [`JoinHandle`] is `Send` only for `Send` outputs).
 pub unsafe fn spawn_unchecked<F, S>(
     future: F,
     schedule: S,

@@ -29,6 +29,7 @@ use crate::stack::Stack;
 use core::fmt;
 use core::future::Future;
 use core::pin::{Pin, pin};
+use core::ptr;
 use core::task::{Context, Poll};
 
 /// The context a poll resumed the coroutine with, type-erased (it only
@@ -64,16 +65,21 @@ impl Suspender<'_> {
             if let Poll::Ready(output) = self.poll(future.as_mut()) {
                 return Ok(output);
             }
-            self.cx.set(self.yielder.try_suspend(())?);
+            match self.yielder.try_suspend(()) {
+                Ok(cx) => self.cx.set(cx),
+                Err(cancelled) => {
+                    // No poll runs us anymore: forget its (dead) context.
+                    self.cx.set(ptr::null_mut());
+                    return Err(cancelled);
+                }
+            }
         }
     }
 
     /// Lets the other tasks run, then continues.
     #[inline(always)]
     pub fn yield_now(&self) {
-        // SAFETY: `cx` is the context of the poll that is running us; that
-        // poll is suspended in `resume` and outlives this call.
-        let cx = unsafe { &mut *self.cx.get() };
+        let cx = self.context();
         if !super::yield_hint(cx) {
             cx.waker().wake_by_ref();
         }
@@ -84,9 +90,26 @@ impl Suspender<'_> {
     /// coroutine (its waker wakes this task).
     #[inline(always)]
     pub fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
-        // SAFETY: `cx` is the context of the poll that is running us (that
-        // poll is suspended in `resume`); the borrow ends with this call.
-        future.poll(unsafe { &mut *self.cx.get() })
+        future.poll(self.context())
+    }
+
+    /// The context of the poll running the coroutine, borrowed for one use.
+    ///
+    /// # Panics
+    ///
+    /// After [`try_wait`](Self::try_wait) reported a cancellation: no poll
+    /// runs the coroutine anymore, so it cannot wait; it must return.
+    #[inline(always)]
+    fn context(&self) -> &mut Context<'_> {
+        let cx = self.cx.get();
+        assert!(
+            !cx.is_null(),
+            "a cancelled coroutine tried to wait; it must return"
+        );
+        // SAFETY: a non-null `cx` is the context of the poll that is running
+        // us (suspended in `resume`, outliving this borrow, which the caller
+        // uses for one poll); after a cancellation it is null.
+        unsafe { &mut *cx.cast::<Context<'_>>() }
     }
 
     /// Suspends until the task is polled again (after a wake-up).
