@@ -79,10 +79,11 @@ impl Suspender<'_> {
     /// Lets the other tasks run, then continues.
     #[inline(always)]
     pub fn yield_now(&self) {
-        let cx = self.context();
-        if !super::yield_hint(cx) {
-            cx.waker().wake_by_ref();
-        }
+        self.with_context(|cx| {
+            if !super::yield_hint(cx) {
+                cx.waker().wake_by_ref();
+            }
+        });
         self.suspend();
     }
 
@@ -90,26 +91,26 @@ impl Suspender<'_> {
     /// coroutine (its waker wakes this task).
     #[inline(always)]
     pub fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
-        future.poll(self.context())
+        self.with_context(|cx| future.poll(cx))
     }
 
-    /// The context of the poll running the coroutine, borrowed for one use.
+    /// Runs `f` with the context of the poll running the coroutine.
     ///
     /// # Panics
     ///
     /// After [`try_wait`](Self::try_wait) reported a cancellation: no poll
     /// runs the coroutine anymore, so it cannot wait; it must return.
     #[inline(always)]
-    fn context(&self) -> &mut Context<'_> {
+    fn with_context<R>(&self, f: impl FnOnce(&mut Context<'_>) -> R) -> R {
         let cx = self.cx.get();
         assert!(
             !cx.is_null(),
             "a cancelled coroutine tried to wait; it must return"
         );
         // SAFETY: a non-null `cx` is the context of the poll that is running
-        // us (suspended in `resume`, outliving this borrow, which the caller
-        // uses for one poll); after a cancellation it is null.
-        unsafe { &mut *cx.cast::<Context<'_>>() }
+        // us (suspended in `resume`, outliving `f`, which cannot keep the
+        // borrow); after a cancellation it is null.
+        f(unsafe { &mut *cx.cast::<Context<'_>>() })
     }
 
     /// Suspends until the task is polled again (after a wake-up).
