@@ -236,10 +236,13 @@ impl Shared {
     }
 }
 
-/// Drops the finished tasks of a registry when it has doubled since the
-/// last sweep, keeping the cost amortized O(1) per task.
+/// Drops the finished tasks of a registry when it is full, then makes room
+/// for at least as many tasks as are left, so that the next sweep (which
+/// costs about twice that) is at least that many pushes away: amortized
+/// O(1) per task even when most tasks are still running.
 pub(crate) fn sweep(registry: &mut Vec<TaskRef>) {
     if registry.len() >= 64 && registry.len() == registry.capacity() {
         registry.retain(|task| !task.is_finished());
+        registry.reserve(registry.len());
     }
 }
