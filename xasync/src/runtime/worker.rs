@@ -25,12 +25,15 @@ const DONATE_SCAN: usize = 64;
 
 /// The worker's own state, on its thread.
 ///
-/// All tasks ready to run here wait in one FIFO, `ready`, so that a
-/// yielding coroutine goes behind every task that was ready before it.
+/// Woken and yielding tasks wait in one FIFO, `ready`, so that a yielding
+/// coroutine goes behind every task that was ready before it. Coroutines
+/// spawned here wait in the work-stealing `deque` and run after the ready
+/// tasks (and every [`FAIRNESS`] tasks), newest first: a tree of spawns
+/// runs depth-first on few stacks, and woken coroutines finish (freeing
+/// their stacks) before new ones take more. Idle workers steal the oldest.
 /// Only tasks other workers may run (futures, unstarted coroutines) are
-/// ever moved to `deque`, where others steal them: when some worker is
-/// parked, a busy one donates half of its stealable ready tasks there and
-/// wakes a sleeper.
+/// ever in `deque`: when some worker is parked, a busy one wakes it for the
+/// deque, donating half of its stealable ready tasks there.
 pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
@@ -94,11 +97,18 @@ pub(crate) fn push_pinned_local(
 }
 
 /// Queues a stealable task on this thread's worker, if it is one of
-/// `shared`'s.
+/// `shared`'s: an unstarted coroutine in the work-stealing deque (run after
+/// the ready tasks, newest first, so that a tree of spawns runs depth-first
+/// on few stacks; idle workers steal the oldest), a future in `ready`.
 pub(crate) fn push_local(shared: &Arc<Shared>, runnable: Runnable) -> Result<(), Runnable> {
     let mut runnable = Some(runnable);
     with_local(shared, |local| {
-        local.push_stealable(runnable.take().expect("once"))
+        let runnable = runnable.take().expect("once");
+        if Tag::of(runnable.tag()) == Tag::Unstarted {
+            local.deque.push(runnable);
+        } else {
+            local.push_stealable(runnable);
+        }
     });
     runnable.map_or(Ok(()), Err)
 }
@@ -226,7 +236,10 @@ impl Local {
         let ticks = self.ticks.get().wrapping_add(1);
         self.ticks.set(ticks);
         if ticks.is_multiple_of(FAIRNESS)
-            && let Some(runnable) = self.take_from_inbox().or_else(|| self.take_from_injector())
+            && let Some(runnable) = self
+                .take_from_inbox()
+                .or_else(|| self.take_from_injector())
+                .or_else(|| self.deque.pop())
         {
             return Some(runnable);
         }
@@ -253,29 +266,60 @@ impl Local {
         self.timers().fire(self.shared.clock.now_tick());
     }
 
-    /// Offers half of the stealable ready tasks — among the newest
-    /// [`DONATE_SCAN`] — to parked workers.
+    /// Offers half of the stealable ready tasks — among the newest and the
+    /// oldest [`DONATE_SCAN`] — to parked workers.
+    ///
+    /// Both ends: freshly spawned tasks sit at the back, but so do woken
+    /// pinned coroutines, which can bury a long run of unstarted ones at the
+    /// front (a million spawned coroutines whose first sleeps are over).
     fn donate(&self) {
         let shared = &self.shared;
-        let stealable = self.stealable.get();
-        if stealable < 2 || !shared.has_sleepers() {
+        if !shared.has_sleepers() {
             return;
         }
-        let mut offer = stealable / 2;
+        let stealable = self.stealable.get();
+        if stealable < 2 {
+            if self.deque.len() >= 2 {
+                shared.notify_one(); // unstarted coroutines to steal
+            }
+            return;
+        }
+        let offer = stealable / 2;
         let mut ready = self.ready.borrow_mut();
-        let floor = ready.len().saturating_sub(DONATE_SCAN);
+        let mut moved = 0;
+        // Moves the task at `at` to the deque if it is stealable.
+        let mut give = |ready: &mut VecDeque<Runnable>, at: usize| {
+            let stealable = Tag::of(ready[at].tag()) != Tag::Pinned(self.index);
+            if stealable {
+                self.deque
+                    .push(ready.remove(at).expect("an index in range"));
+                moved += 1;
+            }
+            stealable
+        };
+        // The newest, from the back.
+        let floor = ready.len().saturating_sub(DONATE_SCAN / 2);
         let mut at = ready.len();
-        while offer > 0 && at > floor {
+        let mut left = offer;
+        while left > 0 && at > floor {
             at -= 1;
-            if Tag::of(ready[at].tag()) != Tag::Pinned(self.index) {
-                let runnable = ready.remove(at).expect("an index in range");
-                self.deque.push(runnable);
-                offer -= 1;
-                self.stealable.set(self.stealable.get() - 1);
+            left -= usize::from(give(&mut ready, at));
+        }
+        // The oldest, from the front.
+        let mut at = 0;
+        for _ in 0..DONATE_SCAN / 2 {
+            if left == 0 || at >= ready.len() {
+                break;
+            }
+            if give(&mut ready, at) {
+                left -= 1;
+            } else {
+                at += 1;
             }
         }
         drop(ready);
-        if !self.deque.is_empty() {
+        self.stealable.set(self.stealable.get() - moved);
+        if moved > 0 || self.deque.len() >= 2 {
             shared.notify_one();
         }
     }
@@ -318,7 +362,8 @@ impl Local {
         first
     }
 
-    /// Moves a stolen batch from the deque to the back of `ready`.
+    /// Moves the deque's tasks (a stolen batch, or unstarted coroutines
+    /// spawned here) to the back of `ready`, newest first.
     fn adopt_stolen(&self) {
         while let Some(runnable) = self.deque.pop() {
             self.push_stealable(runnable);
@@ -335,6 +380,11 @@ impl Local {
             runnable.run()
         };
         if let Some(runnable) = again {
+            // A yield goes behind every task ready here, unstarted
+            // coroutines included.
+            if !self.deque.is_empty() {
+                self.adopt_stolen();
+            }
             if tag == Tag::Free {
                 self.push_stealable(runnable);
             } else {
