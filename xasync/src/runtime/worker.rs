@@ -261,9 +261,13 @@ impl Local {
         &self.shared.remotes[self.index].timers
     }
 
-    /// Wakes the tasks whose timers are due.
+    /// Wakes the tasks whose timers are due (without reading the clock
+    /// when none is pending).
     fn fire_timers(&self) {
-        self.timers().fire(self.shared.clock.now_tick());
+        let timers = self.timers();
+        if timers.next_tick().is_some() {
+            timers.fire(self.shared.clock.now_tick());
+        }
     }
 
     /// Offers half of the stealable ready tasks — among the newest and the
