@@ -1,0 +1,211 @@
+//! Coroutines from C: start (`xasync`), wait (`xawait`), cancel, detach;
+//! sleeping and yielding inside them.
+
+use crate::coroutine::{self, Ptr, Running};
+use crate::error::{Error, Result, call, status};
+use crate::runtime::{self, XASYNC_CURRENT_RUNTIME, xasync_runtime};
+use crate::table::{Kind, Table};
+use crate::xasync_status::{self, *};
+use std::ffi::c_void;
+use std::ptr;
+use std::time::Duration;
+use xasync::{JoinError, JoinHandle};
+
+/// A coroutine started by `xasync` or `xasync_spawn`. Release it exactly
+/// once: by awaiting it (`xawait`, `xasync_await`) or detaching it
+/// (`xasync_task_detach`).
+#[repr(C)]
+#[allow(non_camel_case_types, reason = "the names are those of the C header")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct xasync_task {
+    /// The handle's id (see the crate documentation); 0 is never issued.
+    pub id: u64,
+}
+
+/// The function a coroutine runs: it receives the `arg` given to
+/// `xasync_spawn` and returns the result that `xasync_await` hands over.
+/// It must not unwind (catch C++ exceptions inside) or `longjmp` out.
+#[allow(non_camel_case_types, reason = "the names are those of the C header")]
+pub type xasync_fn = Option<unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void>;
+
+/// The tasks' handle table.
+pub(crate) const TASK: Kind = Kind::new(0x54, "task", "awaited or detached");
+static TASKS: Table<JoinHandle<Ptr>> = Table::new(TASK);
+
+/// The body of `xasync_spawn`.
+fn spawn(rt: xasync_runtime, f: xasync_fn, arg: *mut c_void) -> Result<xasync_task> {
+    let f = f.ok_or_else(|| Error::null("f"))?;
+    let (handle, runtime) = runtime::handle(rt)?;
+    let arg = Ptr::new(arg);
+    let task = handle.xasync(move || {
+        let me = Running::coroutine(runtime, ptr::null());
+        let arg = arg.into_raw();
+        // SAFETY: `f` is a C function taking and returning `void *`, as
+        // `xasync_spawn`'s caller promised, and it does not unwind.
+        Ptr::new(coroutine::enter(&me, || unsafe { f(arg) }))
+    });
+    Ok(xasync_task {
+        id: TASKS.insert(task)?,
+    })
+}
+
+/// Starts `f(arg)` as a coroutine on the runtime `rt`
+/// (`XASYNC_CURRENT_RUNTIME`: the caller's runtime, else the default one)
+/// and stores its handle in `*out` (zero on failure). `f` may start on any
+/// worker; once started it stays on that worker's thread.
+///
+/// Errors: `XASYNC_ERR_NULL_POINTER` (`f`, `out`), the runtime handle's
+/// errors, `XASYNC_ERR_TOO_MANY`.
+///
+/// # Safety
+///
+/// `f` is NULL or a function of type `xasync_fn` that follows its rules;
+/// `out` is NULL or writable. The library never touches `arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn xasync_spawn(
+    rt: xasync_runtime,
+    f: xasync_fn,
+    arg: *mut c_void,
+    out: *mut xasync_task,
+) -> xasync_status {
+    status("xasync_spawn", || {
+        if out.is_null() {
+            return Err(Error::null("out"));
+        }
+        // SAFETY: non-null and writable by the caller's contract.
+        unsafe { out.write(xasync_task { id: 0 }) };
+        let task = spawn(rt, f, arg)?;
+        // SAFETY: as above.
+        unsafe { out.write(task) };
+        Ok(())
+    })
+}
+
+/// Starts `f(arg)` as a coroutine, as the seed's `xasync(f)`: on the
+/// caller's runtime, else the default runtime. Returns its handle, or the
+/// zero handle on failure (see `xasync_last_error`).
+///
+/// # Safety
+///
+/// As `xasync_spawn`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn xasync(f: xasync_fn, arg: *mut c_void) -> xasync_task {
+    call("xasync", || spawn(XASYNC_CURRENT_RUNTIME, f, arg)).unwrap_or(xasync_task { id: 0 })
+}
+
+/// What awaiting a task's handle gives.
+fn join(task: xasync_task) -> Result<*mut c_void> {
+    coroutine::check()?;
+    let handle = TASKS.remove(task.id)?;
+    match coroutine::wait(|| handle.join())? {
+        Ok(result) => Ok(result.into_raw()),
+        Err(error) => Err(join_error(&error)),
+    }
+}
+
+/// The error of a task that ended without a result.
+fn join_error(error: &JoinError) -> Error {
+    if error.is_cancelled() {
+        Error::new(XASYNC_ERR_CANCELLED, "the task was cancelled")
+    } else {
+        Error::new(XASYNC_ERR_PANIC, error.to_string())
+    }
+}
+
+/// Waits for the task and stores the value its function returned in
+/// `*result` (if `result` is not NULL; NULL is stored on failure). Suspends
+/// a coroutine, blocks a thread. Releases the handle, whatever the outcome,
+/// except on `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE` and when
+/// the calling coroutine was cancelled before the call.
+///
+/// Errors: `XASYNC_ERR_CANCELLED` (the task was cancelled before it
+/// returned, or the caller is a cancelled coroutine), `XASYNC_ERR_STALE_HANDLE`
+/// (awaited or detached already), `XASYNC_ERR_INVALID_HANDLE`.
+///
+/// # Safety
+///
+/// `result` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn xasync_await(
+    task: xasync_task,
+    result: *mut *mut c_void,
+) -> xasync_status {
+    let outcome = call("xasync_await", || join(task));
+    if !result.is_null() {
+        // SAFETY: non-null and writable by the caller's contract.
+        unsafe { result.write(outcome.unwrap_or(ptr::null_mut())) };
+    }
+    match outcome {
+        Ok(_) => XASYNC_OK,
+        Err(status) => status,
+    }
+}
+
+/// Waits for the task and returns what its function returned, as the
+/// seed's `xawait(frame)`; NULL on failure (tell a failure from a NULL
+/// result with `xasync_await`). Releases the handle as `xasync_await`.
+#[unsafe(no_mangle)]
+pub extern "C" fn xawait(task: xasync_task) -> *mut c_void {
+    call("xawait", || join(task)).unwrap_or(ptr::null_mut())
+}
+
+/// Cancels the task: if it has not finished, it will not run on (a
+/// coroutine suspended in a waiting call gets `XASYNC_ERR_CANCELLED` there
+/// and must return; an unstarted one never runs). The handle stays valid:
+/// await (gives `XASYNC_ERR_CANCELLED` unless the task finished first) or
+/// detach it.
+#[unsafe(no_mangle)]
+pub extern "C" fn xasync_task_cancel(task: xasync_task) -> xasync_status {
+    status("xasync_task_cancel", || {
+        TASKS.with(task.id, JoinHandle::cancel)
+    })
+}
+
+/// Releases the handle and lets the task run on with nobody waiting for it
+/// (its result is discarded).
+#[unsafe(no_mangle)]
+pub extern "C" fn xasync_task_detach(task: xasync_task) -> xasync_status {
+    status("xasync_task_detach", || {
+        TASKS.remove(task.id)?.detach();
+        Ok(())
+    })
+}
+
+/// Stores in `*out` whether the task has finished (returned or been
+/// cancelled): awaiting it would not wait.
+///
+/// # Safety
+///
+/// `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn xasync_task_is_finished(
+    task: xasync_task,
+    out: *mut bool,
+) -> xasync_status {
+    status("xasync_task_is_finished", || {
+        if out.is_null() {
+            return Err(Error::null("out"));
+        }
+        let finished = TASKS.with(task.id, JoinHandle::is_finished)?;
+        // SAFETY: non-null and writable by the caller's contract.
+        unsafe { out.write(finished) };
+        Ok(())
+    })
+}
+
+/// Waits `ms` milliseconds: suspends a coroutine (its worker runs others),
+/// blocks a thread. Timers have 1 ms resolution and never fire early.
+/// Fails only with `XASYNC_ERR_CANCELLED` (see the cancellation rules).
+#[unsafe(no_mangle)]
+pub extern "C" fn xasync_sleep_ms(ms: u64) -> xasync_status {
+    status("xasync_sleep_ms", || {
+        coroutine::wait(|| xasync::time::sleep(Duration::from_millis(ms)))
+    })
+}
+
+/// Lets the other coroutines of the worker run, then continues (on a
+/// thread: yields it to the OS). Fails only with `XASYNC_ERR_CANCELLED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn xasync_yield() -> xasync_status {
+    status("xasync_yield", || coroutine::wait(xasync::yield_now))
+}
