@@ -57,8 +57,9 @@ impl StackHeader {
     #[inline(always)]
     pub(crate) unsafe fn check(&self, escape_sp: *mut u8) {
         if let Some(canary) = self.canary {
-            let probe = 0u8;
-            let sp = core::ptr::addr_of!(probe) as usize;
+            // The real stack pointer: the address of a local would be off by
+            // up to a frame, and a large frame can straddle the limit.
+            let sp = arch::stack_pointer();
             // SAFETY: the `Stack` contract keeps the canary readable.
             let intact = unsafe { canary.read_volatile() } == STACK_CANARY;
             if !intact || sp < self.limit {

@@ -62,7 +62,10 @@ pub unsafe trait Stack {
 ///
 /// Portable (it serves kernels and tests) but without a guard page: an
 /// overflow is detected at the next suspension instead of at the faulting
-/// access. On Linux prefer the std crate's pooled mmap stacks.
+/// access. Below the canary the allocation keeps [`HEAP_STACK_SLACK`]
+/// bytes of its own, so an overflow of up to that much lands in memory
+/// nobody else uses before it is reported. On Linux prefer the std crate's
+/// pooled mmap stacks.
 ///
 /// ```
 /// use xasync_core::stack::{HeapStack, Stack};
@@ -79,19 +82,26 @@ pub struct HeapStack {
 /// limit 16-byte aligned.
 const CANARY_SLOT: usize = 16;
 
+/// Bytes a [`HeapStack`] keeps below its canary, so that a modest
+/// overflow stays inside its own allocation until the canary check
+/// reports it.
+pub const HEAP_STACK_SLACK: usize = 4096;
+
 impl HeapStack {
     /// Allocates a stack with at least `size` usable bytes (rounded up to 16
     /// and to at least [`MIN_STACK_SIZE`]).
     pub fn new(size: usize) -> Self {
         let size = size.max(MIN_STACK_SIZE).next_multiple_of(16);
-        let layout = Layout::from_size_align(size + CANARY_SLOT, 16).expect("stack size overflows");
+        let layout = Layout::from_size_align(HEAP_STACK_SLACK + CANARY_SLOT + size, 16)
+            .expect("stack size overflows");
         // SAFETY: the layout has a non-zero size.
         let base = unsafe { alloc(layout) };
         let Some(base) = NonNull::new(base) else {
             handle_alloc_error(layout)
         };
-        // SAFETY: the allocation starts with CANARY_SLOT bytes, 16-aligned.
-        unsafe { base.cast::<u64>().write(STACK_CANARY) };
+        // SAFETY: the canary slot follows the slack, inside the allocation,
+        // 16-aligned.
+        unsafe { base.add(HEAP_STACK_SLACK).cast::<u64>().write(STACK_CANARY) };
         HeapStack { base, layout }
     }
 }
@@ -113,11 +123,12 @@ unsafe impl Stack for HeapStack {
 
     fn limit(&self) -> NonNull<u8> {
         // SAFETY: inside the allocation.
-        unsafe { self.base.add(CANARY_SLOT) }
+        unsafe { self.base.add(HEAP_STACK_SLACK + CANARY_SLOT) }
     }
 
     fn overflow_check(&self) -> OverflowCheck {
-        OverflowCheck::Canary(self.base.cast())
+        // SAFETY: inside the allocation.
+        OverflowCheck::Canary(unsafe { self.base.add(HEAP_STACK_SLACK) }.cast())
     }
 }
 

@@ -32,6 +32,15 @@ pub(crate) const STACK_ALIGNMENT: usize = 16;
 /// Size of the register frame `switch` saves.
 const FRAME: usize = 160;
 
+/// The current stack pointer.
+#[inline(always)]
+pub(crate) fn stack_pointer() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register; no memory, stack or flags are touched.
+    unsafe { asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
+}
+
 /// Prepares a fresh stack whose top is `top`; returns its initial stack pointer.
 ///
 /// # Safety

@@ -46,21 +46,21 @@ pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: *mut u8) -> !;
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use self::x86_64::{
-    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, suspend, switch,
+    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, stack_pointer, suspend, switch,
 };
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]
 pub(crate) use self::aarch64::{
-    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, suspend, switch,
+    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, stack_pointer, suspend, switch,
 };
 
 #[cfg(target_arch = "riscv64")]
 mod riscv64;
 #[cfg(target_arch = "riscv64")]
 pub(crate) use self::riscv64::{
-    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, suspend, switch,
+    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, stack_pointer, suspend, switch,
 };
 
 #[cfg(not(any(

@@ -37,6 +37,15 @@ const FRAME: usize = 208;
 #[cfg(not(riscv_fpu))]
 const FRAME: usize = 112;
 
+/// The current stack pointer.
+#[inline(always)]
+pub(crate) fn stack_pointer() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register; no memory, stack or flags are touched.
+    unsafe { asm!("mv {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
+}
+
 /// Prepares a fresh stack whose top is `top`; returns its initial stack pointer.
 ///
 /// # Safety

@@ -96,6 +96,15 @@ macro_rules! restore_fp_control {
     };
 }
 
+/// The current stack pointer.
+#[inline(always)]
+pub(crate) fn stack_pointer() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register; no memory, stack or flags are touched.
+    unsafe { asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
+}
+
 /// Prepares a fresh stack whose top is `top`; returns its initial stack pointer.
 ///
 /// # Safety
