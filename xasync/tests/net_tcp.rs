@@ -118,6 +118,30 @@ fn a_coroutine_reading_does_not_block_its_worker() {
 }
 
 #[test]
+fn data_and_end_of_stream_in_one_readiness_event() {
+    // The peer writes and closes before the reader first waits: one edge
+    // carries both; after a short read the next must see the end, not hang.
+    let rt = runtime(1);
+    for _ in 0..20 {
+        let (listener, addr) = listener();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        let reader = rt.xasync(move || {
+            let mut conn = conn;
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut first = [0; 1]; // registers the socket, then waits
+            conn.read_exact(&mut first).unwrap();
+            let mut rest = Vec::new();
+            conn.read_to_end(&mut rest).map(|_| rest)
+        });
+        client.write_all(b"xyz").unwrap();
+        drop(client);
+        assert_eq!(reader.join().unwrap().unwrap(), b"yz");
+    }
+}
+
+#[test]
 fn read_timeout_on_a_silent_peer() {
     let rt = runtime(1);
     let (listener, addr) = listener();

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -30,6 +31,12 @@ pub(crate) struct Pollable<S> {
     registration: OnceLock<Registration>,
     /// Serializes the first registration.
     registering: Mutex<()>,
+    /// Per direction: 1 + the generation at which an attempt found the
+    /// socket exhausted (a short read or write), 0 if none did. Until the
+    /// next readiness event the next attempt would surely fail with
+    /// `WouldBlock`, so it is skipped: one system call less per wait.
+    /// (Not once the socket reported a hang-up: see `Entry::is_closed`.)
+    exhausted: [AtomicU64; 2],
     source: S,
 }
 
@@ -39,6 +46,7 @@ impl<S: AsRawFd> Pollable<S> {
         Pollable {
             registration: OnceLock::new(),
             registering: Mutex::new(()),
+            exhausted: [AtomicU64::new(0), AtomicU64::new(0)],
             source,
         }
     }
@@ -62,7 +70,9 @@ impl<S: AsRawFd> Pollable<S> {
     /// Runs `op` until it does not fail with `WouldBlock`, waiting for
     /// `direction` between attempts: a coroutine suspends, a plain thread
     /// blocks. `timeout` bounds the whole call (`TimedOut` when it runs
-    /// out).
+    /// out). `exhausted` tells from a result whether the socket was left
+    /// with nothing more to give (a short read or write), which lets the
+    /// next call wait without trying first.
     ///
     /// # Panics
     ///
@@ -72,14 +82,14 @@ impl<S: AsRawFd> Pollable<S> {
         direction: Direction,
         timeout: Option<Duration>,
         mut op: impl FnMut(&S) -> io::Result<R>,
+        exhausted: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         match context::caller() {
             Caller::Coroutine(coroutine) => loop {
                 let ticket = self.ticket(direction);
-                match op(&self.source) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    done => return done,
+                if let Some(done) = self.attempt(direction, ticket, &mut op, &exhausted) {
+                    return done;
                 }
                 let ready = Ready {
                     pollable: self,
@@ -114,12 +124,12 @@ impl<S: AsRawFd> Pollable<S> {
         cx: &mut Context<'_>,
         direction: Direction,
         mut op: impl FnMut(&S) -> io::Result<R>,
+        exhausted: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
             let ticket = self.ticket(direction);
-            match op(&self.source) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                done => return Poll::Ready(done),
+            if let Some(done) = self.attempt(direction, ticket, &mut op, &exhausted) {
+                return Poll::Ready(done);
             }
             match self.poll_ready(cx, direction, ticket) {
                 Poll::Ready(Ok(())) => {}
@@ -127,6 +137,37 @@ impl<S: AsRawFd> Pollable<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+
+    /// Tries `op` unless the socket is known to be exhausted at `ticket`;
+    /// `None` if it would block.
+    fn attempt<R>(
+        &self,
+        direction: Direction,
+        ticket: u64,
+        op: &mut impl FnMut(&S) -> io::Result<R>,
+        exhausted: &impl Fn(&R) -> bool,
+    ) -> Option<io::Result<R>> {
+        let hint = &self.exhausted[direction as usize];
+        if hint.load(Ordering::Relaxed) == ticket + 1 && !self.closed() {
+            return None;
+        }
+        match op(&self.source) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            done => {
+                if done.as_ref().is_ok_and(exhausted) {
+                    hint.store(ticket + 1, Ordering::Relaxed);
+                }
+                Some(done)
+            }
+        }
+    }
+
+    /// Whether the reactor saw a hang-up or error on the socket.
+    fn closed(&self) -> bool {
+        self.registration
+            .get()
+            .is_some_and(|registration| registration.entry().is_closed())
     }
 
     /// Ready if readiness came since `ticket`, else registers the waker.
@@ -193,6 +234,12 @@ impl<S: AsRawFd> Future for Ready<'_, S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.pollable.poll_ready(cx, self.direction, self.ticket)
     }
+}
+
+/// For operations whose result says nothing about what is left (accept,
+/// datagrams, connect).
+pub(crate) fn never<R>(_: &R) -> bool {
+    false
 }
 
 /// The error of an operation that ran out of time.

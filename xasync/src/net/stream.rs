@@ -33,32 +33,45 @@ where
         if buf.is_empty() {
             return Ok(0);
         }
-        self.io
-            .wait_io(Direction::Read, self.timeouts.read(), |mut s| s.read(buf))
+        let len = buf.len();
+        self.io.wait_io(
+            Direction::Read,
+            self.timeouts.read(),
+            |mut s| s.read(buf),
+            short(len),
+        )
     }
 
     pub(crate) fn read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         if bufs.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
-        self.io
-            .wait_io(Direction::Read, self.timeouts.read(), |mut s| {
-                s.read_vectored(bufs)
-            })
+        let len = total(bufs.iter().map(|b| b.len()));
+        self.io.wait_io(
+            Direction::Read,
+            self.timeouts.read(),
+            |mut s| s.read_vectored(bufs),
+            short(len),
+        )
     }
 
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .wait_io(Direction::Write, self.timeouts.write(), |mut s| {
-                s.write(buf)
-            })
+        self.io.wait_io(
+            Direction::Write,
+            self.timeouts.write(),
+            |mut s| s.write(buf),
+            short(buf.len()),
+        )
     }
 
     pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.io
-            .wait_io(Direction::Write, self.timeouts.write(), |mut s| {
-                s.write_vectored(bufs)
-            })
+        let len = total(bufs.iter().map(|b| b.len()));
+        self.io.wait_io(
+            Direction::Write,
+            self.timeouts.write(),
+            |mut s| s.write_vectored(bufs),
+            short(len),
+        )
     }
 
     pub(crate) fn poll_read(
@@ -69,7 +82,9 @@ where
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_io(cx, Direction::Read, |mut s| s.read(buf), short(len))
     }
 
     pub(crate) fn poll_read_vectored(
@@ -80,12 +95,18 @@ where
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        self.io
-            .poll_io(cx, Direction::Read, |mut s| s.read_vectored(bufs))
+        let len = total(bufs.iter().map(|b| b.len()));
+        self.io.poll_io(
+            cx,
+            Direction::Read,
+            |mut s| s.read_vectored(bufs),
+            short(len),
+        )
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        self.io
+            .poll_io(cx, Direction::Write, |mut s| s.write(buf), short(buf.len()))
     }
 
     pub(crate) fn poll_write_vectored(
@@ -93,9 +114,25 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+        let len = total(bufs.iter().map(|b| b.len()));
+        self.io.poll_io(
+            cx,
+            Direction::Write,
+            |mut s| s.write_vectored(bufs),
+            short(len),
+        )
     }
+}
+
+/// A transfer of `n` bytes (but not 0, end of stream) out of `len`
+/// asked for left the socket exhausted: its buffer was drained (read) or
+/// filled (write).
+fn short(len: usize) -> impl Fn(&usize) -> bool {
+    move |&n| n > 0 && n < len
+}
+
+fn total(lens: impl Iterator<Item = usize>) -> usize {
+    lens.fold(0, usize::saturating_add)
 }
 
 /// `AsyncWrite::poll_close`: shuts the writing half down (the peer reads

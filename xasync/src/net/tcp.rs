@@ -2,7 +2,7 @@
 
 use super::addr::each_addr;
 use super::stream::{Stream, stream_io_traits};
-use crate::io::pollable::{Direction, Pollable, timed_out};
+use crate::io::pollable::{Direction, Pollable, never, timed_out};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
@@ -91,7 +91,9 @@ impl TcpListener {
     }
 
     fn accept_within(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.io.wait_io(Direction::Read, timeout, |l| l.accept())?;
+        let (stream, addr) = self
+            .io
+            .wait_io(Direction::Read, timeout, |l| l.accept(), never)?;
         Ok((TcpStream::from_mio(stream), addr))
     }
 
@@ -103,7 +105,7 @@ impl TcpListener {
     /// Polls for a connection (for hand-written futures).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         self.io
-            .poll_io(cx, Direction::Read, |l| l.accept())
+            .poll_io(cx, Direction::Read, |l| l.accept(), never)
             .map_ok(|(stream, addr)| (TcpStream::from_mio(stream), addr))
     }
 
@@ -238,7 +240,7 @@ impl TcpStream {
         match stream
             .stream
             .io
-            .wait_io(Direction::Write, timeout, connected)
+            .wait_io(Direction::Write, timeout, connected, never)
         {
             Ok(()) => Ok(stream),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(timed_out()),
@@ -253,7 +255,9 @@ impl TcpStream {
         for addr in addr.to_socket_addrs()? {
             let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?);
             let io = &stream.stream.io;
-            match std::future::poll_fn(|cx| io.poll_io(cx, Direction::Write, connected)).await {
+            match std::future::poll_fn(|cx| io.poll_io(cx, Direction::Write, connected, never))
+                .await
+            {
                 Ok(()) => return Ok(stream),
                 Err(e) => last = Some(e),
             }
@@ -333,11 +337,12 @@ impl TcpStream {
 
     /// Reads without consuming: waits like `read`.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream
-            .io
-            .wait_io(Direction::Read, self.stream.timeouts.read(), |s| {
-                s.peek(buf)
-            })
+        self.stream.io.wait_io(
+            Direction::Read,
+            self.stream.timeouts.read(),
+            |s| s.peek(buf),
+            never,
+        )
     }
 
     /// Deregisters the stream and returns it as a blocking std stream.

@@ -2,7 +2,7 @@
 
 use super::addr::each_addr;
 use super::timeouts::Timeouts;
-use crate::io::pollable::{Direction, Pollable};
+use crate::io::pollable::{Direction, Pollable, never};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -60,60 +60,87 @@ impl UdpSocket {
     /// Sends a datagram to `addr`; waits while the send buffer is full.
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         each_addr(addr, |addr| {
-            self.io
-                .wait_io(Direction::Write, self.timeouts.write(), |s| {
-                    s.send_to(buf, addr)
-                })
+            self.io.wait_io(
+                Direction::Write,
+                self.timeouts.write(),
+                |s| s.send_to(buf, addr),
+                never,
+            )
         })
     }
 
     /// Receives a datagram (truncated to `buf`) and its source; waits for
     /// one.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io
-            .wait_io(Direction::Read, self.timeouts.read(), |s| s.recv_from(buf))
+        self.io.wait_io(
+            Direction::Read,
+            self.timeouts.read(),
+            |s| s.recv_from(buf),
+            never,
+        )
     }
 
     /// Sends to the connected address.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .wait_io(Direction::Write, self.timeouts.write(), |s| s.send(buf))
+        self.io.wait_io(
+            Direction::Write,
+            self.timeouts.write(),
+            |s| s.send(buf),
+            never,
+        )
     }
 
     /// Receives from the connected address.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .wait_io(Direction::Read, self.timeouts.read(), |s| s.recv(buf))
+        self.io.wait_io(
+            Direction::Read,
+            self.timeouts.read(),
+            |s| s.recv(buf),
+            never,
+        )
     }
 
     /// Receives a datagram without consuming it.
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io
-            .wait_io(Direction::Read, self.timeouts.read(), |s| s.peek_from(buf))
+        self.io.wait_io(
+            Direction::Read,
+            self.timeouts.read(),
+            |s| s.peek_from(buf),
+            never,
+        )
     }
 
     /// The future of [`send_to`](Self::send_to) (to a resolved address).
     pub async fn send_to_async(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
         std::future::poll_fn(|cx| {
             self.io
-                .poll_io(cx, Direction::Write, |s| s.send_to(buf, addr))
+                .poll_io(cx, Direction::Write, |s| s.send_to(buf, addr), never)
         })
         .await
     }
 
     /// The future of [`recv_from`](Self::recv_from).
     pub async fn recv_from_async(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        std::future::poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
+        std::future::poll_fn(|cx| {
+            self.io
+                .poll_io(cx, Direction::Read, |s| s.recv_from(buf), never)
+        })
+        .await
     }
 
     /// The future of [`send`](Self::send).
     pub async fn send_async(&self, buf: &[u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |s| s.send(buf))).await
+        std::future::poll_fn(|cx| {
+            self.io
+                .poll_io(cx, Direction::Write, |s| s.send(buf), never)
+        })
+        .await
     }
 
     /// The future of [`recv`](Self::recv).
     pub async fn recv_async(&self, buf: &mut [u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
+        std::future::poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf), never))
+            .await
     }
 
     /// Bounds each receive to `timeout` (`TimedOut` after); `None`: no bound.

@@ -1,7 +1,7 @@
 //! Unix domain stream sockets: [`UnixListener`] and [`UnixStream`].
 
 use super::stream::{Stream, stream_io_traits};
-use crate::io::pollable::{Direction, Pollable};
+use crate::io::pollable::{Direction, Pollable, never};
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
@@ -63,7 +63,9 @@ impl UnixListener {
     }
 
     fn accept_within(&self, timeout: Option<Duration>) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, addr) = self.io.wait_io(Direction::Read, timeout, |l| l.accept())?;
+        let (stream, addr) = self
+            .io
+            .wait_io(Direction::Read, timeout, |l| l.accept(), never)?;
         Ok((UnixStream::from_mio(stream), addr))
     }
 
@@ -75,7 +77,7 @@ impl UnixListener {
     /// Polls for a connection (for hand-written futures).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         self.io
-            .poll_io(cx, Direction::Read, |l| l.accept())
+            .poll_io(cx, Direction::Read, |l| l.accept(), never)
             .map_ok(|(stream, addr)| (UnixStream::from_mio(stream), addr))
     }
 
@@ -155,7 +157,7 @@ impl UnixStream {
         stream
             .stream
             .io
-            .wait_io(Direction::Write, None, connected)?;
+            .wait_io(Direction::Write, None, connected, never)?;
         Ok(stream)
     }
 
