@@ -99,6 +99,7 @@ pub fn serve(mut conn: TcpStream) -> io::Result<()> {
             return Ok(()); // the client closed
         }
         filled += n;
+        let date = date.now(); // once per batch of pipelined requests
         let mut start = 0;
         let mut close = false;
         while start < filled && !close {
@@ -111,7 +112,7 @@ pub fn serve(mut conn: TcpStream) -> io::Result<()> {
                         break; // the body is still coming
                     }
                     close = wants_close(&request);
-                    respond(&mut output, date.now(), close);
+                    respond(&mut output, date, close);
                     start += head + body;
                 }
                 Ok(httparse::Status::Partial) => break,
@@ -142,9 +143,11 @@ pub fn serve(mut conn: TcpStream) -> io::Result<()> {
 }
 
 fn respond(output: &mut Vec<u8>, date: &[u8], close: bool) {
-    output.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: xasync\r\nDate: ");
+    // The same header set as may_minihttp's hello world (the benchmark's
+    // peer), so that both put the same bytes on the wire.
+    output.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: X\r\nDate: ");
     output.extend_from_slice(date);
-    output.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n");
+    output.extend_from_slice(b"\r\nContent-Length: 13\r\n");
     if close {
         output.extend_from_slice(b"Connection: close\r\n");
     }

@@ -84,7 +84,11 @@ impl<S: AsRawFd> Pollable<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
         exhausted: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // Computed at the first wait only: most calls never wait.
+        let mut deadline = None;
+        let mut deadline = move || {
+            *deadline.get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)))
+        };
         match context::caller() {
             Caller::Coroutine(coroutine) => loop {
                 let ticket = self.ticket(direction);
@@ -96,13 +100,16 @@ impl<S: AsRawFd> Pollable<S> {
                     direction,
                     ticket,
                 };
-                match deadline {
-                    None => coroutine.wait(ready)?,
-                    Some(deadline) => {
-                        let left = left_until(deadline)?;
-                        coroutine
-                            .wait(crate::time::timeout_async(left, ready))
-                            .map_err(|_| timed_out())??;
+                match (timeout, deadline()) {
+                    (None, _) => coroutine.wait(ready)?,
+                    // A deadline too far to represent: no bound.
+                    (Some(_), None) => coroutine.wait(ready)?,
+                    (Some(_), Some(deadline)) => {
+                        left_until(deadline)?;
+                        coroutine.wait(ReadyBefore {
+                            ready,
+                            deadline: crate::time::sleep_until_async(deadline),
+                        })?;
                     }
                 }
             },
@@ -112,7 +119,7 @@ impl<S: AsRawFd> Pollable<S> {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     done => return done,
                 }
-                block_until_ready(self.source.as_raw_fd(), direction, deadline)?;
+                block_until_ready(self.source.as_raw_fd(), direction, deadline())?;
             },
         }
     }
@@ -233,6 +240,25 @@ impl<S: AsRawFd> Future for Ready<'_, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.pollable.poll_ready(cx, self.direction, self.ticket)
+    }
+}
+
+/// Readiness, or `TimedOut` at a deadline.
+struct ReadyBefore<'a, S> {
+    ready: Ready<'a, S>,
+    deadline: crate::time::Sleep,
+}
+
+impl<S: AsRawFd> Future for ReadyBefore<'_, S> {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Poll::Ready(ready) = Pin::new(&mut self.ready).poll(cx) {
+            return Poll::Ready(ready);
+        }
+        Pin::new(&mut self.deadline)
+            .poll(cx)
+            .map(|()| Err(timed_out()))
     }
 }
 
