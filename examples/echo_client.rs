@@ -13,8 +13,14 @@ use xasync::{join_all, xasync};
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:7000".into());
-    let connections: usize = args.next().map_or(Ok(100), |a| a.parse()).map_err(invalid)?;
-    let messages: usize = args.next().map_or(Ok(100), |a| a.parse()).map_err(invalid)?;
+    let connections: usize = args
+        .next()
+        .map_or(Ok(100), |a| a.parse())
+        .map_err(invalid)?;
+    let messages: usize = args
+        .next()
+        .map_or(Ok(100), |a| a.parse())
+        .map_err(invalid)?;
     let start = Instant::now();
     let clients = (0..connections).map(|id| {
         let addr = addr.clone();

@@ -234,7 +234,10 @@ fn imf_fixdate(secs: u64) -> [u8; 29] {
 mod tests {
     #[test]
     fn dates() {
-        assert_eq!(&super::imf_fixdate(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            &super::imf_fixdate(784_111_777),
+            b"Sun, 06 Nov 1994 08:49:37 GMT"
+        );
         assert_eq!(&super::imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

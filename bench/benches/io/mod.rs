@@ -48,7 +48,11 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let addr = loop {
             let mut line = String::new();
-            assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "{kind} server exited");
+            assert_ne!(
+                stdout.read_line(&mut line).unwrap(),
+                0,
+                "{kind} server exited"
+            );
             if let Some(addr) = line.trim().strip_prefix("listening on ") {
                 break addr.parse().unwrap();
             }
@@ -65,7 +69,12 @@ impl Server {
     pub fn cpu_time(&self) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
         // Fields after the command (which may contain spaces) end with ')'.
-        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;

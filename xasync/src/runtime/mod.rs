@@ -323,7 +323,9 @@ impl Handle {
 
     /// The runtime of the current worker thread, if this is one.
     pub fn try_current() -> Option<Handle> {
-        worker::with_current_shared(|shared| Handle { shared: shared.clone() })
+        worker::with_current_shared(|shared| Handle {
+            shared: shared.clone(),
+        })
     }
 
     /// Runs `f` with [`current`](Self::current)'s handle, without the
