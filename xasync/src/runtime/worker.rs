@@ -26,14 +26,15 @@ const DONATE_SCAN: usize = 64;
 /// The worker's own state, on its thread.
 ///
 /// Woken and yielding tasks wait in one FIFO, `ready`, so that a yielding
-/// coroutine goes behind every task that was ready before it. Coroutines
-/// spawned here wait in the work-stealing `deque` and run after the ready
-/// tasks (and every [`FAIRNESS`] tasks), newest first: a tree of spawns
-/// runs depth-first on few stacks, and woken coroutines finish (freeing
-/// their stacks) before new ones take more. Idle workers steal the oldest.
-/// Only tasks other workers may run (futures, unstarted coroutines) are
-/// ever in `deque`: when some worker is parked, a busy one wakes it for the
-/// deque, donating half of its stealable ready tasks there.
+/// coroutine goes behind every task that was ready before it (and lets the
+/// newest unstarted one start). Coroutines spawned here, and batches stolen
+/// from elsewhere, wait in the work-stealing `deque` and run after the
+/// ready tasks (and every [`FAIRNESS`] tasks), newest first: a tree of
+/// spawns runs depth-first on few stacks, and woken coroutines finish
+/// (freeing their stacks) before new ones take more. Idle workers steal
+/// the oldest. Only tasks other workers may run (futures, unstarted
+/// coroutines) are ever in `deque`: when some worker is parked, a busy one
+/// wakes it for the deque, donating half of its stealable ready tasks there.
 pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
@@ -350,31 +351,19 @@ impl Local {
         steal_one(|| self.shared.remotes[self.index].inbox.steal())
     }
 
-    /// Takes a batch from the global queue (the rest goes to `ready`).
+    /// Takes a batch from the global queue (the rest goes to the deque).
     fn take_from_injector(&self) -> Option<Runnable> {
-        let first = steal_one(|| self.shared.injector.steal_batch_and_pop(&self.deque));
-        self.adopt_stolen();
-        first
+        steal_one(|| self.shared.injector.steal_batch_and_pop(&self.deque))
     }
 
     fn steal(&self) -> Option<Runnable> {
         let remotes = &self.shared.remotes;
         let n = remotes.len();
-        let first = (1..n)
+        (1..n)
             .map(|offset| (self.index + offset) % n)
             .find_map(|victim| {
                 steal_one(|| remotes[victim].stealer.steal_batch_and_pop(&self.deque))
-            });
-        self.adopt_stolen();
-        first
-    }
-
-    /// Moves the deque's tasks (a stolen batch, or unstarted coroutines
-    /// spawned here) to the back of `ready`, newest first.
-    fn adopt_stolen(&self) {
-        while let Some(runnable) = self.deque.pop() {
-            self.push_stealable(runnable);
-        }
+            })
     }
 
     fn run_task(&self, runnable: Runnable) {
@@ -387,10 +376,13 @@ impl Local {
             runnable.run()
         };
         if let Some(runnable) = again {
-            // A yield goes behind every task ready here, unstarted
-            // coroutines included.
-            if !self.deque.is_empty() {
-                self.adopt_stolen();
+            // A yield lets the deque's newest task (an unstarted coroutine
+            // or a stolen future) run first too: one per yield, so that
+            // tasks woken later do not queue behind all of the deque.
+            if !self.deque.is_empty()
+                && let Some(newest) = self.deque.pop()
+            {
+                self.push_stealable(newest);
             }
             if tag == Tag::Free {
                 self.push_stealable(runnable);
