@@ -84,7 +84,8 @@ impl Builder {
         self
     }
 
-    /// Free stacks each worker keeps for reuse (default 1024).
+    /// Free stacks each worker keeps for reuse (default
+    /// [`DEFAULT_STACK_CACHE`](crate::stack::DEFAULT_STACK_CACHE), 16,384).
     pub fn stack_cache(mut self, stacks: usize) -> Self {
         self.stacks.cache = stacks;
         self

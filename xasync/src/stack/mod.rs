@@ -16,5 +16,7 @@ mod pool;
 mod slab;
 
 pub use guarded::{GuardedStack, live_guarded_stacks};
-pub use pool::{DEFAULT_STACK_SIZE, GuardPolicy, PooledStack, StackConfig, StackPool};
+pub use pool::{
+    DEFAULT_STACK_CACHE, DEFAULT_STACK_SIZE, GuardPolicy, PooledStack, StackConfig, StackPool,
+};
 pub use xasync_core::stack::{HeapStack, OverflowCheck, Stack};

@@ -14,6 +14,12 @@ use xasync_core::stack::{OverflowCheck, Stack};
 /// Default usable stack size: 64 KiB.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 
+/// Default number of free stacks a pool keeps: 16,384, about as many
+/// guarded stacks as the default `vm.max_map_count` allows
+/// ([`GuardPolicy::default`]). Workloads whose live coroutine count swings
+/// by thousands then reuse stacks instead of mapping and unmapping them.
+pub const DEFAULT_STACK_CACHE: usize = 16 * 1024;
+
 /// Whether stacks get a guard page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GuardPolicy {
@@ -44,7 +50,11 @@ pub struct StackConfig {
     /// Guard pages or slabs.
     pub guard: GuardPolicy,
     /// Free stacks kept for reuse; beyond this, freed memory is returned to
-    /// the system.
+    /// the system. A cached stack keeps the pages its last coroutine
+    /// touched (usually one); a stack made anew costs system calls (a
+    /// guarded one `mmap`, `mprotect` and later `munmap`, each taking the
+    /// process's memory-map lock that page faults on other workers wait
+    /// for) and a page fault.
     pub cache: usize,
 }
 
@@ -53,7 +63,7 @@ impl Default for StackConfig {
         StackConfig {
             size: DEFAULT_STACK_SIZE,
             guard: GuardPolicy::default(),
-            cache: 1024,
+            cache: DEFAULT_STACK_CACHE,
         }
     }
 }
