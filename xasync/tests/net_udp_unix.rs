@@ -167,3 +167,25 @@ fn unix_bad_input() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn unix_std_conversions_round_trip() {
+    let path = socket_path("std");
+    let listener = UnixListener::from(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let client = UnixStream::from(std::os::unix::net::UnixStream::connect(&path).unwrap());
+    let (server, _) = listener.accept().unwrap();
+    let mut std_client = client.into_std().unwrap();
+    std_client.write_all(b"std").unwrap();
+    let mut buf = [0; 3];
+    (&server).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"std");
+    let std_server = server.into_std().unwrap();
+    std_server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    drop(std_client);
+    assert_eq!((&std_server).read(&mut buf).unwrap(), 0); // blocking again
+    let std_listener = listener.into_std().unwrap();
+    assert!(std_listener.local_addr().unwrap().as_pathname().is_some());
+    std::fs::remove_file(&path).unwrap();
+}

@@ -100,17 +100,14 @@ impl<S: AsRawFd> Pollable<S> {
                     direction,
                     ticket,
                 };
-                match (timeout, deadline()) {
-                    (None, _) => coroutine.wait(ready)?,
-                    // A deadline too far to represent: no bound.
-                    (Some(_), None) => coroutine.wait(ready)?,
-                    (Some(_), Some(deadline)) => {
-                        left_until(deadline)?;
-                        coroutine.wait(ReadyBefore {
-                            ready,
-                            deadline: crate::time::sleep_until_async(deadline),
-                        })?;
-                    }
+                match deadline() {
+                    // No timeout (or one too far to represent).
+                    None => coroutine.wait(ready)?,
+                    // A passed deadline makes the sleep ready at once.
+                    Some(deadline) => coroutine.wait(ReadyBefore {
+                        ready,
+                        deadline: crate::time::sleep_until_async(deadline),
+                    })?,
                 }
             },
             Caller::Polling => crate::wait::refuse_in_poll(),
