@@ -35,7 +35,7 @@ use super::callback::Readiness;
 use super::entry::Entry;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -57,6 +57,8 @@ pub(crate) struct Reactor {
     released: Mutex<Vec<Arc<Entry>>>,
     /// Whether `released` may be non-empty (skips its lock when not).
     has_released: AtomicBool,
+    /// Descriptors registered now (not counting the eventfd).
+    registered: AtomicUsize,
 }
 
 struct Poller {
@@ -85,6 +87,7 @@ impl Reactor {
             waker,
             released: Mutex::new(Vec::new()),
             has_released: AtomicBool::new(false),
+            registered: AtomicUsize::new(0),
         })
     }
 
@@ -149,6 +152,7 @@ impl Reactor {
         let token = mio::Token(Arc::as_ptr(&entry) as usize);
         self.registry
             .register(&mut mio::unix::SourceFd(&fd), token, interest)?;
+        self.registered.fetch_add(1, Ordering::Relaxed);
         Ok(entry)
     }
 
@@ -156,8 +160,15 @@ impl Reactor {
     pub(crate) fn deregister(&self, fd: RawFd, entry: Arc<Entry>) {
         // ENOENT/EBADF (the fd was closed or replaced) leave nothing to undo.
         let _ = self.registry.deregister(&mut mio::unix::SourceFd(&fd));
+        self.registered.fetch_sub(1, Ordering::Relaxed);
         lock(&self.released).push(entry);
         self.has_released.store(true, Ordering::Release);
+    }
+
+    /// Whether no descriptor is registered: a poll without waiting would
+    /// find nothing to dispatch (the eventfd only interrupts sleeps).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.registered.load(Ordering::Relaxed) == 0
     }
 
     fn free_released(&self) {

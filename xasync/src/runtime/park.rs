@@ -66,9 +66,12 @@ impl Parker {
     }
 
     /// Collects the readiness that is there without sleeping (a busy
-    /// worker calls this now and then so that I/O is never starved).
+    /// worker calls this now and then so that I/O is never starved); no
+    /// system call while nothing is registered.
     pub(crate) fn poll_now(&self) {
-        self.reactor.poll(Some(Duration::ZERO));
+        if !self.reactor.is_empty() {
+            self.reactor.poll(Some(Duration::ZERO));
+        }
     }
 
     /// Wakes the worker, now or at its next park.
