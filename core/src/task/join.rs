@@ -197,6 +197,15 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        // Once the result is taken the task has completed, and `finish`
+        // read HANDLE when it did: clearing it changes nothing then, so
+        // skip the read-modify-write (a locked CAS loop, since its result
+        // is used below).
+        if self.consumed {
+            // SAFETY: our reference.
+            unsafe { raw::drop_reference(self.header) };
+            return;
+        }
         let state = self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
         if state & COMPLETED == 0 {
             // Drop a registered waker now rather than with the task. (A
