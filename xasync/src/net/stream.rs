@@ -150,7 +150,11 @@ pub(crate) fn close_write(
 /// type and for shared references to it, through its `stream` field.
 macro_rules! stream_io_traits {
     ($ty:ty) => {
-        impl std::io::Read for $ty {
+        $crate::net::stream::stream_io_traits!(@for $ty);
+        $crate::net::stream::stream_io_traits!(@for &$ty);
+    };
+    (@for $t:ty) => {
+        impl std::io::Read for $t {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.stream.read(buf)
             }
@@ -162,19 +166,7 @@ macro_rules! stream_io_traits {
             }
         }
 
-        impl std::io::Read for &$ty {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.stream.read(buf)
-            }
-            fn read_vectored(
-                &mut self,
-                bufs: &mut [std::io::IoSliceMut<'_>],
-            ) -> std::io::Result<usize> {
-                self.stream.read_vectored(bufs)
-            }
-        }
-
-        impl std::io::Write for $ty {
+        impl std::io::Write for $t {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.stream.write(buf)
             }
@@ -186,19 +178,7 @@ macro_rules! stream_io_traits {
             }
         }
 
-        impl std::io::Write for &$ty {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.stream.write(buf)
-            }
-            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                self.stream.write_vectored(bufs)
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-
-        impl futures_io::AsyncRead for $ty {
+        impl futures_io::AsyncRead for $t {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -215,53 +195,7 @@ macro_rules! stream_io_traits {
             }
         }
 
-        impl futures_io::AsyncRead for &$ty {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.stream.poll_read(cx, buf)
-            }
-            fn poll_read_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &mut [std::io::IoSliceMut<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.stream.poll_read_vectored(cx, bufs)
-            }
-        }
-
-        impl futures_io::AsyncWrite for $ty {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.stream.poll_write(cx, buf)
-            }
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.stream.poll_write_vectored(cx, bufs)
-            }
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                $crate::net::stream::close_write(|how| self.shutdown(how))
-            }
-        }
-
-        impl futures_io::AsyncWrite for &$ty {
+        impl futures_io::AsyncWrite for $t {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
