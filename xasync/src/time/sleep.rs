@@ -106,7 +106,10 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         if this.is_elapsed() {
-            this.cancel();
+            // The timer has fired, or fires within a tick (waking a task
+            // that no longer waits, which is harmless): leave it to the
+            // wheel rather than taking the wheel's lock to remove it.
+            this.timer = None;
             return Poll::Ready(());
         }
         match &this.timer {
