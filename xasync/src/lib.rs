@@ -84,3 +84,8 @@ where
 {
     Handle::with_current(|handle| handle.spawn(future))
 }
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
