@@ -380,3 +380,29 @@ fn cancelling_a_detached_task_through_its_task_ref() {
     assert!(second.is_finished());
     assert!(pop(&q).is_none());
 }
+
+#[test]
+fn run_tracked_hands_out_a_task_ref_on_the_first_idle_only() {
+    let (q, schedule) = queue();
+    // Completing at once: never tracked.
+    let (runnable, _handle) = task::spawn(async { 1 }, schedule);
+    let ran = runnable.run_tracked();
+    assert!(ran.again.is_none() && ran.idle.is_none());
+
+    let (q2, schedule) = queue();
+    let (fut, ready, slot, _polls) = gate();
+    let (runnable, mut handle) = task::spawn(fut, schedule);
+    let first = runnable.run_tracked();
+    let task_ref = first.idle.expect("went idle: tracked");
+    assert!(first.again.is_none());
+    slot.lock().unwrap().take().unwrap().wake();
+    let second = pop(&q2).unwrap().run_tracked();
+    assert!(second.idle.is_none(), "only the first idle is tracked");
+    ready.store(1, Ordering::SeqCst);
+    slot.lock().unwrap().take().unwrap().wake();
+    drop(pop(&q2).unwrap().run_tracked());
+    assert!(task_ref.is_finished());
+    assert!(matches!(poll_join(&mut handle), Poll::Ready(Ok(3))));
+    drop(task_ref);
+    assert!(pop(&q).is_none());
+}

@@ -36,7 +36,7 @@ mod state;
 mod waker_slot;
 
 pub use join::{JoinError, JoinHandle, TaskRef};
-pub use runnable::Runnable;
+pub use runnable::{Ran, Runnable};
 
 use core::future::Future;
 use core::task::Context;

@@ -2,9 +2,9 @@
 //! scheduler hook and the future or its result; plus the type-erased
 //! operations (vtable) and the waker built on the header.
 
-use super::state::{CLOSED, COMPLETED, HANDLE, REFERENCE, RUNNING, SCHEDULED, references};
+use super::state::{CLOSED, COMPLETED, HANDLE, REFERENCE, RUNNING, SCHEDULED, TRACKED, references};
 use super::waker_slot::WakerSlot;
-use super::{JoinError, Runnable, Schedule};
+use super::{JoinError, Ran, Runnable, Schedule, TaskRef};
 use crate::loom::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 use crate::unwind;
 use alloc::boxed::Box;
@@ -36,7 +36,7 @@ pub(crate) struct Header {
 pub(crate) struct TaskVTable {
     /// Polls the future (or drops it if cancelled). Consumes the Runnable's
     /// reference, or hands it to the returned value.
-    pub(crate) run: unsafe fn(NonNull<Header>, continuing: bool) -> Option<Runnable>,
+    pub(crate) run: unsafe fn(NonNull<Header>, continuing: bool, track: bool) -> Ran,
     /// Drops the future of a task that will never run again, recording a
     /// cancellation; then completes it. Caller holds the Runnable.
     pub(crate) cancel_unrun: unsafe fn(NonNull<Header>),
@@ -110,7 +110,7 @@ where
     /// # Safety
     ///
     /// The caller holds the task's Runnable (SCHEDULED or RUNNING by us).
-    unsafe fn run(header: NonNull<Header>, continuing: bool) -> Option<Runnable> {
+    unsafe fn run(header: NonNull<Header>, continuing: bool, track: bool) -> Ran {
         // SAFETY: the Runnable keeps the task alive.
         let cell = unsafe { Self::cell(header) };
         let state = &cell.header.state;
@@ -134,7 +134,7 @@ where
         if state.load(Ordering::Acquire) & CLOSED != 0 {
             // SAFETY: we run the task.
             unsafe { Self::finish(header, Err(JoinError::cancelled())) };
-            return None;
+            return Ran::default();
         }
         let waker = ManuallyDrop::new(
             // SAFETY: the borrowed waker is valid while our reference lives.
@@ -160,12 +160,12 @@ where
             Ok(Poll::Ready(output)) => {
                 // SAFETY: we run the task.
                 unsafe { Self::finish(header, Ok(output)) };
-                None
+                Ran::default()
             }
             Err(payload) => {
                 // SAFETY: we run the task.
                 unsafe { Self::finish(header, Err(JoinError::panicked(payload))) };
-                None
+                Ran::default()
             }
             Ok(Poll::Pending) => {
                 // A plain load and store, not a swap: only the polling
@@ -177,22 +177,26 @@ where
                 }
                 if yielded && state.load(Ordering::Acquire) & CLOSED == 0 {
                     // Requeue as is: still RUNNING, our reference kept.
-                    return Some(Runnable::continuing(header));
+                    return Ran {
+                        again: Some(Runnable::continuing(header)),
+                        idle: None,
+                    };
                 }
                 // SAFETY: we run the task.
-                unsafe { Self::release(header) }
+                unsafe { Self::release(header, track) }
             }
         }
     }
 
     /// After a poll returned `Pending`: stop running, and either reschedule
     /// (a wake-up arrived meanwhile), drop the future (cancelled), or go
-    /// idle, giving up the Runnable's reference.
+    /// idle, giving up the Runnable's reference — or, the first time with
+    /// `track`, turning it into the `TaskRef` returned.
     ///
     /// # Safety
     ///
     /// The caller runs the task.
-    unsafe fn release(header: NonNull<Header>) -> Option<Runnable> {
+    unsafe fn release(header: NonNull<Header>, track: bool) -> Ran {
         // SAFETY: the Runnable keeps the task alive.
         let state = &unsafe { Self::cell(header) }.header.state;
         let mut current = state.load(Ordering::Acquire);
@@ -200,11 +204,14 @@ where
             if current & CLOSED != 0 {
                 // SAFETY: we still run the task.
                 unsafe { Self::finish(header, Err(JoinError::cancelled())) };
-                return None;
+                return Ran::default();
             }
             let rescheduled = current & SCHEDULED != 0;
+            let tracking = !rescheduled && track && current & TRACKED == 0;
             let next = if rescheduled {
                 current & !RUNNING
+            } else if tracking {
+                (current & !RUNNING) | TRACKED
             } else {
                 (current & !RUNNING) - REFERENCE
             };
@@ -212,14 +219,21 @@ where
                 Ok(_) if rescheduled => {
                     // SAFETY: SCHEDULED: our reference becomes the new Runnable's.
                     unsafe { Self::schedule(header, Runnable::new(header)) };
-                    return None;
+                    return Ran::default();
+                }
+                Ok(_) if tracking => {
+                    // Our reference becomes the scheduler's TaskRef.
+                    return Ran {
+                        again: None,
+                        idle: Some(TaskRef::new(header)),
+                    };
                 }
                 Ok(_) => {
                     if references(next) == 0 {
                         // SAFETY: that was the last reference.
                         unsafe { Self::destroy(header) };
                     }
-                    return None;
+                    return Ran::default();
                 }
                 Err(actual) => current = actual,
             }

@@ -48,10 +48,26 @@ impl Runnable {
     /// and already rescheduled itself.
     #[inline]
     pub fn run(self) -> Option<Runnable> {
+        self.run_with(false).again
+    }
+
+    /// Polls the task once, like [`run`](Self::run), and the first time the
+    /// task goes idle (pending, not woken meanwhile) also hands back a
+    /// [`TaskRef`](super::TaskRef) to it — at no extra cost (it is the
+    /// Runnable's own reference, kept). A scheduler registers only tasks
+    /// that actually wait this way (to cancel them at shutdown), instead of
+    /// every task it spawns.
+    #[inline]
+    pub fn run_tracked(self) -> Ran {
+        self.run_with(true)
+    }
+
+    #[inline]
+    fn run_with(self, track: bool) -> Ran {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: we hold the Runnable, whose reference `run` consumes or
         // hands on.
-        unsafe { (this.header.as_ref().vtable.run)(this.header, this.continuing) }
+        unsafe { (this.header.as_ref().vtable.run)(this.header, this.continuing, track) }
     }
 
     /// The scheduler's word for this task (0 unless set).
@@ -82,6 +98,16 @@ impl Runnable {
         // SAFETY: the Runnable is this task's only one.
         unsafe { (this.header.as_ref().vtable.schedule)(this.header, runnable) }
     }
+}
+
+/// What [`Runnable::run_tracked`] left behind.
+#[derive(Debug, Default)]
+#[must_use = "a yielded Runnable must be queued again, and a TaskRef kept or dropped"]
+pub struct Ran {
+    /// The task yielded: queue it again (see [`Runnable::run`]).
+    pub again: Option<Runnable>,
+    /// The task went idle for the first time: a reference to it.
+    pub idle: Option<super::TaskRef>,
 }
 
 impl Drop for Runnable {

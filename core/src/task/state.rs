@@ -22,8 +22,13 @@ pub(crate) const CLOSED: usize = 1 << 3;
 /// A `JoinHandle` exists (it wants the result and the completion wake-up).
 pub(crate) const HANDLE: usize = 1 << 4;
 
+/// The task went idle once under [`Runnable::run_tracked`](super::Runnable::run_tracked),
+/// which then handed the scheduler a `TaskRef` (the Runnable's reference,
+/// kept instead of dropped). Later idles drop it as usual.
+pub(crate) const TRACKED: usize = 1 << 5;
+
 /// One reference (a `Runnable`, a `JoinHandle`, a `TaskRef` or a waker).
-pub(crate) const REFERENCE: usize = 1 << 5;
+pub(crate) const REFERENCE: usize = 1 << 6;
 
 /// The reference count in a state word.
 pub(crate) const fn references(state: usize) -> usize {

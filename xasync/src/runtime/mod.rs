@@ -375,10 +375,12 @@ impl Handle {
         });
         // SAFETY: the coroutine is pinned to the worker that first runs it
         // (`Tag::Unstarted` becomes `Tag::Pinned` before that run); the
-        // scheduler routes its Runnables there and nowhere else, and the
-        // registry keeps the task alive until it finished there (see
-        // `Shared`), so its last reference is never dropped elsewhere
-        // while it is unfinished.
+        // scheduler routes its Runnables there and nowhere else (queued ones
+        // are dropped there at exit). Once started it is never without a
+        // reference held on that worker: its Runnable while it runs or is
+        // queued, and from its first wait on, the worker's registry (its
+        // `run_tracked` reference), released there only after it finished.
+        // So its last reference is never dropped elsewhere unfinished.
         unsafe { self.spawn_tagged(future, Tag::Unstarted) }
     }
 
@@ -405,10 +407,13 @@ impl Handle {
     {
         let shared = self.shared.clone();
         // SAFETY: forwarded from our caller.
-        let (runnable, handle, task) = unsafe {
-            xasync_core::task::spawn_tracked(future, move |r| shared.schedule(r), tag.word())
+        let (runnable, handle) = unsafe {
+            xasync_core::task::spawn_unchecked(future, move |r| shared.schedule(r), tag.word())
         };
-        worker::register(&self.shared, task);
+        if self.shared.closing.load(Ordering::Acquire) {
+            // Shutting down: it never starts (its first run drops it).
+            handle.cancel();
+        }
         self.shared.schedule(runnable);
         JoinHandle::new(handle)
     }

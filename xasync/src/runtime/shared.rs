@@ -77,9 +77,6 @@ pub(crate) struct Shared {
     /// Set to make workers publish their `unfinished` counts (graceful
     /// shutdown waits for them to reach zero).
     pub(crate) census: AtomicBool,
-    /// Tasks spawned from threads that are not workers (workers keep their
-    /// own); cancelled at shutdown.
-    pub(crate) registry: Mutex<Vec<TaskRef>>,
     /// The pool for `blocking` closures.
     pub(crate) blocking: super::blocking::BlockingPool,
     /// Stack configuration of the workers' pools.
@@ -116,7 +113,6 @@ impl Shared {
             sleeping: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             census: AtomicBool::new(false),
-            registry: Mutex::new(Vec::new()),
             blocking,
             stacks,
             clock: Clock::new(),
@@ -196,41 +192,15 @@ impl Shared {
         !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
     }
 
-    /// Registers a task spawned from outside the workers.
-    pub(crate) fn register(&self, task: TaskRef) {
-        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-        sweep(&mut registry);
-        registry.push(task);
-    }
-
-    /// During shutdown: cancels the tasks spawned from outside the workers
-    /// and says how many are unfinished.
-    pub(crate) fn cancel_outside(&self) -> usize {
-        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-        registry.retain(|task| !task.is_finished());
-        for task in registry.iter() {
-            task.cancel();
-        }
-        registry.len()
-    }
-
     /// During shutdown: whether every task of the runtime has finished.
     pub(crate) fn all_finished(&self) -> bool {
-        self.remotes
-            .iter()
-            .all(|r| r.unfinished.load(Ordering::Acquire) == 0)
-            && self.cancel_outside() == 0
+        self.unfinished_published() == 0
     }
 
-    /// Unfinished tasks as last published by the workers (during a census
-    /// or shutdown) plus those spawned from outside.
+    /// Unfinished waiting tasks as last published by the workers (during a
+    /// census or shutdown).
     pub(crate) fn unfinished_published(&self) -> usize {
-        let outside = {
-            let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-            registry.retain(|task| !task.is_finished());
-            registry.len()
-        };
-        self.remotes.iter().fold(outside, |sum, r| {
+        self.remotes.iter().fold(0, |sum, r| {
             sum.saturating_add(r.unfinished.load(Ordering::Acquire))
         })
     }

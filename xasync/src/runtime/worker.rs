@@ -114,24 +114,6 @@ pub(crate) fn push_local(shared: &Arc<Shared>, runnable: Runnable) -> Result<(),
     runnable.map_or(Ok(()), Err)
 }
 
-/// Registers a task spawned on this thread, on its worker if it is one of
-/// `shared`'s, else in the runtime's shared registry. During shutdown the
-/// task is cancelled at once (it then never starts).
-pub(crate) fn register(shared: &Arc<Shared>, task: TaskRef) {
-    if shared.closing.load(Ordering::Acquire) {
-        task.cancel();
-    }
-    let mut task = Some(task);
-    with_local(shared, |local| {
-        let mut registry = local.registry.borrow_mut();
-        sweep(&mut registry);
-        registry.push(task.take().expect("once"));
-    });
-    if let Some(task) = task {
-        shared.register(task);
-    }
-}
-
 /// Everything a worker thread needs to start.
 pub(crate) struct Start {
     pub(crate) index: usize,
@@ -371,11 +353,21 @@ impl Local {
         if tag == Tag::Unstarted {
             runnable.set_tag(Tag::Pinned(self.index).word());
         }
-        let again = {
+        let ran = {
             let _polling = Polling::enter();
-            runnable.run()
+            runnable.run_tracked()
         };
-        if let Some(runnable) = again {
+        if let Some(task) = ran.idle {
+            // The task waits for the first time: keep it to cancel at
+            // shutdown (tasks that never wait are never registered).
+            if self.shared.closing.load(Ordering::Acquire) {
+                task.cancel();
+            }
+            let mut registry = self.registry.borrow_mut();
+            sweep(&mut registry);
+            registry.push(task);
+        }
+        if let Some(runnable) = ran.again {
             // A yield lets the deque's newest task (an unstarted coroutine
             // or a stolen future) run first too: one per yield, so that
             // tasks woken later do not queue behind all of the deque.
