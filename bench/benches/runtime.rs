@@ -43,6 +43,30 @@ fn on_may<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     may::go!(f).join().expect("may coroutine")
 }
 
+/// A ping-pong of `n` round trips between two may coroutines over the
+/// channels of `may::sync::$kind` (the spsc and mpsc types differ, so a
+/// macro rather than a generic function).
+macro_rules! may_ping_pong {
+    ($kind:ident, $n:expr) => {{
+        let n = $n;
+        on_may(move || {
+            let (ping, pinged) = may::sync::$kind::channel::<u64>();
+            let (pong, ponged) = may::sync::$kind::channel::<u64>();
+            let echo = may::go!(move || {
+                while let Ok(v) = pinged.recv() {
+                    pong.send(v + 1).unwrap();
+                }
+            });
+            for i in 0..n {
+                ping.send(i).unwrap();
+                black_box(ponged.recv().unwrap());
+            }
+            drop(ping);
+            echo.join().unwrap();
+        })
+    }};
+}
+
 /// Two coroutines (tasks) on one worker yield to each other; the time per
 /// yield (`n` yields in all, half each).
 fn yields(rt: &Runtime, tokio: &tokio::runtime::Runtime) {
@@ -176,40 +200,8 @@ fn ping_pong(rt: &Runtime, tokio: &tokio::runtime::Runtime) {
             Contender::new("xasync unbounded", |n| {
                 xasync_ping_pong(rt, n, channel::unbounded)
             }),
-            Contender::new("may spsc", |n| {
-                on_may(move || {
-                    let (ping, pinged) = may::sync::spsc::channel::<u64>();
-                    let (pong, ponged) = may::sync::spsc::channel::<u64>();
-                    let echo = may::go!(move || {
-                        while let Ok(v) = pinged.recv() {
-                            pong.send(v + 1).unwrap();
-                        }
-                    });
-                    for i in 0..n {
-                        ping.send(i).unwrap();
-                        black_box(ponged.recv().unwrap());
-                    }
-                    drop(ping);
-                    echo.join().unwrap();
-                })
-            }),
-            Contender::new("may mpsc", |n| {
-                on_may(move || {
-                    let (ping, pinged) = may::sync::mpsc::channel::<u64>();
-                    let (pong, ponged) = may::sync::mpsc::channel::<u64>();
-                    let echo = may::go!(move || {
-                        while let Ok(v) = pinged.recv() {
-                            pong.send(v + 1).unwrap();
-                        }
-                    });
-                    for i in 0..n {
-                        ping.send(i).unwrap();
-                        black_box(ponged.recv().unwrap());
-                    }
-                    drop(ping);
-                    echo.join().unwrap();
-                })
-            }),
+            Contender::new("may spsc", |n| may_ping_pong!(spsc, n)),
+            Contender::new("may mpsc", |n| may_ping_pong!(mpsc, n)),
             Contender::new("tokio mpsc(1) current-thread", |n| {
                 tokio.block_on(async move {
                     let (ping, mut pinged) = tokio::sync::mpsc::channel::<u64>(1);
