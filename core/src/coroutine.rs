@@ -178,6 +178,15 @@ impl<I, Y> Yielder<I, Y> {
         }
     }
 
+    /// Starts unwinding the coroutine's stack from here, as dropping it
+    /// would: the destructors on the stack run as ordinary coroutine code
+    /// (they may suspend), and the coroutine ends as unwound. How a task
+    /// delivers a cancellation at the suspension point it resumes.
+    pub(crate) fn force_unwind(&self) -> ! {
+        self.unwinding.set(true);
+        unwind::force()
+    }
+
     /// Switches back to the resumer, handing it the `Y` at `message` to move
     /// out.
     ///
@@ -370,6 +379,14 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// panics if the coroutine has already finished.
     #[inline]
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
+        self.resume_or_unwound(input)
+            .expect("a coroutine unwound without being asked to")
+    }
+
+    /// Resumes like [`resume`](Self::resume); `None` when the coroutine
+    /// ended by unwinding (through [`Yielder::force_unwind`]).
+    #[inline]
+    pub(crate) fn resume_or_unwound(&mut self, input: I) -> Option<CoroutineResult<Y, R>> {
         assert!(
             !self.done(),
             "resumed a coroutine that has already finished"
@@ -378,20 +395,23 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         match unsafe { self.switch_in(Command::Resume(input)) } {
             Event::Yield(value) => {
                 self.state = State::Suspended;
-                CoroutineResult::Yield(value)
+                Some(CoroutineResult::Yield(value))
             }
-            Event::Finish(Outcome::Return(value)) => {
+            Event::Finish(outcome) => {
                 self.state = State::Finished;
-                CoroutineResult::Return(value)
-            }
-            Event::Finish(Outcome::Panic(payload)) => {
-                self.state = State::Finished;
-                unwind::resume(payload)
-            }
-            Event::Finish(Outcome::Unwound) => {
-                unreachable!("a coroutine unwound without being asked to")
+                match outcome {
+                    Outcome::Return(value) => Some(CoroutineResult::Return(value)),
+                    Outcome::Panic(payload) => unwind::resume(payload),
+                    Outcome::Unwound => None,
+                }
             }
         }
+    }
+
+    /// Whether the coroutine is suspended in [`Yielder::try_suspend`].
+    pub(crate) fn in_try_suspend(&self) -> bool {
+        // SAFETY: the Yielder lives on our stack, which we own.
+        self.state == State::Suspended && unsafe { self.yielder.as_ref() }.cancellable.get()
     }
 
     fn header(&self) -> &StackHeader {

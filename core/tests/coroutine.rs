@@ -350,27 +350,51 @@ fn stackful_try_wait_returns_cancelled_when_the_task_is_cancelled() {
 }
 
 #[test]
-fn waiting_after_a_cancellation_panics_instead_of_touching_a_dead_context() {
+fn waiting_after_a_cancellation_completes_in_the_task_or_blocking_the_dropper() {
     use std::sync::{Arc, Mutex};
     use xasync_core::task::{self, Runnable, stackful::Stackful};
-    let queue: Arc<Mutex<Vec<Runnable>>> = Arc::default();
-    let q = queue.clone();
-    let refused: Arc<Mutex<bool>> = Arc::default();
-    let r = refused.clone();
-    let body = Stackful::<_, _, HeapStack>::new(move |s| {
-        if s.try_wait(std::future::pending::<()>()).is_err() {
-            let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.wait(async {})));
-            *r.lock().unwrap() = again.is_err();
+    // As a coroutine task (cancelled over polls), then as a future that is
+    // simply dropped (its drop unwinds the coroutine, blocking the thread).
+    for by_poll in [true, false] {
+        let queue: Arc<Mutex<Vec<Runnable>>> = Arc::default();
+        let q = queue.clone();
+        let log: Arc<Mutex<Vec<&str>>> = Arc::default();
+        let l = log.clone();
+        let body = Stackful::<_, _, HeapStack>::new(move |s| {
+            if s.try_wait(std::future::pending::<()>()).is_err() {
+                l.lock().unwrap().push("cancelled");
+                s.wait(async {});
+                s.yield_now(); // suspends: completes over another poll
+                l.lock().unwrap().push("cleaned up");
+                assert!(
+                    s.try_wait(async {}).is_err(),
+                    "try_wait after a cancellation"
+                );
+            }
+        });
+        let schedule = move |r| q.lock().unwrap().push(r);
+        // SAFETY: run and dropped on this thread only.
+        let (runnable, handle) = unsafe {
+            if by_poll {
+                task::spawn_stackful(body, schedule, 0)
+            } else {
+                task::spawn_unchecked(body, schedule, 0)
+            }
+        };
+        runnable.run();
+        handle.cancel();
+        let mut runs = 0;
+        loop {
+            let next = queue.lock().unwrap().pop();
+            let Some(r) = next else { break };
+            if let Some(again) = r.run() {
+                queue.lock().unwrap().push(again);
+            }
+            runs += 1;
         }
-    });
-    // SAFETY: run and dropped on this thread only.
-    let (runnable, handle) =
-        unsafe { task::spawn_unchecked(body, move |r| q.lock().unwrap().push(r), 0) };
-    runnable.run();
-    handle.cancel();
-    queue.lock().unwrap().pop().unwrap().run();
-    assert!(
-        *refused.lock().unwrap(),
-        "waiting after the cancellation was not refused"
-    );
+        assert!(handle.is_finished());
+        // By poll: the cancellation, then the yield; by drop: one run.
+        assert_eq!(runs, if by_poll { 2 } else { 1 });
+        assert_eq!(*log.lock().unwrap(), ["cancelled", "cleaned up"]);
+    }
 }

@@ -415,7 +415,14 @@ impl<P: Platform> LocalExecutor<P> {
         F: FnOnce(&Suspender<'_>) -> T + 'static,
         T: 'static,
     {
-        self.spawn(Stackful::<F, T, P::Stack>::new(body))
+        let schedule = TaskSchedule::new(self.shared.clone());
+        let coroutine = Stackful::<F, T, P::Stack>::new(body);
+        // SAFETY: as in `spawn`: the coroutine is run and dropped on this
+        // executor's CPU only.
+        let (runnable, handle, task) =
+            unsafe { task::spawn_stackful_tracked(coroutine, schedule, 0) };
+        self.receive(runnable, task);
+        handle
     }
 
     /// A future that completes after `duration` (see [`Spawner::sleep`]).
@@ -715,7 +722,8 @@ impl<P: Platform> Spawner<P> {
         // then on it is only polled and dropped there (see
         // `LocalExecutor::spawn`); a Runnable refused by a closed executor
         // belongs to a task that never ran.
-        let (runnable, handle, task) = unsafe { task::spawn_tracked(coroutine, schedule, 0) };
+        let (runnable, handle, task) =
+            unsafe { task::spawn_stackful_tracked(coroutine, schedule, 0) };
         self.send(runnable, task);
         handle
     }

@@ -207,14 +207,28 @@ impl<T> Drop for JoinHandle<T> {
             return;
         }
         let state = self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
+        let mut unclaimed: Option<Result<T, JoinError>> = None;
         if state & COMPLETED == 0 {
             // Drop a registered waker now rather than with the task. (A
             // completed task's `finish` already took and woke it; a waker
             // registered after that goes with the task.)
             drop(self.header().awaiter.take());
+        } else {
+            // The result nobody claimed: dropped now rather than with the
+            // last reference (a scheduler's registry may hold one a while).
+            // SAFETY: COMPLETED is set and we are the JoinHandle; `unclaimed`
+            // has the task's output type.
+            unsafe {
+                (self.header().vtable.take_output)(
+                    self.header,
+                    core::ptr::addr_of_mut!(unclaimed).cast(),
+                )
+            };
         }
         // SAFETY: our reference.
         unsafe { raw::drop_reference(self.header) }
+        // Last: its destructor may panic, and our reference is gone already.
+        drop(unclaimed);
     }
 }
 

@@ -38,9 +38,12 @@ mod waker_slot;
 pub use join::{JoinError, JoinHandle, TaskRef};
 pub use runnable::{Ran, Runnable};
 
+use crate::stack;
 use core::future::Future;
-use core::task::Context;
-use raw::{Header, TaskCell, WAKER_VTABLE};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use raw::{ByDrop, ByPoll, Header, TaskCell, WAKER_VTABLE};
+use stackful::{Stackful, Suspender};
 use state::{HANDLE, SCHEDULED};
 
 /// How a task asks to be run: the scheduler's side of the seam.
@@ -92,7 +95,7 @@ where
     S: Schedule,
 {
     // One reference for the Runnable, one for the JoinHandle.
-    let header = TaskCell::allocate(future, schedule, SCHEDULED | HANDLE, 2, tag);
+    let header = TaskCell::<_, _, ByDrop>::allocate(future, schedule, SCHEDULED | HANDLE, 2, tag);
     (Runnable::new(header), JoinHandle::new(header))
 }
 
@@ -113,12 +116,89 @@ where
     S: Schedule,
 {
     // References for the Runnable, the JoinHandle and the TaskRef.
-    let header = TaskCell::allocate(future, schedule, SCHEDULED | HANDLE, 3, tag);
+    let header = TaskCell::<_, _, ByDrop>::allocate(future, schedule, SCHEDULED | HANDLE, 3, tag);
     (
         Runnable::new(header),
         JoinHandle::new(header),
         TaskRef::new(header),
     )
+}
+
+/// A future that finishes its own cancellation over polls instead of being
+/// dropped at once: a stackful coroutine unwinds its stack inside polls of
+/// its task, so that its destructors may wait (see [`Suspender`]).
+pub(crate) trait PollCancel: Future {
+    /// Advances the cancellation; `Ready` once it has ended (the future is
+    /// then dropped).
+    fn poll_cancel(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// Creates a task for a stackful coroutine, with a scheduler `tag`.
+///
+/// Unlike a future spawned with [`spawn_unchecked`], a cancelled coroutine
+/// task is not dropped at once: its next runs unwind the coroutine, whose
+/// destructors may wait like any coroutine code (see [`Suspender`]), and
+/// the task completes as cancelled when the unwinding ends.
+///
+/// # Safety
+///
+/// As for [`spawn_unchecked`]: once started, the coroutine must be run and
+/// dropped only on the thread of its first run.
+pub unsafe fn spawn_stackful<F, T, St, S>(
+    coroutine: Stackful<F, T, St>,
+    schedule: S,
+    tag: usize,
+) -> (Runnable, JoinHandle<T>)
+where
+    F: FnOnce(&Suspender<'_>) -> T + 'static,
+    T: 'static,
+    St: stack::Stack + Default,
+    S: Schedule,
+{
+    let header =
+        TaskCell::<_, _, ByPoll>::allocate(coroutine, schedule, SCHEDULED | HANDLE, 2, tag);
+    (Runnable::new(header), JoinHandle::new(header))
+}
+
+/// [`spawn_stackful`], also returning a [`TaskRef`] (see [`spawn_tracked`]).
+///
+/// # Safety
+///
+/// As for [`spawn_stackful`].
+pub unsafe fn spawn_stackful_tracked<F, T, St, S>(
+    coroutine: Stackful<F, T, St>,
+    schedule: S,
+    tag: usize,
+) -> (Runnable, JoinHandle<T>, TaskRef)
+where
+    F: FnOnce(&Suspender<'_>) -> T + 'static,
+    T: 'static,
+    St: stack::Stack + Default,
+    S: Schedule,
+{
+    let header =
+        TaskCell::<_, _, ByPoll>::allocate(coroutine, schedule, SCHEDULED | HANDLE, 3, tag);
+    (
+        Runnable::new(header),
+        JoinHandle::new(header),
+        TaskRef::new(header),
+    )
+}
+
+/// A waker that unparks the calling thread: for blocking a thread on a
+/// future (`std::thread::park` until woken).
+#[cfg(feature = "std")]
+pub fn thread_waker() -> core::task::Waker {
+    struct Unpark(std::thread::Thread);
+    impl alloc::task::Wake for Unpark {
+        fn wake(self: alloc::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &alloc::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    core::task::Waker::from(alloc::sync::Arc::new(Unpark(std::thread::current())))
 }
 
 /// Asks for the task being polled with `cx` to be queued again when this

@@ -1,14 +1,37 @@
 //! The task allocation: a header shared by all tasks, followed by the
 //! scheduler hook and the future or its result; plus the type-erased
 //! operations (vtable) and the waker built on the header.
+//!
+//! # Fields in the task, and who may touch them
+//!
+//! * `header.state` ([`super::state`]): any holder of a reference, through
+//!   atomic read-modify-writes only. The flags grant the other rights.
+//! * `header.vtable`: written at allocation, never changed: any holder of a
+//!   reference may read it — before giving its reference up, never after.
+//! * `header.awaiter`: the `JoinHandle` registers its waker there (its own
+//!   protocol makes that safe against the waking side); `finish` wakes it
+//!   once, when it sets COMPLETED with HANDLE set.
+//! * `header.tag`: the scheduler's word; relaxed loads and stores by whoever
+//!   holds the Runnable (or a reference, to read it).
+//! * `header.polling` and `header.yielded`: only the thread running the task
+//!   (RUNNING), during the poll; `yield_hint` reads `polling` to recognize it.
+//! * `schedule`: immutable; any holder of a reference calls it.
+//! * `stage`:
+//!   - while the task is not COMPLETED: only the holder of the Runnable
+//!     (SCHEDULED taken, or RUNNING) polls or drops the future in it;
+//!   - once COMPLETED is set: only the `JoinHandle` moves the result out, or,
+//!     when there is no `JoinHandle` (HANDLE was clear when COMPLETED was
+//!     set), `finish` drops the result right away;
+//!   - `destroy`, with the last reference, drops whatever is left.
 
 use super::state::{CLOSED, COMPLETED, HANDLE, REFERENCE, RUNNING, SCHEDULED, TRACKED, references};
 use super::waker_slot::WakerSlot;
-use super::{JoinError, Ran, Runnable, Schedule, TaskRef};
+use super::{JoinError, PollCancel, Ran, Runnable, Schedule, TaskRef};
 use crate::loom::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
-use crate::unwind;
+use crate::unwind::{self, Payload};
 use alloc::boxed::Box;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -32,11 +55,30 @@ pub(crate) struct Header {
     pub(crate) yielded: AtomicBool,
 }
 
+/// How the Runnable being run holds its task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// Freshly scheduled: SCHEDULED is set and `run` takes it (sets RUNNING).
+    Scheduled,
+    /// Requeued by a yield: RUNNING is still set from the previous run.
+    Continuing,
+}
+
+/// What `run` does when the task goes idle (pending, not woken meanwhile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnIdle {
+    /// Gives the Runnable's reference up.
+    Release,
+    /// The first time: hands the reference to the scheduler as a `TaskRef`
+    /// (see [`Runnable::run_tracked`]); later times, as `Release`.
+    Track,
+}
+
 /// Type-erased operations on a task.
 pub(crate) struct TaskVTable {
-    /// Polls the future (or drops it if cancelled). Consumes the Runnable's
-    /// reference, or hands it to the returned value.
-    pub(crate) run: unsafe fn(NonNull<Header>, continuing: bool, track: bool) -> Ran,
+    /// Polls the future (or advances or finishes its cancellation).
+    /// Consumes the Runnable's reference, or hands it to the returned value.
+    pub(crate) run: unsafe fn(NonNull<Header>, Held, OnIdle) -> Ran,
     /// Drops the future of a task that will never run again, recording a
     /// cancellation; then completes it. Caller holds the Runnable.
     pub(crate) cancel_unrun: unsafe fn(NonNull<Header>),
@@ -48,6 +90,38 @@ pub(crate) struct TaskVTable {
     pub(crate) destroy: unsafe fn(NonNull<Header>),
 }
 
+/// How a task's future is cancelled.
+pub(crate) trait Cancellation<F: Future> {
+    /// The future finishes its own cancellation over polls of the task
+    /// ([`PollCancel`]) instead of being dropped at once.
+    const BY_POLL: bool;
+
+    /// One step of a cancellation by poll.
+    fn poll_cancel(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// Cancelled by dropping the future (any future).
+pub(crate) struct ByDrop;
+
+impl<F: Future> Cancellation<F> for ByDrop {
+    const BY_POLL: bool = false;
+
+    fn poll_cancel(_: Pin<&mut F>, _: &mut Context<'_>) -> Poll<()> {
+        unreachable!("a task cancelled by drop was polled to cancel")
+    }
+}
+
+/// Cancelled through [`PollCancel::poll_cancel`].
+pub(crate) struct ByPoll;
+
+impl<F: PollCancel> Cancellation<F> for ByPoll {
+    const BY_POLL: bool = true;
+
+    fn poll_cancel(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<()> {
+        future.poll_cancel(cx)
+    }
+}
+
 /// Where the future is in its life.
 pub(crate) enum Stage<F: Future> {
     Running(F),
@@ -57,16 +131,18 @@ pub(crate) enum Stage<F: Future> {
 
 /// The whole task allocation.
 #[repr(C)]
-pub(crate) struct TaskCell<F: Future, S> {
+pub(crate) struct TaskCell<F: Future, S, C> {
     pub(crate) header: Header,
     schedule: S,
     stage: UnsafeCell<Stage<F>>,
+    _cancellation: PhantomData<C>,
 }
 
-impl<F, S> TaskCell<F, S>
+impl<F, S, C> TaskCell<F, S, C>
 where
     F: Future,
     S: Schedule,
+    C: Cancellation<F>,
 {
     const VTABLE: TaskVTable = TaskVTable {
         run: Self::run,
@@ -95,13 +171,14 @@ where
             },
             schedule,
             stage: UnsafeCell::new(Stage::Running(future)),
+            _cancellation: PhantomData::<C>,
         });
         NonNull::from(Box::leak(cell)).cast()
     }
 
     /// # Safety
     ///
-    /// `header` must be the header of a live `TaskCell<F, S>`.
+    /// `header` must be the header of a live `TaskCell<F, S, C>`.
     unsafe fn cell<'a>(header: NonNull<Header>) -> &'a Self {
         // SAFETY: `repr(C)` puts the header first.
         unsafe { header.cast::<Self>().as_ref() }
@@ -109,12 +186,12 @@ where
 
     /// # Safety
     ///
-    /// The caller holds the task's Runnable (SCHEDULED or RUNNING by us).
-    unsafe fn run(header: NonNull<Header>, continuing: bool, track: bool) -> Ran {
+    /// The caller holds the task's Runnable, as `held` says.
+    unsafe fn run(header: NonNull<Header>, held: Held, on_idle: OnIdle) -> Ran {
         // SAFETY: the Runnable keeps the task alive.
         let cell = unsafe { Self::cell(header) };
         let state = &cell.header.state;
-        if !continuing {
+        if held == Held::Scheduled {
             // Take the task: SCHEDULED -> RUNNING.
             let mut current = state.load(Ordering::Acquire);
             loop {
@@ -131,7 +208,8 @@ where
                 }
             }
         }
-        if state.load(Ordering::Acquire) & CLOSED != 0 {
+        let cancelling = state.load(Ordering::Acquire) & CLOSED != 0;
+        if cancelling && !C::BY_POLL {
             // SAFETY: we run the task.
             unsafe { Self::finish(header, Err(JoinError::cancelled())) };
             return Ran::default();
@@ -150,23 +228,22 @@ where
             match &mut *stage {
                 Stage::Running(future) => {
                     let future = Pin::new_unchecked(future);
-                    unwind::catch(|| future.poll(&mut cx))
+                    unwind::catch(|| {
+                        if cancelling {
+                            C::poll_cancel(future, &mut cx).map(|()| None)
+                        } else {
+                            future.poll(&mut cx).map(Some)
+                        }
+                    })
                 }
                 _ => unreachable!("a finished task was run"),
             }
         });
         cell.header.polling.store(0, Ordering::Relaxed);
-        match poll {
-            Ok(Poll::Ready(output)) => {
-                // SAFETY: we run the task.
-                unsafe { Self::finish(header, Ok(output)) };
-                Ran::default()
-            }
-            Err(payload) => {
-                // SAFETY: we run the task.
-                unsafe { Self::finish(header, Err(JoinError::panicked(payload))) };
-                Ran::default()
-            }
+        let result = match poll {
+            Ok(Poll::Ready(Some(output))) => Ok(output),
+            Ok(Poll::Ready(None)) => Err(JoinError::cancelled()),
+            Err(payload) => Err(JoinError::panicked(payload)),
             Ok(Poll::Pending) => {
                 // A plain load and store, not a swap: only the polling
                 // thread sets the flag during its poll (and a stray set
@@ -175,7 +252,7 @@ where
                 if yielded {
                     cell.header.yielded.store(false, Ordering::Relaxed);
                 }
-                if yielded && state.load(Ordering::Acquire) & CLOSED == 0 {
+                if yielded && (cancelling || state.load(Ordering::Acquire) & CLOSED == 0) {
                     // Requeue as is: still RUNNING, our reference kept.
                     return Ran {
                         again: Some(Runnable::continuing(header)),
@@ -183,33 +260,40 @@ where
                     };
                 }
                 // SAFETY: we run the task.
-                unsafe { Self::release(header, track) }
+                return unsafe { Self::release(header, on_idle, cancelling) };
             }
-        }
+        };
+        // SAFETY: we run the task.
+        unsafe { Self::finish(header, result) };
+        Ran::default()
     }
 
     /// After a poll returned `Pending`: stop running, and either reschedule
-    /// (a wake-up arrived meanwhile), drop the future (cancelled), or go
-    /// idle, giving up the Runnable's reference — or, the first time with
-    /// `track`, turning it into the `TaskRef` returned.
+    /// (a wake-up arrived meanwhile, or a cancellation the poll did not
+    /// see yet and that the future finishes over polls), drop the future (a
+    /// cancellation by drop), or go idle, giving up the Runnable's
+    /// reference — or, the first time with [`OnIdle::Track`], turning it
+    /// into the `TaskRef` returned. `cancelling`: the poll was a
+    /// cancellation step already.
     ///
     /// # Safety
     ///
     /// The caller runs the task.
-    unsafe fn release(header: NonNull<Header>, track: bool) -> Ran {
+    unsafe fn release(header: NonNull<Header>, on_idle: OnIdle, cancelling: bool) -> Ran {
         // SAFETY: the Runnable keeps the task alive.
         let state = &unsafe { Self::cell(header) }.header.state;
         let mut current = state.load(Ordering::Acquire);
         loop {
-            if current & CLOSED != 0 {
+            let newly_closed = current & CLOSED != 0 && !cancelling;
+            if newly_closed && !C::BY_POLL {
                 // SAFETY: we still run the task.
                 unsafe { Self::finish(header, Err(JoinError::cancelled())) };
                 return Ran::default();
             }
-            let rescheduled = current & SCHEDULED != 0;
-            let tracking = !rescheduled && track && current & TRACKED == 0;
+            let rescheduled = current & SCHEDULED != 0 || newly_closed;
+            let tracking = !rescheduled && on_idle == OnIdle::Track && current & TRACKED == 0;
             let next = if rescheduled {
-                current & !RUNNING
+                (current & !RUNNING) | SCHEDULED
             } else if tracking {
                 (current & !RUNNING) | TRACKED
             } else {
@@ -240,8 +324,14 @@ where
         }
     }
 
-    /// Records the result, marks the task completed, wakes the handle and
-    /// drops the Runnable's reference.
+    /// Records the result, marks the task completed, wakes the handle (or,
+    /// when there is none, drops the result) and drops the Runnable's
+    /// reference.
+    ///
+    /// A panic of user code on the way — the future's or the result's
+    /// destructor, the handle's waker — does not stop the bookkeeping: it
+    /// is re-raised once the task is consistent again (a destructor's
+    /// panic while dropping the future becomes the task's result instead).
     ///
     /// # Safety
     ///
@@ -273,11 +363,23 @@ where
                 Err(actual) => current = actual,
             }
         }
-        if current & HANDLE != 0 {
-            cell.header.awaiter.wake();
-        }
+        let escaped = unwind::catch(|| {
+            if current & HANDLE != 0 {
+                cell.header.awaiter.wake();
+            } else {
+                // Nobody will claim the result: drop it now rather than
+                // with the last reference (a scheduler's registry may hold
+                // one for a while).
+                cell.stage.with_mut(|stage| {
+                    // SAFETY: without a JoinHandle the stage is ours after
+                    // COMPLETED.
+                    unsafe { *stage = Stage::Consumed }
+                });
+            }
+        });
         // SAFETY: the Runnable's reference.
         unsafe { drop_reference(header) };
+        reraise(escaped);
     }
 
     /// # Safety
@@ -322,16 +424,26 @@ where
     }
 }
 
+/// Re-raises a panic caught while the task's bookkeeping went on.
+fn reraise(caught: Result<(), Payload>) {
+    if let Err(payload) = caught {
+        unwind::resume(payload);
+    }
+}
+
 /// Drops one reference, destroying the task with the last one.
 ///
 /// # Safety
 ///
 /// The caller owns a reference to the task.
 pub(crate) unsafe fn drop_reference(header: NonNull<Header>) {
-    // SAFETY: our reference keeps the header alive until the decrement.
+    // SAFETY: our reference keeps the header alive until the decrement;
+    // the vtable is read before it (after it, another thread may have
+    // dropped the last reference and freed the header).
     let (previous, vtable) = unsafe {
         let h = header.as_ref();
-        (h.state.fetch_sub(REFERENCE, Ordering::AcqRel), h.vtable)
+        let vtable = h.vtable;
+        (h.state.fetch_sub(REFERENCE, Ordering::AcqRel), vtable)
     };
     if references(previous) == 1 {
         // SAFETY: that was the last reference.

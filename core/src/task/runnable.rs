@@ -1,6 +1,6 @@
 //! The right to run a task once.
 
-use super::raw::Header;
+use super::raw::{Header, Held, OnIdle};
 use core::fmt;
 use core::ptr::NonNull;
 
@@ -48,7 +48,7 @@ impl Runnable {
     /// and already rescheduled itself.
     #[inline]
     pub fn run(self) -> Option<Runnable> {
-        self.run_with(false).again
+        self.run_with(OnIdle::Release).again
     }
 
     /// Polls the task once, like [`run`](Self::run), and the first time the
@@ -59,15 +59,30 @@ impl Runnable {
     /// every task it spawns.
     #[inline]
     pub fn run_tracked(self) -> Ran {
-        self.run_with(true)
+        self.run_with(OnIdle::Track)
     }
 
     #[inline]
-    fn run_with(self, track: bool) -> Ran {
+    fn run_with(self, on_idle: OnIdle) -> Ran {
         let this = core::mem::ManuallyDrop::new(self);
+        let held = if this.continuing {
+            Held::Continuing
+        } else {
+            Held::Scheduled
+        };
         // SAFETY: we hold the Runnable, whose reference `run` consumes or
         // hands on.
-        unsafe { (this.header.as_ref().vtable.run)(this.header, this.continuing, track) }
+        unsafe { (this.header.as_ref().vtable.run)(this.header, held, on_idle) }
+    }
+
+    /// Requests the task's cancellation, as
+    /// [`JoinHandle::cancel`](super::JoinHandle::cancel) does: running this
+    /// Runnable then drops the future (or, for a stackful coroutine, starts
+    /// unwinding it) instead of polling it. How a scheduler shutting down
+    /// stops the tasks it is handed.
+    pub fn cancel(&self) {
+        // SAFETY: our reference keeps the task alive.
+        unsafe { super::raw::close(self.header) }
     }
 
     /// The scheduler's word for this task (0 unless set).

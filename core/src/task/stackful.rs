@@ -26,6 +26,8 @@
 
 use crate::coroutine::{Cancelled, Coroutine, CoroutineResult, Yielder};
 use crate::stack::Stack;
+use crate::unwind;
+use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::{Pin, pin};
@@ -36,10 +38,42 @@ use core::task::{Context, Poll};
 /// lives for that poll, which outlasts the coroutine's run).
 type PollContext = *mut Context<'static>;
 
+/// What each resumption hands the coroutine.
+#[derive(Clone, Copy)]
+struct Wake {
+    /// The context of the poll that resumes it.
+    cx: PollContext,
+    /// The task is being cancelled (see [`PollCancel`](super::PollCancel)).
+    cancel: bool,
+}
+
 /// A coroutine's handle for waiting on futures from inside it.
+///
+/// # Cancellation
+///
+/// A cancelled coroutine task is resumed one last time at the point where
+/// it waits, and unwinds from there (with the `std` feature): the
+/// destructors on its stack run as ordinary coroutine code, so a wait
+/// inside one — locking a mutex, sending on a full channel, sleeping —
+/// suspends the coroutine and completes as usual, and the task finishes as
+/// cancelled once the unwinding ends. A coroutine waiting in
+/// [`try_wait`](Suspender::try_wait) gets `Err(Cancelled)` instead and
+/// should return; later waits still work (for clean-up), later `try_wait`s
+/// return `Err(Cancelled)` at once.
+///
+/// While a coroutine waits inside a destructor during an unwind, its thread
+/// counts as panicking for the standard library (the panic count is per
+/// thread): `std::thread::panicking()` reads true for the other tasks run
+/// on that thread meanwhile, and a `std::sync::Mutex` guard they drop then
+/// poisons its mutex. The same holds for a panic unwinding through a
+/// destructor that waits.
 pub struct Suspender<'a> {
-    yielder: &'a Yielder<PollContext, ()>,
-    cx: core::cell::Cell<PollContext>,
+    yielder: &'a Yielder<Wake, ()>,
+    /// The context of the poll running the coroutine; null while it is
+    /// suspended (and whenever no poll runs it).
+    cx: Cell<PollContext>,
+    /// The task's cancellation reached the coroutine.
+    cancelled: Cell<bool>,
 }
 
 impl Suspender<'_> {
@@ -60,16 +94,26 @@ impl Suspender<'_> {
     /// dropped) instead of being unwound: the cancellation path without
     /// unwinding (see [`Yielder::try_suspend`]). Return promptly on `Err`.
     pub fn try_wait<F: IntoFuture>(&self, future: F) -> Result<F::Output, Cancelled> {
+        if self.cancelled.get() {
+            return Err(Cancelled);
+        }
         let mut future = pin!(future.into_future());
         loop {
             if let Poll::Ready(output) = self.poll(future.as_mut()) {
                 return Ok(output);
             }
+            self.cx.set(ptr::null_mut());
             match self.yielder.try_suspend(()) {
-                Ok(cx) => self.cx.set(cx),
+                Ok(wake) => {
+                    self.cx.set(wake.cx);
+                    if wake.cancel && !self.cancelled.replace(true) {
+                        return Err(Cancelled);
+                    }
+                }
+                // The coroutine itself is being dropped, outside any poll
+                // (no std: no unwinding): its context stays null.
                 Err(cancelled) => {
-                    // No poll runs us anymore: forget its (dead) context.
-                    self.cx.set(ptr::null_mut());
+                    self.cancelled.set(true);
                     return Err(cancelled);
                 }
             }
@@ -98,25 +142,33 @@ impl Suspender<'_> {
     ///
     /// # Panics
     ///
-    /// After [`try_wait`](Self::try_wait) reported a cancellation: no poll
-    /// runs the coroutine anymore, so it cannot wait; it must return.
+    /// When no poll runs the coroutine: it is being dropped without
+    /// unwinding (no `std`) after [`try_wait`](Self::try_wait) reported the
+    /// cancellation; it cannot wait then, it must return.
     #[inline(always)]
     fn with_context<R>(&self, f: impl FnOnce(&mut Context<'_>) -> R) -> R {
         let cx = self.cx.get();
         assert!(
             !cx.is_null(),
-            "a cancelled coroutine tried to wait; it must return"
+            "a coroutine dropped outside a poll tried to wait; it must return"
         );
         // SAFETY: a non-null `cx` is the context of the poll that is running
         // us (suspended in `resume`, outliving `f`, which cannot keep the
-        // borrow); after a cancellation it is null.
+        // borrow): it is set from each resumption's `Wake` and cleared
+        // before each suspension.
         f(unsafe { &mut *cx.cast::<Context<'_>>() })
     }
 
-    /// Suspends until the task is polled again (after a wake-up).
+    /// Suspends until the task is polled again (after a wake-up). If it is
+    /// resumed by its cancellation, unwinds from here instead of returning.
     #[inline(always)]
     pub fn suspend(&self) {
-        self.cx.set(self.yielder.suspend(()));
+        self.cx.set(ptr::null_mut());
+        let wake = self.yielder.suspend(());
+        self.cx.set(wake.cx);
+        if wake.cancel && !self.cancelled.replace(true) {
+            self.yielder.force_unwind();
+        }
     }
 }
 
@@ -129,7 +181,11 @@ impl fmt::Debug for Suspender<'_> {
 enum State<F, T, S: Stack> {
     /// Not started: only the closure exists.
     Unstarted(F),
-    Running(Coroutine<PollContext, (), T, S>),
+    Running {
+        coroutine: Coroutine<Wake, (), T, S>,
+        /// The cancellation was handed to the coroutine.
+        cancelling: bool,
+    },
     Done,
 }
 
@@ -139,8 +195,14 @@ enum State<F, T, S: Stack> {
 /// Before that first poll it is `Send` in spirit — only the closure exists —
 /// but the type cannot express that it stops being `Send` once started, so
 /// it is never `Send`: schedulers spawn it with
-/// [`spawn_unchecked`](super::spawn_unchecked) and keep it on the thread of
+/// [`spawn_stackful`](super::spawn_stackful) and keep it on the thread of
 /// its first poll (see that function's contract).
+///
+/// Spawned that way, a cancelled coroutine unwinds inside a poll of its task
+/// (see [`Suspender`]'s cancellation rules). Dropped any other way while
+/// suspended (with `std`), it blocks the dropping thread until it has
+/// unwound: waits in its destructors then block the thread, as they would
+/// in a destructor run outside any coroutine.
 pub struct Stackful<F, T, S: Stack> {
     state: State<F, T, S>,
 }
@@ -159,6 +221,88 @@ where
     }
 }
 
+impl<F, T, S: Stack> Stackful<F, T, S> {
+    /// Resumes the coroutine (starting it on the first call) with `wake`.
+    /// `None` when it finished without a value (unwound, or returned after
+    /// a cancellation).
+    fn resume(&mut self, wake: Wake) -> Poll<Option<T>>
+    where
+        F: FnOnce(&Suspender<'_>) -> T + 'static,
+        T: 'static,
+        S: Default,
+    {
+        if let State::Unstarted(_) = self.state {
+            let State::Unstarted(body) = core::mem::replace(&mut self.state, State::Done) else {
+                unreachable!()
+            };
+            let coroutine = Coroutine::with_stack(S::default(), move |yielder, wake: Wake| {
+                let suspender = Suspender {
+                    yielder,
+                    cx: Cell::new(wake.cx),
+                    cancelled: Cell::new(false),
+                };
+                body(&suspender)
+            });
+            self.state = State::Running {
+                coroutine,
+                cancelling: false,
+            };
+        }
+        self.resume_started(wake)
+    }
+
+    /// Resumes the started coroutine with `wake`, as [`resume`](Self::resume).
+    fn resume_started(&mut self, wake: Wake) -> Poll<Option<T>> {
+        let State::Running { coroutine, .. } = &mut self.state else {
+            panic!("a finished stackful task was polled again");
+        };
+        match coroutine.resume_or_unwound(wake) {
+            Some(CoroutineResult::Yield(())) => Poll::Pending,
+            Some(CoroutineResult::Return(value)) => {
+                // Release the stack now rather than when the future drops.
+                self.state = State::Done;
+                Poll::Ready(Some(value))
+            }
+            None => {
+                self.state = State::Done;
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    /// One step of the cancellation: drops an unstarted closure, or resumes
+    /// a started coroutine with the cancellation (the first time) or to go
+    /// on with its unwinding (after that). Ready once it has ended.
+    fn cancel_step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.state {
+            State::Done => return Poll::Ready(()),
+            State::Unstarted(_) => {
+                // Never ran: dropping the closure is all there is to do.
+                self.state = State::Done;
+                return Poll::Ready(());
+            }
+            State::Running {
+                coroutine,
+                cancelling,
+            } => {
+                if !*cancelling && !unwind::CAN_UNWIND && !coroutine.in_try_suspend() {
+                    // No unwinding, and not waiting where a cancellation
+                    // can be answered: the coroutine stays suspended and
+                    // its stack is leaked when the future drops.
+                    return Poll::Ready(());
+                }
+                *cancelling = true;
+            }
+        }
+        let wake = Wake {
+            cx: ptr::from_mut(cx).cast(),
+            cancel: true,
+        };
+        // A value returned after the cancellation is dropped here.
+        self.resume_started(wake).map(drop)
+    }
+}
+
 impl<F, T, S> Future for Stackful<F, T, S>
 where
     F: FnOnce(&Suspender<'_>) -> T + 'static,
@@ -171,32 +315,57 @@ where
         // SAFETY: nothing here is structurally pinned (the coroutine's
         // stack is its own allocation).
         let this = unsafe { self.get_unchecked_mut() };
-        if let State::Unstarted(_) = this.state {
-            let State::Unstarted(body) = core::mem::replace(&mut this.state, State::Done) else {
-                unreachable!()
-            };
-            let coroutine = Coroutine::with_stack(
-                S::default(),
-                move |yielder: &Yielder<PollContext, ()>, cx| {
-                    let suspender = Suspender {
-                        yielder,
-                        cx: core::cell::Cell::new(cx),
-                    };
-                    body(&suspender)
-                },
-            );
-            this.state = State::Running(coroutine);
-        }
-        let State::Running(coroutine) = &mut this.state else {
-            panic!("a finished stackful task was polled again");
+        let wake = Wake {
+            cx: ptr::from_mut(cx).cast(),
+            cancel: false,
         };
-        let cx: PollContext = core::ptr::from_mut(cx).cast();
-        match coroutine.resume(cx) {
-            CoroutineResult::Yield(()) => Poll::Pending,
-            CoroutineResult::Return(value) => {
-                // Release the stack now rather than when the future drops.
-                this.state = State::Done;
-                Poll::Ready(value)
+        this.resume(wake)
+            .map(|value| value.expect("a stackful coroutine unwound without being cancelled"))
+    }
+}
+
+impl<F, T, S> super::PollCancel for Stackful<F, T, S>
+where
+    F: FnOnce(&Suspender<'_>) -> T + 'static,
+    T: 'static,
+    S: Stack + Default,
+{
+    fn poll_cancel(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: as in `poll`.
+        unsafe { self.get_unchecked_mut() }.cancel_step(cx)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<F, T, S: Stack> Drop for Stackful<F, T, S> {
+    fn drop(&mut self) {
+        if let State::Running { coroutine, .. } = &self.state
+            && coroutine.started()
+            && !coroutine.done()
+        {
+            self.unwind_blocking();
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl<F, T, S: Stack> Stackful<F, T, S> {
+    /// Cancels a suspended coroutine outside its task: unwinds it, blocking
+    /// the thread whenever it waits meanwhile. A panic raised during the
+    /// unwinding is re-raised, unless the thread is already panicking.
+    #[cold]
+    fn unwind_blocking(&mut self) {
+        let waker = super::thread_waker();
+        let mut cx = Context::from_waker(&waker);
+        let unwound = unwind::catch(|| {
+            while self.cancel_step(&mut cx).is_pending() {
+                std::thread::park();
+            }
+        });
+        if let Err(payload) = unwound {
+            self.state = State::Done;
+            if !unwind::panicking() {
+                unwind::resume(payload);
             }
         }
     }
@@ -206,7 +375,7 @@ impl<F, T, S: Stack> fmt::Debug for Stackful<F, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Unstarted(_) => "unstarted",
-            State::Running(_) => "running",
+            State::Running { .. } => "running",
             State::Done => "done",
         };
         f.debug_struct("Stackful").field("state", &state).finish()
