@@ -370,9 +370,10 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let future = Stackful::<_, T, PooledStack>::new(move |suspender| {
+        let coroutine = Stackful::<_, T, PooledStack>::new(move |suspender| {
             context::run_coroutine(suspender, f)
         });
+        let shared = self.shared.clone();
         // SAFETY: the coroutine is pinned to the worker that first runs it
         // (`Tag::Unstarted` becomes `Tag::Pinned` before that run); the
         // scheduler routes its Runnables there and nowhere else (queued ones
@@ -381,7 +382,14 @@ impl Handle {
         // queued, and from its first wait on, the worker's registry (its
         // `run_tracked` reference), released there only after it finished.
         // So its last reference is never dropped elsewhere unfinished.
-        unsafe { self.spawn_tagged(future, Tag::Unstarted) }
+        let (runnable, handle) = unsafe {
+            xasync_core::task::spawn_stackful(
+                coroutine,
+                move |r| shared.schedule(r),
+                Tag::Unstarted.word(),
+            )
+        };
+        self.queue(runnable, handle)
     }
 
     /// Runs `future` as a task on this runtime. See [`crate::spawn`].
@@ -390,31 +398,27 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        // SAFETY: a Send future may run and drop anywhere.
-        unsafe { self.spawn_tagged(future, Tag::Free) }
+        let shared = self.shared.clone();
+        let (runnable, handle) = xasync_core::task::spawn(future, move |r| shared.schedule(r));
+        self.queue(runnable, handle)
     }
 
-    /// Spawns and queues a task.
-    ///
-    /// # Safety
-    ///
-    /// A future that is not `Send` must be one the scheduler keeps on one
-    /// worker (`Tag::Unstarted`).
-    unsafe fn spawn_tagged<F>(&self, future: F, tag: Tag) -> JoinHandle<F::Output>
-    where
-        F: Future + 'static,
-        F::Output: Send + 'static,
-    {
-        let shared = self.shared.clone();
-        // SAFETY: forwarded from our caller.
-        let (runnable, handle) = unsafe {
-            xasync_core::task::spawn_unchecked(future, move |r| shared.schedule(r), tag.word())
-        };
+    /// Queues a new task — or, once the runtime is shutting down, cancels
+    /// it right here (it has not started: dropping it is safe on any
+    /// thread), so that its handle reports the cancellation.
+    fn queue<T>(
+        &self,
+        runnable: xasync_core::task::Runnable,
+        handle: xasync_core::task::JoinHandle<T>,
+    ) -> JoinHandle<T> {
         if self.shared.closing.load(Ordering::Acquire) {
-            // Shutting down: it never starts (its first run drops it).
-            handle.cancel();
+            drop(runnable);
+        } else {
+            // A shutdown racing with this is handled where the task lands:
+            // a worker cancels what it runs, and the global queue is
+            // emptied by whoever finds it stopped.
+            self.shared.schedule(runnable);
         }
-        self.shared.schedule(runnable);
         JoinHandle::new(handle)
     }
 
