@@ -171,7 +171,10 @@ impl Reactor {
         self.registered.load(Ordering::Relaxed) == 0
     }
 
-    fn free_released(&self) {
+    /// Frees the entries deregistered since the last poll (their wakers
+    /// and callbacks, which may hold tasks). Also called by a worker that
+    /// exits, so that nothing it kept holds its runtime alive.
+    pub(crate) fn free_released(&self) {
         if self.has_released.swap(false, Ordering::AcqRel) {
             let released = std::mem::take(&mut *lock(&self.released));
             drop(released); // wakers and callbacks, outside the lock

@@ -226,18 +226,64 @@ impl Runtime {
         crate::xawait(self.spawn(future))
     }
 
-    /// Shuts down: cancels every task that has not finished (coroutines are
-    /// unwound on their worker, so their destructors run), waits for that,
-    /// and joins the worker threads.
-    pub fn shutdown(self) {
+    /// Shuts down: cancels every task that has not finished, waits for
+    /// that, and joins the worker threads.
+    ///
+    /// Cancellation is cooperative. A task is cancelled at its next
+    /// suspension (or right away if it is waiting): a coroutine unwinds on
+    /// its worker, running the destructors on its stack — which may wait,
+    /// like any coroutine code — and a future is dropped. Whatever the
+    /// tasks do (wait, yield forever, ping-pong over channels, serve
+    /// connections), this ends as soon as each has been cancelled, except
+    /// for a task that never suspends (a loop that neither waits nor
+    /// yields) or a destructor that waits for something that never comes:
+    /// nothing can stop those, and `shutdown` waits for them. Use
+    /// [`shutdown_timeout`](Self::shutdown_timeout) to bound the wait.
+    ///
+    /// Called from one of the runtime's own coroutines, it cannot wait for
+    /// the task it runs in: it starts the shutdown and returns, and the
+    /// workers finish in the background (that coroutine is cancelled at its
+    /// next suspension).
+    pub fn shutdown(mut self) {
         self.stop(Duration::ZERO);
+        self.join_workers(None);
     }
 
-    /// Shuts down gracefully: lets the tasks run for up to `grace` to
-    /// finish on their own, then cancels the rest as [`shutdown`](Self::shutdown)
-    /// does. Returns whether every task had finished on its own.
-    pub fn shutdown_timeout(self, grace: Duration) -> bool {
-        self.stop(grace)
+    /// Shuts down within a bound: lets the tasks run for up to `grace` to
+    /// finish on their own, then cancels the rest as
+    /// [`shutdown`](Self::shutdown) does and waits up to `grace` again (at
+    /// least [`MIN_CANCEL_WAIT`]) for that. Workers still busy then (with a
+    /// task that never suspends, see [`shutdown`](Self::shutdown)) are
+    /// left to finish in the background. Returns whether every task had
+    /// finished on its own.
+    pub fn shutdown_timeout(mut self, grace: Duration) -> bool {
+        let finished = self.stop(grace);
+        let wait = grace.max(MIN_CANCEL_WAIT);
+        self.join_workers(Instant::now().checked_add(wait));
+        finished
+    }
+
+    /// Joins the worker threads, until `deadline` at most (`None`: however
+    /// long it takes); those still running then are detached. From one of
+    /// the runtime's own workers, detaches them all: they can only end
+    /// after the task running this does.
+    fn join_workers(&mut self, deadline: Option<Instant>) {
+        let here = thread::current().id();
+        if self.threads.iter().any(|t| t.thread().id() == here) {
+            self.threads.clear();
+            return;
+        }
+        for thread in std::mem::take(&mut self.threads) {
+            if let Some(deadline) = deadline {
+                while !thread.is_finished() && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                if !thread.is_finished() {
+                    continue; // detached
+                }
+            }
+            let _ = thread.join();
+        }
     }
 
     fn stop(&self, grace: Duration) -> bool {
@@ -258,17 +304,17 @@ impl Runtime {
     }
 }
 
+/// The least time [`Runtime::shutdown_timeout`] waits for cancelled tasks
+/// to unwind.
+pub const MIN_CANCEL_WAIT: Duration = Duration::from_millis(100);
+
 impl Drop for Runtime {
+    /// Shuts down as [`Runtime::shutdown`] does.
     fn drop(&mut self) {
         if !self.handle.shared.closing.load(Ordering::Acquire) {
             self.stop(Duration::ZERO);
         }
-        for thread in self.threads.drain(..) {
-            if thread.thread().id() == thread::current().id() {
-                continue; // dropped from one of its own workers: cannot join
-            }
-            let _ = thread.join();
-        }
+        self.join_workers(None);
         self.handle.shared.blocking.shutdown();
     }
 }

@@ -77,6 +77,11 @@ pub(crate) struct Shared {
     /// Set to make workers publish their `unfinished` counts (graceful
     /// shutdown waits for them to reach zero).
     pub(crate) census: AtomicBool,
+    /// Workers that have not exited yet.
+    running: AtomicUsize,
+    /// Set by the last worker to exit: a task queued on the global queue
+    /// from then on is cancelled by whoever queued it.
+    stopped: AtomicBool,
     /// The pool for `blocking` closures.
     pub(crate) blocking: super::blocking::BlockingPool,
     /// Stack configuration of the workers' pools.
@@ -113,6 +118,8 @@ impl Shared {
             sleeping: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             census: AtomicBool::new(false),
+            running: AtomicUsize::new(workers),
+            stopped: AtomicBool::new(false),
             blocking,
             stacks,
             clock: Clock::new(),
@@ -135,8 +142,32 @@ impl Shared {
                 if let Err(runnable) = worker::push_local(self, runnable) {
                     self.injector.push(runnable);
                     self.notify_one();
+                    if self.stopped.load(Ordering::SeqCst) {
+                        // No worker is left to run it (see `worker_exited`).
+                        self.cancel_queued();
+                    }
                 }
             }
+        }
+    }
+
+    /// Records that a worker exited. The last one cancels what is left on
+    /// the global queue: tasks spawned from other threads while the
+    /// workers were leaving. (Only futures and unstarted coroutines go
+    /// there, which may be dropped on any thread.)
+    pub(crate) fn worker_exited(&self) {
+        if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Against `schedule`: either it sees `stopped`, or we see its
+            // task on the queue.
+            self.stopped.store(true, Ordering::SeqCst);
+            self.cancel_queued();
+        }
+    }
+
+    /// Cancels (drops) every task on the global queue.
+    fn cancel_queued(&self) {
+        while let Some(runnable) = super::worker::steal_one(|| self.injector.steal()) {
+            drop(runnable);
         }
     }
 
@@ -147,6 +178,9 @@ impl Shared {
 
     /// Wakes one parked worker, if any, to look for work.
     pub(crate) fn notify_one(&self) {
+        // Against a worker going to sleep (`to_sleep`, fence, `has_work`):
+        // our work is visible to it, or its entry in `sleepers` to us.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::Acquire) == 0 {
             return;
         }

@@ -79,6 +79,19 @@ impl Timers {
         }
     }
 
+    /// Drops every pending timer (at exit: a timer whose sleep completed
+    /// before it fired still holds its task's waker, which holds the
+    /// runtime).
+    pub(crate) fn clear(&self) {
+        let wheel = {
+            let mut wheel = self.lock();
+            let pending = std::mem::take(&mut *wheel);
+            self.refresh(&wheel);
+            pending
+        };
+        drop(wheel); // the wakers, outside the lock
+    }
+
     /// The earliest tick to wake up at, if any timer is pending.
     pub(crate) fn next_tick(&self) -> Option<u64> {
         let next = self.next.load(Ordering::Acquire);

@@ -7,6 +7,7 @@ use crate::stack::StackPool;
 use crossbeam_deque::{Steal, Worker as Deque};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use xasync_core::task::{Runnable, TaskRef};
@@ -45,8 +46,10 @@ pub(crate) struct Local {
     /// How many tasks in `ready` are not pinned here (futures, unstarted
     /// coroutines): donation skips a queue of pinned ones without looking.
     stealable: Cell<usize>,
-    /// Tasks spawned on this worker, cancelled at shutdown.
+    /// Tasks that went idle on this worker, cancelled at shutdown.
     registry: RefCell<Vec<TaskRef>>,
+    /// The registry was cancelled (once the worker saw the runtime close).
+    cancelled_all: Cell<bool>,
     ticks: Cell<u32>,
 }
 
@@ -131,6 +134,7 @@ pub(crate) fn run(start: Start) {
         ready: RefCell::new(VecDeque::new()),
         stealable: Cell::new(0),
         registry: RefCell::new(Vec::new()),
+        cancelled_all: Cell::new(false),
         ticks: Cell::new(0),
     };
     WORKER.with(|w| w.set(&local));
@@ -142,7 +146,27 @@ pub(crate) fn run(start: Start) {
         }
     }
     let _clear = Clear;
-    local.run_loop();
+    // A panic escaping the loop comes from user code outside any task's
+    // poll (a waker, a destructor of a task's result or of a detached
+    // task, a timer's waker): report it and go on, so that the tasks
+    // pinned here keep their worker.
+    while let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| local.run_loop())) {
+        report_escaped_panic(local.index, payload.as_ref());
+    }
+    local.exit();
+}
+
+/// Reports a panic that escaped user code run by a worker outside a poll.
+fn report_escaped_panic(index: usize, payload: &(dyn std::any::Any + Send)) {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    eprintln!(
+        "xasync: worker {index}: a panic escaped a waker or destructor run outside a task \
+         (the worker goes on): {message}"
+    );
 }
 
 impl Local {
@@ -159,13 +183,17 @@ impl Local {
             }
             let closing = shared.closing.load(Ordering::Acquire);
             if closing && self.drained() {
-                break;
+                return;
             }
             let census = !closing && shared.census.load(Ordering::Acquire);
             if census {
                 self.publish_unfinished();
             }
             shared.to_sleep(self.index);
+            // Against `Shared::notify_one`: either it sees us asleep, or we
+            // see its work (a store-buffering pattern: both sides store,
+            // fence, then load).
+            std::sync::atomic::fence(Ordering::SeqCst);
             if self.has_work() {
                 shared.awake(self.index);
                 continue;
@@ -182,20 +210,46 @@ impl Local {
             };
             shared.remotes[self.index].parker.park(deadline);
             shared.awake(self.index);
+            if census {
+                // Busy again: what was published no longer holds.
+                shared.remotes[self.index]
+                    .unfinished
+                    .store(usize::MAX, Ordering::Release);
+            }
         }
-        shared.notify_all();
     }
 
-    /// During shutdown: cancels the tasks spawned here (their cancellation
-    /// comes back as runnables that drop the futures on their home worker)
-    /// and says whether this worker may exit: every task of the runtime has
-    /// finished — so none can be pinned here anymore — and nothing is queued.
+    /// Leaves the runtime: frees what could keep it alive through a cycle
+    /// (the wakers of timers and of deregistered I/O entries, which hold
+    /// tasks, which hold the runtime), and the last worker out cancels
+    /// what was spawned after everyone left.
+    fn exit(&self) {
+        let shared = &self.shared;
+        self.timers().clear();
+        shared.remotes[self.index].parker.reactor().free_released();
+        shared.notify_all();
+        shared.worker_exited();
+    }
+
+    /// During shutdown: cancels the tasks that went idle here (their
+    /// cancellation comes back as runnables that unwind or drop them on
+    /// their home worker) and says whether this worker may exit: every task
+    /// of the runtime has finished — so none can be pinned here anymore —
+    /// and nothing is queued.
     fn drained(&self) -> bool {
-        for task in self.registry.borrow().iter() {
-            task.cancel();
-        }
+        self.cancel_all();
         self.publish_unfinished();
         !self.has_work() && self.shared.all_finished()
+    }
+
+    /// Cancels every task that went idle here, once (later ones are
+    /// cancelled as they are registered or run).
+    fn cancel_all(&self) {
+        if !self.cancelled_all.replace(true) {
+            for task in self.registry.borrow().iter() {
+                task.cancel();
+            }
+        }
     }
 
     /// Publishes how many tasks spawned here are unfinished.
@@ -350,6 +404,12 @@ impl Local {
 
     fn run_task(&self, runnable: Runnable) {
         let tag = Tag::of(runnable.tag());
+        if self.shared.closing.load(Ordering::Acquire) {
+            // Shutting down: whatever runs is cancelled (a task that only
+            // yields, or is always woken, never goes idle to be cancelled).
+            self.cancel_all();
+            runnable.cancel();
+        }
         if tag == Tag::Unstarted {
             runnable.set_tag(Tag::Pinned(self.index).word());
         }
@@ -386,7 +446,7 @@ impl Local {
 }
 
 /// Retries a steal until it succeeds or finds nothing.
-fn steal_one(mut steal: impl FnMut() -> Steal<Runnable>) -> Option<Runnable> {
+pub(crate) fn steal_one(mut steal: impl FnMut() -> Steal<Runnable>) -> Option<Runnable> {
     loop {
         match steal() {
             Steal::Success(runnable) => return Some(runnable),
