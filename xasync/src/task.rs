@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 pub use xasync_core::task::JoinError;
 
@@ -45,6 +46,34 @@ impl<T> JoinHandle<T> {
         self.inner
     }
 
+    /// Waits for the task for at most `timeout`; if it has not finished by
+    /// then, cancels it and waits for the cancellation to end (a coroutine's
+    /// destructors have run when this returns). Its value, or why there is
+    /// none: a task cancelled this way gives an error whose
+    /// [`is_cancelled`](JoinError::is_cancelled) is true. A task that
+    /// finishes as the time runs out keeps its value.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let slow = xasync::xasync(|| xasync::time::sleep(Duration::from_secs(60)));
+    /// let error = slow.join_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert!(error.is_cancelled());
+    /// ```
+    pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinError> {
+        xawait(self.join_timeout_async(timeout))
+    }
+
+    /// A future of [`join_timeout`](Self::join_timeout)'s result.
+    pub async fn join_timeout_async(mut self, timeout: Duration) -> Result<T, JoinError> {
+        match crate::time::timeout_async(timeout, &mut self.inner).await {
+            Ok(result) => result,
+            Err(_elapsed) => {
+                self.inner.cancel();
+                self.inner.await
+            }
+        }
+    }
+
     /// Whether the task has finished (returned, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
         self.inner.is_finished()
@@ -52,7 +81,10 @@ impl<T> JoinHandle<T> {
 
     /// Cancels the task: unless it finishes first, its future is dropped —
     /// a suspended coroutine is unwound on its worker, so the destructors on
-    /// its stack run — and [`join`](Self::join) returns a cancellation error.
+    /// its stack run (they may wait, like any coroutine code) — and
+    /// [`join`](Self::join) returns a cancellation error once that is done.
+    /// Cancellation is cooperative: it takes effect at the task's next
+    /// suspension.
     pub fn cancel(&self) {
         self.inner.cancel()
     }

@@ -204,3 +204,43 @@ fn dropping_an_unstarted_coroutine_at_cancel_runs_no_code() {
     blocker.join().unwrap();
     assert!(!ran.load(Ordering::SeqCst));
 }
+
+#[test]
+fn timeout_on_a_join_handle_detaches_and_join_timeout_cancels() {
+    let rt = runtime(1);
+    let dropped = Arc::new(AtomicBool::new(false));
+    let finished = Arc::new(AtomicBool::new(false));
+    let (d, f) = (dropped.clone(), finished.clone());
+    // `timeout` drops the handle: the task is detached and runs on.
+    let h = rt.xasync(move || {
+        xasync::time::sleep(Duration::from_millis(40));
+        f.store(true, Ordering::SeqCst);
+    });
+    assert!(xasync::time::timeout(Duration::from_millis(5), h).is_err());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !finished.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "the detached task did not run on"
+    );
+    // `join_timeout` cancels it, and returns once its destructors have run.
+    let h = rt.xasync(move || {
+        let _guard = WaitOnDrop {
+            wait: || xasync::time::sleep(Duration::from_millis(5)),
+            done: d,
+        };
+        xasync::time::sleep(Duration::from_secs(3600));
+    });
+    let error = h.join_timeout(Duration::from_millis(5)).unwrap_err();
+    assert!(error.is_cancelled());
+    assert!(dropped.load(Ordering::SeqCst));
+    // A task that finishes in time keeps its value.
+    assert_eq!(
+        rt.xasync(|| 3)
+            .join_timeout(Duration::from_secs(5))
+            .unwrap(),
+        3
+    );
+}

@@ -26,9 +26,14 @@ impl From<Elapsed> for std::io::Error {
     }
 }
 
-/// Waits for `future` for at most `duration`: its output, or [`Elapsed`]
-/// (the future is then dropped, cancelling it). Suspends a coroutine,
-/// blocks a thread.
+/// Waits for `future` for at most `duration`: its output, or [`Elapsed`].
+/// Suspends a coroutine, blocks a thread.
+///
+/// When time runs out the future is dropped. For most futures that
+/// cancels what they were doing, but a [`JoinHandle`](crate::JoinHandle)
+/// dropped this way only detaches its task, which runs on: use
+/// [`JoinHandle::join_timeout`](crate::JoinHandle::join_timeout) to time
+/// out and cancel the task in one call.
 ///
 /// ```
 /// use std::time::Duration;
