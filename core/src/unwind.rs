@@ -1,6 +1,6 @@
 //! Panic propagation across context switches.
 //!
-//! Unwinding never crosses a switch (DESIGN.md §2.2): a panic is caught at the
+//! Unwinding never crosses a switch (docs/DESIGN.md §2.2): a panic is caught at the
 //! coroutine's entry, carried to whoever resumed it as a [`Payload`] and
 //! re-raised there. A suspended coroutine that is dropped is unwound with a
 //! private [`ForcedUnwind`] payload so that the destructors on its stack run.

@@ -4,7 +4,7 @@
 //!
 //! * [`LocalExecutor`] owns the tasks of one CPU. It is `!Send`: it runs,
 //!   and drops, its tasks only where it was created, which is what lets it
-//!   run coroutines (pinned to their CPU once started, DESIGN.md §2.1) and
+//!   run coroutines (pinned to their CPU once started, docs/DESIGN.md §2.1) and
 //!   futures that are not `Send`.
 //! * [`Spawner`] is its `Send + Sync` handle: other CPUs spawn `Send` work
 //!   onto it, and every task uses it for [`sleep`](Spawner::sleep).
