@@ -166,9 +166,27 @@ impl Suspender<'_> {
         self.cx.set(ptr::null_mut());
         let wake = self.yielder.suspend(());
         self.cx.set(wake.cx);
-        if wake.cancel && !self.cancelled.replace(true) {
-            self.yielder.force_unwind();
+        if wake.cancel && !self.cancelled.get() {
+            self.cancel();
         }
+    }
+
+    /// Delivers the task's cancellation at this suspension point: unwinds.
+    ///
+    /// Unless the thread is unwinding: then this coroutine may be suspended
+    /// in a destructor run by an unwind of its own (a panic), where starting
+    /// another would abort the process. (The count is per thread, so another
+    /// coroutine suspended mid-unwind on this thread looks the same.) The
+    /// cancellation is then delivered at a later suspension, and the task
+    /// asks to be polled again soon.
+    #[cold]
+    fn cancel(&self) {
+        if unwind::panicking() {
+            self.with_context(|cx| cx.waker().wake_by_ref());
+            return;
+        }
+        self.cancelled.set(true);
+        self.yielder.force_unwind();
     }
 }
 
@@ -353,8 +371,17 @@ impl<F, T, S: Stack> Stackful<F, T, S> {
     /// Cancels a suspended coroutine outside its task: unwinds it, blocking
     /// the thread whenever it waits meanwhile. A panic raised during the
     /// unwinding is re-raised, unless the thread is already panicking.
+    ///
+    /// Dropped while the thread itself unwinds from a panic, the coroutine
+    /// could never be told apart from one that unwinds too (see
+    /// `Suspender::cancel`): it is leaked instead — its destructors do not
+    /// run and its stack is never reused, so nothing on it dangles.
     #[cold]
     fn unwind_blocking(&mut self) {
+        if unwind::panicking() {
+            core::mem::forget(core::mem::replace(&mut self.state, State::Done));
+            return;
+        }
         let waker = super::thread_waker();
         let mut cx = Context::from_waker(&waker);
         let unwound = unwind::catch(|| {
