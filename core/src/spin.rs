@@ -58,8 +58,8 @@ impl<T> SpinLock<T> {
     /// [module docs](self) for how).
     #[inline]
     pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
-        if !self.try_take() {
-            self.lock_contended();
+        if !try_take(&self.locked) {
+            take_contended(&self.locked);
         }
         SpinGuard {
             lock: self,
@@ -67,29 +67,30 @@ impl<T> SpinLock<T> {
             access: Some(self.value.get_mut()),
         }
     }
+}
 
-    /// One attempt to take the lock.
-    #[inline(always)]
-    fn try_take(&self) -> bool {
-        self.locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    }
+/// One attempt to take the lock whose flag is `locked`.
+#[inline(always)]
+fn try_take(locked: &AtomicBool) -> bool {
+    locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+}
 
-    /// The slow path of [`lock`](Self::lock), out of line so that the
-    /// uncontended path stays one compare-and-swap. It waits reading only,
-    /// so that the cache line stays shared until the holder writes it.
-    #[cold]
-    #[inline(never)]
-    fn lock_contended(&self) {
-        let mut backoff = Backoff::default();
-        loop {
-            while self.locked.load(Ordering::Relaxed) {
-                backoff.snooze();
-            }
-            if self.try_take() {
-                return;
-            }
+/// The slow path of [`SpinLock::lock`]: takes the lock whose flag is
+/// `locked` once its holder releases it. Out of line (and not generic) so
+/// that the uncontended path stays one compare-and-swap. It waits reading
+/// only, so that the cache line stays shared until the holder writes it.
+#[cold]
+#[inline(never)]
+fn take_contended(locked: &AtomicBool) {
+    let mut backoff = Backoff::default();
+    loop {
+        while locked.load(Ordering::Relaxed) {
+            backoff.snooze();
+        }
+        if try_take(locked) {
+            return;
         }
     }
 }
