@@ -2,10 +2,12 @@
 //! timers, deregistration against concurrent firing, panics.
 
 use std::io::{Read, Write};
+use std::mem::ManuallyDrop;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+use xasync::Runtime;
 use xasync::io::callback::{self, Interest};
 
 const HANG_GUARD: Duration = Duration::from_secs(10);
@@ -44,14 +46,26 @@ fn a_readable_fd_runs_its_callback_each_time_it_becomes_ready() {
     (&*rx).read_exact(&mut buf).unwrap(); // the source came back intact
 }
 
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn deregistering_waits_for_a_running_callback() {
     let (mut tx, rx) = nonblocking_pair();
     let running = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicBool::new(false));
     let (started, start) = mpsc::channel();
     let (r, c) = (running.clone(), calls.clone());
+    let captured = SetOnDrop(dropped.clone());
     let watch = callback::register_fd(rx, Interest::READABLE, move |_| {
+        let _captured = &captured;
         r.store(true, Ordering::SeqCst);
         c.fetch_add(1, Ordering::SeqCst);
         let _ = started.send(());
@@ -65,6 +79,10 @@ fn deregistering_waits_for_a_running_callback() {
     assert!(
         !running.load(Ordering::SeqCst),
         "returned while the callback ran"
+    );
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "returned before the callback was dropped"
     );
     let calls_then = calls.load(Ordering::SeqCst);
     tx.write_all(b"y").unwrap();
@@ -170,4 +188,106 @@ fn registering_a_regular_file_is_an_error() {
     let file = std::fs::File::open("/proc/self/status").unwrap();
     let err = callback::register_fd(file, Interest::READABLE, |_| {}).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+}
+
+/// A registration of either kind; dropping it deregisters.
+type Watch = Box<dyn Send>;
+
+/// Registers `on_call` to be called soon: by a readable descriptor.
+fn fd_watch(mut on_call: Box<dyn FnMut() + Send>) -> Watch {
+    let (mut tx, rx) = nonblocking_pair();
+    let watch = callback::register_fd(rx, Interest::READABLE, move |_| on_call()).unwrap();
+    tx.write_all(b"x").unwrap();
+    Box::new((watch, tx))
+}
+
+/// Registers `on_call` to be called soon: by a timer.
+fn timer_watch(on_call: Box<dyn FnMut() + Send>) -> Watch {
+    Box::new(callback::register_timer(
+        Duration::from_millis(1),
+        None,
+        on_call,
+    ))
+}
+
+/// Waits until `count` reaches two, spinning (this runs where nothing may
+/// wait); false if it never does.
+fn reach_two(count: &AtomicUsize) -> bool {
+    let guard = Instant::now() + HANG_GUARD / 2;
+    while count.load(Ordering::SeqCst) < 2 {
+        if Instant::now() > guard {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}
+
+/// Counts the caller in at `count` and waits until two have arrived.
+fn meet(count: &AtomicUsize) -> bool {
+    count.fetch_add(1, Ordering::SeqCst);
+    reach_two(count)
+}
+
+/// Two callbacks, registered by `watch` on the two workers of a runtime,
+/// run at the same time and each drops the other's registration.
+fn deregister_each_other(watch: fn(Box<dyn FnMut() + Send>) -> Watch) {
+    // Leaked if the test fails: shutting down would wait for hung workers.
+    let rt = ManuallyDrop::new(Runtime::builder().workers(2).build().unwrap());
+    let watches: Arc<[Mutex<Option<Watch>>; 2]> = Arc::default();
+    let (registering, stored, calling) = <[Arc<AtomicUsize>; 3]>::default().into();
+    let (done, calls) = mpsc::channel();
+    let registrars: Vec<_> = (0..2)
+        .map(|me| {
+            let (watches, registering, stored, calling, done) = (
+                watches.clone(),
+                registering.clone(),
+                stored.clone(),
+                calling.clone(),
+                done.clone(),
+            );
+            rt.xasync(move || {
+                // Both coroutines run at once, so on two workers, and each
+                // registers with its own worker.
+                assert!(meet(&registering), "the registrations ran on one worker");
+                let (theirs, both_stored) = (watches.clone(), stored.clone());
+                let registered = watch(Box::new(move || {
+                    let met = reach_two(&both_stored) && meet(&calling);
+                    // The other callback is running: this must not wait
+                    // for it, as it does the same.
+                    drop(theirs[1 - me].lock().unwrap().take());
+                    let _ = done.send(met);
+                }));
+                *watches[me].lock().unwrap() = Some(registered);
+                stored.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for registrar in registrars {
+        registrar.join().unwrap();
+    }
+    for _ in 0..2 {
+        let met = calls
+            .recv_timeout(HANG_GUARD)
+            .expect("deadlock: each callback waits for the other to return");
+        assert!(met, "the callbacks did not run at the same time");
+    }
+    // Each call dropped its own callback (and with it its clone of
+    // `watches`) when it returned, since it had been deregistered.
+    let guard = Instant::now() + HANG_GUARD;
+    while Arc::strong_count(&watches) > 1 {
+        assert!(Instant::now() < guard, "a deregistered callback was kept");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    ManuallyDrop::into_inner(rt).shutdown();
+}
+
+#[test]
+fn fd_callbacks_on_two_workers_may_deregister_each_other() {
+    deregister_each_other(fd_watch);
+}
+
+#[test]
+fn timer_callbacks_on_two_workers_may_deregister_each_other() {
+    deregister_each_other(timer_watch);
 }

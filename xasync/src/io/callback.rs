@@ -42,12 +42,21 @@
 //!   waiting functions (`xawait`, `sleep`, a blocking `read`) panic there
 //!   as they do inside `Future::poll`. Start a coroutine with
 //!   [`xasync`](crate::xasync) for longer work.
-//! * **Deregistration is synchronous.** When [`FdRegistration::deregister`]
-//!   or [`TimerRegistration::deregister`] (or the drop of the registration)
-//!   returns, the callback is not running and will never run again — it
-//!   waits for a call in progress on another thread. Called from inside the
-//!   callback itself, it returns at once and the callback is dropped when
-//!   it returns.
+//! * **Deregistration.** Once [`FdRegistration::deregister`] or
+//!   [`TimerRegistration::deregister`] (or the drop of the registration)
+//!   has returned, the callback is never called again. A call already in
+//!   progress is waited for only where that cannot deadlock:
+//!   * on a thread that is not a runtime's worker (the main thread, a
+//!     thread of your own, the blocking pool), deregistration waits for a
+//!     call in progress to return, and the callback is dropped by the time
+//!     it returns;
+//!   * on a worker (in a callback, a coroutine or an async task) it does
+//!     not wait: a call in progress on another worker goes on, and drops
+//!     the callback when it returns. (Two callbacks on two workers that
+//!     deregister each other would otherwise each wait for the other
+//!     forever.) This covers a callback that deregisters itself. From a
+//!     coroutine that must know the callback has returned, deregister on
+//!     the blocking pool: `xasync::blocking(move || watch.deregister())`.
 //! * A callback that panics is deregistered (and dropped); the panic is
 //!   reported on standard error and the loop goes on.
 
@@ -56,10 +65,9 @@ use crate::runtime::Handle;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Wake, Waker};
-use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::entry::Entry;
@@ -211,8 +219,10 @@ impl<S> FdRegistration<S> {
         &self.source
     }
 
-    /// Stops watching and returns the source. The callback is not running
-    /// when this returns, and never runs again (see the module docs).
+    /// Stops watching and returns the source. The callback is never called
+    /// again; off the runtime's workers, a call in progress has returned
+    /// too (see the module docs). A call still in progress on another
+    /// worker reaches the source only through what it captured (an `Arc`).
     pub fn deregister(self) -> S {
         let FdRegistration {
             registration,
@@ -278,8 +288,9 @@ pub struct TimerRegistration {
 }
 
 impl TimerRegistration {
-    /// Cancels the timer. The callback is not running when this returns,
-    /// and never runs again (see the module docs).
+    /// Cancels the timer. The callback is never called again; off the
+    /// runtime's workers, a call in progress has returned too (see the
+    /// module docs).
     pub fn deregister(self) {}
 }
 
@@ -356,8 +367,8 @@ pub(crate) struct Slot<A> {
 struct SlotState<A> {
     /// `None` while it runs, and once cancelled.
     callback: Option<Box<dyn FnMut(A) + Send>>,
-    /// The thread running it, if it runs.
-    firing: Option<ThreadId>,
+    /// Whether a call is in progress.
+    firing: bool,
     cancelled: bool,
 }
 
@@ -366,7 +377,7 @@ impl<A> Slot<A> {
         Slot {
             state: Mutex::new(SlotState {
                 callback: Some(callback),
-                firing: None,
+                firing: false,
                 cancelled: false,
             }),
             idle: Condvar::new(),
@@ -374,6 +385,8 @@ impl<A> Slot<A> {
     }
 
     /// Runs the callback with `arg`, unless cancelled (or already running).
+    /// If it was cancelled meanwhile (or panicked), drops it before the
+    /// call counts as ended.
     pub(crate) fn fire(&self, arg: A) {
         let mut callback = {
             let mut state = lock(&self.state);
@@ -383,28 +396,35 @@ impl<A> Slot<A> {
             let Some(callback) = state.callback.take() else {
                 return;
             };
-            state.firing = Some(thread::current().id());
+            state.firing = true;
             callback
         };
         let outcome = {
             let _polling = Polling::enter(); // waiting in it panics loudly
             catch_unwind(AssertUnwindSafe(|| callback(arg)))
         };
-        let mut state = lock(&self.state);
-        state.firing = None;
-        let finished = if outcome.is_err() || state.cancelled {
-            state.cancelled = true;
-            Some(callback)
-        } else {
-            state.callback = Some(callback);
-            None
-        };
-        drop(state);
-        self.idle.notify_all();
         if outcome.is_err() {
             eprintln!("xasync: an event callback panicked; it has been deregistered");
         }
-        drop(finished);
+        let mut state = lock(&self.state);
+        let mut dropped = Ok(());
+        if outcome.is_ok() && !state.cancelled {
+            state.callback = Some(callback);
+        } else {
+            state.cancelled = true;
+            // Dropped with the lock released (dropping what it captured may
+            // deregister this very slot), and before the call counts as
+            // ended even if a destructor panics.
+            drop(state);
+            dropped = catch_unwind(AssertUnwindSafe(|| drop(callback)));
+            state = lock(&self.state);
+        }
+        state.firing = false;
+        drop(state);
+        self.idle.notify_all();
+        if let Err(panic) = dropped {
+            resume_unwind(panic);
+        }
     }
 
     /// Whether [`cancel`](Self::cancel) was called (or the callback panicked).
@@ -412,15 +432,18 @@ impl<A> Slot<A> {
         lock(&self.state).cancelled
     }
 
-    /// Makes sure the callback never runs again; waits for a call running
-    /// on another thread to end.
+    /// Makes sure the callback is never called again. A call in progress
+    /// drops it when it returns; off the runtime's workers this waits for
+    /// that (see the module docs: a worker must not, since the call may be
+    /// waiting for it in turn).
     pub(crate) fn cancel(&self) {
-        let me = thread::current().id();
         let mut state = lock(&self.state);
         state.cancelled = true;
         let callback = state.callback.take();
-        while state.firing.is_some_and(|thread| thread != me) {
-            state = self.idle.wait(state).unwrap_or_else(|e| e.into_inner());
+        if Handle::try_current().is_none() {
+            while state.firing {
+                state = self.idle.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
         }
         drop(state);
         drop(callback);
