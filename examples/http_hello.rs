@@ -11,6 +11,9 @@
 //! wrk -t1 -c100 -d10s http://127.0.0.1:8080/
 //! ```
 
+#[path = "src/accept.rs"]
+mod accept;
+
 use std::io::{self, Read, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xasync::net::{TcpListener, TcpStream};
@@ -22,9 +25,6 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Headers beyond this size get `431` and the connection is closed.
 const MAX_HEAD: usize = 16 * 1024;
-/// How long accept waits before retrying when the process is out of file
-/// descriptors (the pending connections stay queued in the kernel).
-const FD_BACKOFF: Duration = Duration::from_millis(10);
 
 const BODY: &[u8] = b"Hello, world!";
 
@@ -40,46 +40,13 @@ fn main() -> io::Result<()> {
 
 /// Accepts connections forever, one coroutine each.
 pub fn accept_loop(listener: &TcpListener) -> io::Result<()> {
-    let mut out_of_fds = false;
-    loop {
-        match listener.accept() {
-            Ok((conn, _)) => {
-                out_of_fds = false;
-                xasync(move || {
-                    // Resets, timeouts and bad requests end only this
-                    // connection.
-                    let _ = serve(conn);
-                })
-                .detach();
-            }
-            Err(e) if is_out_of_fds(&e) => {
-                if !out_of_fds {
-                    eprintln!("accept: {e}; retrying every {FD_BACKOFF:?}");
-                    out_of_fds = true;
-                }
-                xasync::time::sleep(FD_BACKOFF);
-            }
-            // ECONNABORTED and friends concern one connection only.
-            Err(e) if is_transient(&e) => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn is_out_of_fds(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    )
+    accept::accept_loop(listener, |conn, _| {
+        xasync(move || {
+            // Resets, timeouts and bad requests end only this connection.
+            let _ = serve(conn);
+        })
+        .detach();
+    })
 }
 
 /// Serves one connection: reads, answers every complete request in the
