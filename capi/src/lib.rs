@@ -89,6 +89,9 @@
 //!   block a worker thread for long in C (blocking I/O, `sleep`,
 //!   `pthread_join`): every coroutine of that worker waits too; do it on a
 //!   thread of your own.
+//! * A coroutine cannot await its own task: [`xasync_await`] returns
+//!   `XASYNC_ERR_DEADLOCK` (and the handle stays valid) instead of waiting
+//!   forever. Longer cycles (A awaits B while B awaits A) are not detected.
 //! * Each coroutine has its own stack, 64 KiB by default
 //!   ([`xasync_runtime_config`]`.stack_size`); an overflow hits a guard page
 //!   and the process aborts with a report naming the coroutine.
