@@ -268,7 +268,7 @@ mod tests {
     use std::io::{ErrorKind, Read, Write};
     use std::net::{SocketAddr, TcpStream};
     use std::sync::OnceLock;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     /// The address of a server shared by the tests, on the default runtime.
     fn server() -> SocketAddr {
@@ -359,7 +359,7 @@ mod tests {
         conn.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").unwrap();
         conn.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         let mut response = Vec::new();
         let closed = loop {
             assert!(
