@@ -21,6 +21,10 @@
  * - A cancelled coroutine is not unwound: its waiting calls return
  *   XASYNC_ERR_CANCELLED and it should return.
  * - A coroutine that awaits its own task gets XASYNC_ERR_DEADLOCK.
+ * - On x86_64 each coroutine has its own floating-point control state
+ *   (fesetround, MXCSR); on aarch64 and riscv64 a worker's coroutines share
+ *   it, so restore what you change before waiting. fd callbacks must
+ *   restore it before returning.
  * - Timer callbacks run in coroutines and may wait; fd callbacks run on the
  *   event loop and must not (waiting there returns XASYNC_ERR_BUSY).
  */
