@@ -20,6 +20,11 @@
  *   exceptions) or longjmp out.
  * - A cancelled coroutine is not unwound: its waiting calls return
  *   XASYNC_ERR_CANCELLED and it should return.
+ * - A coroutine that awaits its own task gets XASYNC_ERR_DEADLOCK.
+ * - On x86_64 each coroutine has its own floating-point control state
+ *   (fesetround, MXCSR); on aarch64 and riscv64 a worker's coroutines share
+ *   it, so restore what you change before waiting. fd callbacks must
+ *   restore it before returning.
  * - Timer callbacks run in coroutines and may wait; fd callbacks run on the
  *   event loop and must not (waiting there returns XASYNC_ERR_BUSY).
  */
@@ -131,6 +136,11 @@ enum xasync_status
    * An internal error (a Rust panic) was caught; the message says more.
    */
   XASYNC_ERR_PANIC = -13,
+  /**
+   * Waiting would never end: a coroutine awaited its own task. Nothing
+   * was done (the handle stays valid).
+   */
+  XASYNC_ERR_DEADLOCK = -14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -363,11 +373,13 @@ struct xasync_task xasync(xasync_fn f, void *arg);
  * Waits for the task and stores the value its function returned in
  * `*result` (if `result` is not NULL; NULL is stored on failure). Suspends
  * a coroutine, blocks a thread. Releases the handle, whatever the outcome,
- * except on `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE` and when
- * the calling coroutine was cancelled before the call.
+ * except on `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE`,
+ * `XASYNC_ERR_DEADLOCK`, and when the calling coroutine was cancelled
+ * before the call.
  *
  * Errors: `XASYNC_ERR_CANCELLED` (the task was cancelled before it
- * returned, or the caller is a cancelled coroutine), `XASYNC_ERR_STALE_HANDLE`
+ * returned, or the caller is a cancelled coroutine), `XASYNC_ERR_DEADLOCK`
+ * (the caller is the task's own coroutine), `XASYNC_ERR_STALE_HANDLE`
  * (awaited or detached already), `XASYNC_ERR_INVALID_HANDLE`.
  *
  * # Safety

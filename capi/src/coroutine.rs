@@ -63,6 +63,9 @@ pub(crate) struct Running {
     /// The id of the runtime it runs on (0: the default runtime, or one
     /// that has no handle).
     pub(crate) runtime: u64,
+    /// For the coroutine of a task: the serial number of the task (see
+    /// `task::Task`), to tell that it awaits itself; 0 otherwise.
+    pub(crate) task: u64,
     /// For the coroutine of a timer: the timer's identity (see
     /// `timer::Shared`); null otherwise.
     pub(crate) timer: *const (),
@@ -73,10 +76,12 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// A coroutine on runtime `runtime` (for a timer: with its identity).
-    pub(crate) fn coroutine(runtime: u64, timer: *const ()) -> Running {
+    /// A coroutine on runtime `runtime` (for a task: with its serial
+    /// number; for a timer: with its identity).
+    pub(crate) fn coroutine(runtime: u64, task: u64, timer: *const ()) -> Running {
         Running {
             runtime,
+            task,
             timer,
             on_loop: false,
             cancelled: Cell::new(false),
@@ -87,7 +92,7 @@ impl Running {
     pub(crate) fn loop_callback(runtime: u64) -> Running {
         Running {
             on_loop: true,
-            ..Running::coroutine(runtime, ptr::null())
+            ..Running::coroutine(runtime, 0, ptr::null())
         }
     }
 

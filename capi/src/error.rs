@@ -52,6 +52,9 @@ pub enum xasync_status {
     XASYNC_ERR_TOO_MANY = -12,
     /// An internal error (a Rust panic) was caught; the message says more.
     XASYNC_ERR_PANIC = -13,
+    /// Waiting would never end: a coroutine awaited its own task. Nothing
+    /// was done (the handle stays valid).
+    XASYNC_ERR_DEADLOCK = -14,
 }
 
 use xasync_status::*;
@@ -74,11 +77,12 @@ impl xasync_status {
             XASYNC_ERR_SYSTEM => c"XASYNC_ERR_SYSTEM",
             XASYNC_ERR_TOO_MANY => c"XASYNC_ERR_TOO_MANY",
             XASYNC_ERR_PANIC => c"XASYNC_ERR_PANIC",
+            XASYNC_ERR_DEADLOCK => c"XASYNC_ERR_DEADLOCK",
         }
     }
 
     /// Every status code, to look one up by value.
-    const ALL: [xasync_status; 14] = [
+    const ALL: [xasync_status; 15] = [
         XASYNC_OK,
         XASYNC_ERR_NULL_POINTER,
         XASYNC_ERR_INVALID_ARGUMENT,
@@ -93,6 +97,7 @@ impl xasync_status {
         XASYNC_ERR_SYSTEM,
         XASYNC_ERR_TOO_MANY,
         XASYNC_ERR_PANIC,
+        XASYNC_ERR_DEADLOCK,
     ];
 }
 

@@ -89,6 +89,17 @@
 //!   block a worker thread for long in C (blocking I/O, `sleep`,
 //!   `pthread_join`): every coroutine of that worker waits too; do it on a
 //!   thread of your own.
+//! * On x86_64 each coroutine has its own floating-point control state
+//!   (MXCSR and the x87 control word: rounding mode, exception masks,
+//!   flush-to-zero), switched with it (the core's `fp-env` feature, which
+//!   this crate turns on): a rounding mode set with `fesetround` stays with
+//!   the coroutine that set it, and a new coroutine starts with the
+//!   default. On aarch64 and riscv64 the coroutines of a worker share it:
+//!   restore what you change before a waiting call. An fd callback, which
+//!   runs on the event loop, must restore it before returning.
+//! * A coroutine cannot await its own task: [`xasync_await`] returns
+//!   `XASYNC_ERR_DEADLOCK` (and the handle stays valid) instead of waiting
+//!   forever. Longer cycles (A awaits B while B awaits A) are not detected.
 //! * Each coroutine has its own stack, 64 KiB by default
 //!   ([`xasync_runtime_config`]`.stack_size`); an overflow hits a guard page
 //!   and the process aborts with a report naming the coroutine.

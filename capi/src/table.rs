@@ -171,8 +171,15 @@ impl<T> Table<T> {
 
     /// Takes the value named by `id` out; the id is stale from now on.
     pub(crate) fn remove(&self, id: u64) -> Result<T> {
+        self.remove_if(id, |_| Ok(()))
+    }
+
+    /// Takes the value named by `id` out if `allow` (run under the lock)
+    /// allows it; else the value stays and `allow`'s error is returned.
+    pub(crate) fn remove_if(&self, id: u64, allow: impl FnOnce(&T) -> Result<()>) -> Result<T> {
         let mut table = self.lock();
         let index = self.check(&table, id)?;
+        allow(table.slots[index].value.as_ref().expect("checked"))?;
         let slot = &mut table.slots[index];
         let value = slot.value.take().expect("checked");
         if slot.generation < u32::MAX {
@@ -255,6 +262,22 @@ mod tests {
             XASYNC_ERR_STALE_HANDLE
         );
         assert_eq!(table.with(b, |v| *v).unwrap(), "b");
+    }
+
+    #[test]
+    fn a_refused_removal_leaves_the_value() {
+        let table = Table::new(THING);
+        let a = table.insert(7).unwrap();
+        let refuse = |_: &i32| Err(Error::new(XASYNC_ERR_BUSY, "not now"));
+        assert_eq!(
+            table.remove_if(a, refuse).unwrap_err().status,
+            XASYNC_ERR_BUSY
+        );
+        assert_eq!(table.remove_if(a, |_| Ok(())).unwrap(), 7);
+        assert_eq!(
+            table.remove_if(a, |_| Ok(())).unwrap_err().status,
+            XASYNC_ERR_STALE_HANDLE
+        );
     }
 
     #[test]

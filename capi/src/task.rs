@@ -8,6 +8,7 @@ use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use xasync::{JoinError, JoinHandle};
 
@@ -28,24 +29,38 @@ pub struct xasync_task {
 #[allow(non_camel_case_types, reason = "the names are those of the C header")]
 pub type xasync_fn = Option<unsafe extern "C" fn(arg: *mut c_void) -> *mut c_void>;
 
+/// A task in the table.
+struct Task {
+    handle: JoinHandle<Ptr>,
+    /// A number that no other task has, which its coroutine knows too
+    /// (`Running::task`), to tell that a coroutine awaits its own task: the
+    /// handle's id exists only once the coroutine is spawned (and perhaps
+    /// running), and a `JoinHandle` does not say which coroutine it is for.
+    serial: u64,
+}
+
 /// The tasks' handle table.
 pub(crate) const TASK: Kind = Kind::new(0x54, "task", "awaited or detached");
-static TASKS: Table<JoinHandle<Ptr>> = Table::new(TASK);
+static TASKS: Table<Task> = Table::new(TASK);
+
+/// The serial number of the next task (0 is "not a task").
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// The body of `xasync_spawn`.
 fn spawn(rt: xasync_runtime, f: xasync_fn, arg: *mut c_void) -> Result<xasync_task> {
     let f = f.ok_or_else(|| Error::null("f"))?;
     let (handle, runtime) = runtime::handle(rt)?;
     let arg = Ptr::new(arg);
-    let task = handle.xasync(move || {
-        let me = Running::coroutine(runtime, ptr::null());
+    let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+    let handle = handle.xasync(move || {
+        let me = Running::coroutine(runtime, serial, ptr::null());
         let arg = arg.into_raw();
         // SAFETY: `f` is a C function taking and returning `void *`, as
         // `xasync_spawn`'s caller promised, and it does not unwind.
         Ptr::new(coroutine::enter(&me, || unsafe { f(arg) }))
     });
     Ok(xasync_task {
-        id: TASKS.insert(task)?,
+        id: TASKS.insert(Task { handle, serial })?,
     })
 }
 
@@ -96,7 +111,17 @@ pub unsafe extern "C" fn xasync(f: xasync_fn, arg: *mut c_void) -> xasync_task {
 /// What awaiting a task's handle gives.
 fn join(task: xasync_task) -> Result<*mut c_void> {
     coroutine::check()?;
-    let handle = TASKS.remove(task.id)?;
+    let me = coroutine::current(|c| c.map_or(0, |c| c.task));
+    let Task { handle, .. } = TASKS.remove_if(task.id, |task| {
+        if task.serial == me {
+            // It would wait for itself to return, forever.
+            return Err(Error::new(
+                XASYNC_ERR_DEADLOCK,
+                "a coroutine cannot await its own task (it would wait forever)",
+            ));
+        }
+        Ok(())
+    })?;
     match coroutine::wait(|| handle.join())? {
         Ok(result) => Ok(result.into_raw()),
         Err(error) => Err(join_error(&error)),
@@ -115,11 +140,13 @@ fn join_error(error: &JoinError) -> Error {
 /// Waits for the task and stores the value its function returned in
 /// `*result` (if `result` is not NULL; NULL is stored on failure). Suspends
 /// a coroutine, blocks a thread. Releases the handle, whatever the outcome,
-/// except on `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE` and when
-/// the calling coroutine was cancelled before the call.
+/// except on `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE`,
+/// `XASYNC_ERR_DEADLOCK`, and when the calling coroutine was cancelled
+/// before the call.
 ///
 /// Errors: `XASYNC_ERR_CANCELLED` (the task was cancelled before it
-/// returned, or the caller is a cancelled coroutine), `XASYNC_ERR_STALE_HANDLE`
+/// returned, or the caller is a cancelled coroutine), `XASYNC_ERR_DEADLOCK`
+/// (the caller is the task's own coroutine), `XASYNC_ERR_STALE_HANDLE`
 /// (awaited or detached already), `XASYNC_ERR_INVALID_HANDLE`.
 ///
 /// # Safety
@@ -157,7 +184,7 @@ pub extern "C" fn xawait(task: xasync_task) -> *mut c_void {
 #[unsafe(no_mangle)]
 pub extern "C" fn xasync_task_cancel(task: xasync_task) -> xasync_status {
     status("xasync_task_cancel", || {
-        TASKS.with(task.id, JoinHandle::cancel)
+        TASKS.with(task.id, |task| task.handle.cancel())
     })
 }
 
@@ -166,7 +193,7 @@ pub extern "C" fn xasync_task_cancel(task: xasync_task) -> xasync_status {
 #[unsafe(no_mangle)]
 pub extern "C" fn xasync_task_detach(task: xasync_task) -> xasync_status {
     status("xasync_task_detach", || {
-        TASKS.remove(task.id)?.detach();
+        TASKS.remove(task.id)?.handle.detach();
         Ok(())
     })
 }
@@ -186,7 +213,7 @@ pub unsafe extern "C" fn xasync_task_is_finished(
         if out.is_null() {
             return Err(Error::null("out"));
         }
-        let finished = TASKS.with(task.id, JoinHandle::is_finished)?;
+        let finished = TASKS.with(task.id, |task| task.handle.is_finished())?;
         // SAFETY: non-null and writable by the caller's contract.
         unsafe { out.write(finished) };
         Ok(())

@@ -104,7 +104,7 @@ unsafe fn start(
     let task = handle.xasync(move || {
         let shared = theirs;
         let user_data = user_data.into_raw();
-        let me = Running::coroutine(runtime, Arc::as_ptr(&shared).cast());
+        let me = Running::coroutine(runtime, 0, Arc::as_ptr(&shared).cast());
         let mut ticks = match schedule {
             Schedule::Once => None,
             Schedule::Every(period) => Some(xasync::time::interval_at(first, period)),

@@ -160,6 +160,41 @@ static void await_twice_and_detach_are_detected(void) {
     OK(xasync_runtime_destroy(rt));
 }
 
+static xasync_channel to_child, from_child;
+
+/* Receives a pointer to its own handle, awaits it, and sends back the
+ * status. */
+static void *await_myself(void *arg) {
+    (void)arg;
+    void *mine;
+    OK(xasync_channel_recv(to_child, &mine));
+    void *r = (void *)1;
+    xasync_status status = xasync_await(*(xasync_task *)mine, &r);
+    CHECK(r == NULL);
+    if (status == XASYNC_ERR_DEADLOCK) {
+        EXPECT_MESSAGE("xasync_await: a coroutine cannot await its own task");
+    }
+    OK(xasync_channel_send(from_child, (void *)(intptr_t)status));
+    return NULL;
+}
+
+static void awaiting_its_own_task_is_reported(void) {
+    xasync_runtime rt = runtime_of(1, "capi-tasks");
+    OK(xasync_channel_bounded(1, &to_child));
+    OK(xasync_channel_bounded(1, &from_child));
+    xasync_task t;
+    OK(xasync_spawn(rt, await_myself, NULL, &t));
+    OK(xasync_channel_send(to_child, &t));
+    /* Bounded: a coroutine that awaits itself used to wait forever. */
+    void *status;
+    OK(xasync_channel_recv_timeout(from_child, 10000, &status));
+    EXPECT((xasync_status)(intptr_t)status, XASYNC_ERR_DEADLOCK);
+    OK(xasync_await(t, NULL)); /* the handle stayed valid */
+    OK(xasync_channel_destroy(to_child));
+    OK(xasync_channel_destroy(from_child));
+    OK(xasync_runtime_destroy(rt));
+}
+
 static atomic_int detached_ran;
 
 static void *set_flag_later(void *arg) {
@@ -479,6 +514,7 @@ static void status_names(void) {
     CHECK(strcmp(xasync_status_name(XASYNC_OK), "XASYNC_OK") == 0);
     CHECK(strcmp(xasync_status_name(XASYNC_ERR_STALE_HANDLE), "XASYNC_ERR_STALE_HANDLE") == 0);
     CHECK(strcmp(xasync_status_name(XASYNC_ERR_PANIC), "XASYNC_ERR_PANIC") == 0);
+    CHECK(strcmp(xasync_status_name(XASYNC_ERR_DEADLOCK), "XASYNC_ERR_DEADLOCK") == 0);
     CHECK(strcmp(xasync_status_name(12345), "XASYNC_UNKNOWN_STATUS") == 0);
 }
 
@@ -490,6 +526,7 @@ static void *suite(void *arg) {
     RUN(sleeping_coroutines_do_not_block_the_worker);
     RUN(yield_lets_the_other_coroutine_run);
     RUN(await_twice_and_detach_are_detected);
+    RUN(awaiting_its_own_task_is_reported);
     RUN(a_detached_task_runs_on);
     RUN(cancelling_a_sleeping_coroutine);
     RUN(a_cancelled_unstarted_task_never_runs);
