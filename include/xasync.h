@@ -634,13 +634,15 @@ xasync_status xasync_fd_watch(struct xasync_runtime rt,
 
 /**
  * Stops watching and releases the handle. When it returns, the callback is
- * not running and will not be called again (it waits for a call in
- * progress on another thread, blocking the calling thread briefly), so
- * `user_data` may be freed and `fd` closed — except when called from the
- * watch's own callback, where it only prevents further calls.
+ * not running and will not be called again, so `user_data` may be freed
+ * and `fd` closed: it waits for a call in progress on another thread —
+ * blocking a plain thread briefly, suspending a coroutine. Called from an
+ * fd callback (this watch's own or another's), it cannot wait: it only
+ * prevents further calls, and a call in progress elsewhere may still run.
  *
  * Errors: `XASYNC_ERR_STALE_HANDLE` (unwatched already),
- * `XASYNC_ERR_INVALID_HANDLE`.
+ * `XASYNC_ERR_INVALID_HANDLE`; in a cancelled coroutine the watch is
+ * released without waiting and `XASYNC_ERR_CANCELLED` is returned.
  */
 xasync_status xasync_fd_unwatch(struct xasync_watch watch);
 

@@ -96,6 +96,12 @@ impl Running {
         }
     }
 
+    /// Whether this is an fd callback on the event loop (where nothing may
+    /// wait).
+    pub(crate) fn on_loop(&self) -> bool {
+        self.on_loop
+    }
+
     /// Whether a waiting call saw the coroutine being cancelled.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.get()

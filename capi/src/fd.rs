@@ -177,17 +177,28 @@ pub unsafe extern "C" fn xasync_fd_watch(
 }
 
 /// Stops watching and releases the handle. When it returns, the callback is
-/// not running and will not be called again (it waits for a call in
-/// progress on another thread, blocking the calling thread briefly), so
-/// `user_data` may be freed and `fd` closed — except when called from the
-/// watch's own callback, where it only prevents further calls.
+/// not running and will not be called again, so `user_data` may be freed
+/// and `fd` closed: it waits for a call in progress on another thread —
+/// blocking a plain thread briefly, suspending a coroutine. Called from an
+/// fd callback (this watch's own or another's), it cannot wait: it only
+/// prevents further calls, and a call in progress elsewhere may still run.
 ///
 /// Errors: `XASYNC_ERR_STALE_HANDLE` (unwatched already),
-/// `XASYNC_ERR_INVALID_HANDLE`.
+/// `XASYNC_ERR_INVALID_HANDLE`; in a cancelled coroutine the watch is
+/// released without waiting and `XASYNC_ERR_CANCELLED` is returned.
 #[unsafe(no_mangle)]
 pub extern "C" fn xasync_fd_unwatch(watch: xasync_watch) -> xasync_status {
     status("xasync_fd_unwatch", || {
-        WATCHES.remove(watch.id)?.deregister();
+        let registration = WATCHES.remove(watch.id)?;
+        let in_coroutine = coroutine::current(|c| c.is_some_and(|c| !c.on_loop()));
+        if in_coroutine && xasync::Handle::try_current().is_some() {
+            // On a worker, deregistering does not wait for a call in
+            // progress on another worker (two callbacks deregistering each
+            // other would deadlock); the blocking pool's thread does.
+            coroutine::wait(|| xasync::blocking(move || registration.deregister()))?;
+        } else {
+            registration.deregister();
+        }
         Ok(())
     })
 }

@@ -142,8 +142,8 @@
 //!
 //! Releasing either ([`xasync_timer_cancel`], [`xasync_fd_unwatch`]) returns
 //! once the callback is not running and never will again, so its user data
-//! may then be freed — except when called from the callback itself, which
-//! only prevents further calls.
+//! may then be freed — except when called from the callback itself, or (for
+//! a watch) from any fd callback, which only prevents further calls.
 #![cfg(unix)]
 
 // In the order of the header: errors, runtimes, tasks, channels, timers,
