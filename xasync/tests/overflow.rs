@@ -57,9 +57,10 @@ fn run_scenario(name: &str) {
             eprintln!("UNDETECTED");
         }
         "heap" => {
-            let stack = HeapStack::new(32 * 1024);
-            // Past the canary, into the slack the heap stack keeps below it
-            // (so the overflow corrupts nothing of anyone else's).
+            // SAFETY: the overflow below stays in the slack the stack owns,
+            // so it corrupts nothing of anyone else's before the check.
+            let stack = unsafe { HeapStack::new(32 * 1024) };
+            // Past the canary, into the slack the heap stack keeps below it.
             let target = stack.limit().as_ptr() as usize - 1024;
             let mut co = CoroutineOn::with_stack(stack, move |y: &Yielder<(), ()>, ()| {
                 recurse(target, Some(y));
