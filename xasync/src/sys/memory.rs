@@ -1,4 +1,4 @@
-//! Virtual memory for stacks: reserve, protect, release.
+//! Virtual memory for stacks: reserve, guard, release.
 
 use std::io;
 use std::ptr::NonNull;
@@ -57,6 +57,60 @@ fn map_stack() -> libc::c_int {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn map_stack() -> libc::c_int {
     0
+}
+
+/// `madvise` advice that turns a range into a guard region: its page-table
+/// entries fault on any access, without a mapping of its own (so without
+/// costing one of the process's `vm.max_map_count` mappings). Linux 6.13+;
+/// older kernels answer `EINVAL`. Defined here since the `libc` crate may
+/// not have it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Whether the kernel makes guard regions ([`install_guard`] works), probed
+/// once. `XASYNC_GUARD_REGIONS=0` in the environment answers no, so that a
+/// program (or a test) can see how xasync behaves on older kernels.
+pub(crate) fn guard_regions() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        if std::env::var_os("XASYNC_GUARD_REGIONS").is_some_and(|v| v == "0") {
+            return false;
+        }
+        let page = page_size();
+        let Ok(probe) = map(page) else {
+            return false;
+        };
+        // SAFETY: our fresh mapping, which nothing uses.
+        let supported = unsafe { install_guard(probe, page) }.is_ok();
+        // SAFETY: as above.
+        unsafe { unmap(probe, page) };
+        supported
+    })
+}
+
+/// Makes `len` bytes at `ptr` a guard region (see [`guard_regions`]).
+///
+/// # Safety
+///
+/// The range must lie inside a mapping made by [`map`] that nothing uses;
+/// its contents are discarded.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) unsafe fn install_guard(ptr: NonNull<u8>, len: usize) -> io::Result<()> {
+    // SAFETY: the caller owns the range.
+    if unsafe { libc::madvise(ptr.as_ptr().cast(), len, MADV_GUARD_INSTALL) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes `len` bytes at `ptr` a guard region: never, on this system.
+///
+/// # Safety
+///
+/// As on Linux.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) unsafe fn install_guard(_: NonNull<u8>, _: usize) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Makes `len` bytes at `ptr` inaccessible (a guard page).
