@@ -33,15 +33,12 @@ impl Region {
         let page = page_size();
         let mut region = Region::unguarded(stride, count)?;
         if memory::guard_regions() {
-            for slot in 0..count {
-                // SAFETY: the bottom page of a slot of our fresh mapping,
-                // which nothing uses yet. On error, dropping `region` unmaps
-                // it.
-                unsafe { memory::install_guard(region.slot(slot), page)? };
-            }
+            // SAFETY: the bottom page of each slot of our fresh mapping,
+            // which nothing uses yet. On error, dropping `region` unmaps it.
+            unsafe { memory::install_guards(region.base, stride, count, page)? };
         } else if count == 1 {
-            // SAFETY: as above.
-            unsafe { memory::protect_none(region.slot(0), page)? };
+            // SAFETY: as above, for the lone slot.
+            unsafe { memory::protect_none(region.base, page)? };
         } else {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,

@@ -3,6 +3,8 @@
 use std::io;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The system page size.
 pub(crate) fn page_size() -> usize {
@@ -102,6 +104,77 @@ pub(crate) unsafe fn install_guard(ptr: NonNull<u8>, len: usize) -> io::Result<(
     }
     Ok(())
 }
+
+/// Makes the first `len` bytes of each of `count` slots of `stride` bytes
+/// at `base` guard regions, in as few system calls as the kernel allows:
+/// `process_madvise` on the calling thread takes a thousand ranges at once
+/// where the kernel allows it (newer than guard regions themselves);
+/// elsewhere, one `madvise` per slot.
+///
+/// # Safety
+///
+/// As for [`install_guard`], for every range.
+pub(crate) unsafe fn install_guards(
+    base: NonNull<u8>,
+    stride: usize,
+    count: usize,
+    len: usize,
+) -> io::Result<()> {
+    let slot = |index: usize| {
+        // SAFETY: inside the caller's range.
+        unsafe { base.add(index * stride) }
+    };
+    let mut done = 0;
+    #[cfg(target_os = "linux")]
+    if BATCHES.load(Ordering::Relaxed) {
+        let ranges: Vec<libc::iovec> = (0..count)
+            .map(|index| libc::iovec {
+                iov_base: slot(index).as_ptr().cast(),
+                iov_len: len,
+            })
+            .collect();
+        for batch in ranges.chunks(MAX_RANGES) {
+            // SAFETY: the caller owns every range; the kernel reads `batch`.
+            let advised = unsafe {
+                libc::syscall(
+                    libc::SYS_process_madvise,
+                    PIDFD_SELF,
+                    batch.as_ptr(),
+                    batch.len(),
+                    MADV_GUARD_INSTALL,
+                    0,
+                )
+            };
+            if usize::try_from(advised) != Ok(batch.len() * len) {
+                // Not supported here (or a failure, which the one-by-one
+                // path below meets again and reports).
+                BATCHES.store(false, Ordering::Relaxed);
+                break;
+            }
+            done += batch.len();
+        }
+    }
+    for index in done..count {
+        // SAFETY: forwarded from the caller.
+        unsafe { install_guard(slot(index), len)? };
+    }
+    Ok(())
+}
+
+/// Whether `process_madvise` installs guards here; cleared at its first
+/// failure.
+#[cfg(target_os = "linux")]
+static BATCHES: AtomicBool = AtomicBool::new(true);
+
+/// The pidfd that names the calling thread (`PIDFD_SELF`), for
+/// `process_madvise`; kernels that do not know it answer `EBADF`. Not in
+/// the `libc` crate.
+#[cfg(target_os = "linux")]
+const PIDFD_SELF: libc::c_int = -10_000;
+
+/// Most ranges one `process_madvise` takes (`UIO_MAXIOV`).
+#[cfg(target_os = "linux")]
+const MAX_RANGES: usize = 1024;
 
 /// Makes `len` bytes at `ptr` a guard region: never, on this system.
 ///
