@@ -111,10 +111,10 @@ pub struct StackConfig {
     /// Free stacks kept for reuse; beyond this, freed memory is returned to
     /// the system. A cached stack keeps the pages its last coroutine
     /// touched (usually one); a stack made anew costs system calls (for a
-    /// slab, `mmap` and one `madvise` per guard; for a stack in its own
-    /// mapping `mmap`, `mprotect` and later `munmap`, each taking the
-    /// process's memory-map lock that page faults on other workers wait
-    /// for) and a page fault.
+    /// slab of hundreds, `mmap` and the guards' `process_madvise`; for a
+    /// stack in its own mapping `mmap`, `mprotect` and later `munmap`; each
+    /// takes the process's memory-map lock that page faults on other
+    /// workers wait for) and a page fault.
     pub cache: usize,
 }
 
