@@ -3,7 +3,7 @@
 //! software overflow check with its report.
 
 use crate::arch::{self, EntryFn, STACK_ALIGNMENT};
-use crate::stack::{CANARY_SLACK, MIN_STACK_SIZE, OverflowCheck, STACK_CANARY, Stack};
+use crate::stack::{MIN_STACK_SIZE, OverflowCheck, STACK_CANARY, Stack};
 use core::cell::Cell;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
@@ -62,12 +62,13 @@ impl StackHeader {
             let sp = arch::stack_pointer();
             // SAFETY: the `Stack` contract keeps the canary readable.
             let intact = unsafe { canary.read_volatile() } == STACK_CANARY;
-            // In the slack below the limit, which only this stack owns, the
-            // stack pointer means an overflow. Anywhere else below the limit
-            // it may be on another stack: that of a coroutine this one
-            // resumed, which can suspend us from there (a waiting function
-            // called on a nested coroutine suspends the task around it).
-            let in_slack = (self.limit - CANARY_SLACK..self.limit).contains(&sp);
+            // In the slack between the canary and the limit, which only this
+            // stack owns, the stack pointer means an overflow. Anywhere else
+            // below the limit it may be on another stack: that of a
+            // coroutine this one resumed, which can suspend us from there (a
+            // waiting function called on a nested coroutine suspends the
+            // task around it).
+            let in_slack = (canary.as_ptr() as usize..self.limit).contains(&sp);
             if !intact || in_slack {
                 // SAFETY: forwarded from the caller.
                 unsafe { self.overflowed(escape_sp) }

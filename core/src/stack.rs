@@ -28,10 +28,11 @@ pub enum OverflowCheck {
     GuardPage,
     /// No hardware guard: the coroutine checks, on every suspension and on
     /// completion, that this word still holds [`STACK_CANARY`] and that its
-    /// stack pointer is not in the [`CANARY_SLACK`] bytes below the limit,
-    /// and aborts with a report otherwise. The word lies in that slack,
-    /// which belongs to the stack but is outside its usable range. The check
-    /// comes after the overflowing writes: see [`HeapStack::new`].
+    /// stack pointer is not between the word and the limit, and aborts with
+    /// a report otherwise. The word lies below the limit, and the bytes from
+    /// it up to the limit belong to the stack while outside its usable
+    /// range: slack where an overflow lands in memory nobody else uses. The
+    /// check comes after the overflowing writes: see [`HeapStack::new`].
     Canary(NonNull<u64>),
 }
 
@@ -47,11 +48,10 @@ pub enum OverflowCheck {
 /// 2. `top()` is aligned to 16 bytes and `top() - limit()` is at least
 ///    [`MIN_STACK_SIZE`];
 /// 3. the answer of `overflow_check()` is true: with `GuardPage`, an access
-///    to the page below `limit()` faults; with `Canary(p)`, the
-///    [`CANARY_SLACK`] bytes below `limit()` are readable, writable and not
-///    used by anything else either (not even by another stack), `p` lies
-///    among them, and it stays initialized to [`STACK_CANARY`] while the
-///    stack is unused;
+///    to the page below `limit()` faults; with `Canary(p)`, `p` lies below
+///    `limit()`, the bytes from `p` up to `limit()` are readable, writable
+///    and not used by anything else either (not even by another stack), and
+///    `p` stays initialized to [`STACK_CANARY`] while the stack is unused;
 /// 4. a `Canary` stack reaches safe code only through an `unsafe` step
 ///    whose caller vouches that the code run on it does not overflow it (as
 ///    [`HeapStack::new`] and [`HeapStackSize`] are): its check runs after
@@ -77,9 +77,9 @@ pub unsafe trait Stack {
 ///
 /// Portable (it serves kernels and tests) but without a guard page: an
 /// overflow is detected at the next suspension instead of at the faulting
-/// access, and one that reaches further than [`CANARY_SLACK`] bytes below
-/// the limit first writes into memory the allocator gave to others. So
-/// making one takes `unsafe` (see [`new`](Self::new)); on Linux the std
+/// access, and one that reaches further than [`HEAP_STACK_SLACK`] bytes
+/// below the limit first writes into memory the allocator gave to others.
+/// So making one takes `unsafe` (see [`new`](Self::new)); on Linux the std
 /// crate's pooled stacks all have guards.
 ///
 /// ```
@@ -94,14 +94,10 @@ pub struct HeapStack {
     layout: Layout,
 }
 
-/// Bytes below the limit of a canary-checked stack that belong to the stack
-/// too: the canary word at their top, and below it room for a modest
-/// overflow to land in memory nobody else uses before the check reports it.
-pub const CANARY_SLACK: usize = 4096;
-
-/// Bytes reserved for the canary at the top of the slack, keeping the limit
-/// 16-byte aligned.
-const CANARY_SLOT: usize = 16;
+/// Bytes a [`HeapStack`] keeps below its limit, its canary at their
+/// bottom: an overflow of up to that much lands in memory nobody else uses,
+/// and is reported if the coroutine suspends there or goes further.
+pub const HEAP_STACK_SLACK: usize = 4096;
 
 impl HeapStack {
     /// Allocates a stack with at least `size` usable bytes (rounded up to 16
@@ -112,33 +108,28 @@ impl HeapStack {
     /// The code run on the stack must not overflow it. Nothing faults at
     /// the limit: the canary and stack-pointer check of
     /// [`OverflowCheck::Canary`] runs only when the coroutine suspends or
-    /// finishes, so an overflow of more than [`CANARY_SLACK`] bytes (or a
-    /// large frame that skips past the canary and returns before the next
+    /// finishes, so an overflow of more than [`HEAP_STACK_SLACK`] bytes (or
+    /// a large frame that skips past the canary and returns before the next
     /// check) overwrites other allocations first, or goes unnoticed. The
     /// caller vouches for the depth of the code: bounded and known, as in
     /// tests or a kernel's own tasks.
     pub unsafe fn new(size: usize) -> Self {
         let size = size.max(MIN_STACK_SIZE).next_multiple_of(16);
         let layout =
-            Layout::from_size_align(CANARY_SLACK + size, 16).expect("stack size overflows");
+            Layout::from_size_align(HEAP_STACK_SLACK + size, 16).expect("stack size overflows");
         // SAFETY: the layout has a non-zero size.
         let base = unsafe { alloc(layout) };
         let Some(base) = NonNull::new(base) else {
             handle_alloc_error(layout)
         };
-        // SAFETY: the canary slot tops the slack, inside the allocation,
-        // 16-aligned.
-        unsafe {
-            base.add(CANARY_SLACK - CANARY_SLOT)
-                .cast::<u64>()
-                .write(STACK_CANARY)
-        };
+        // SAFETY: the canary opens the slack, at the allocation's start.
+        unsafe { base.cast::<u64>().write(STACK_CANARY) };
         HeapStack { base, layout }
     }
 }
 
 // SAFETY: the allocation is owned, 16-aligned, at least MIN_STACK_SIZE long
-// above the slack, whose top holds the canary written at construction.
+// above the slack, which starts with the canary written at construction.
 unsafe impl Stack for HeapStack {
     fn top(&self) -> NonNull<u8> {
         // SAFETY: one past the end of the allocation.
@@ -147,12 +138,11 @@ unsafe impl Stack for HeapStack {
 
     fn limit(&self) -> NonNull<u8> {
         // SAFETY: inside the allocation.
-        unsafe { self.base.add(CANARY_SLACK) }
+        unsafe { self.base.add(HEAP_STACK_SLACK) }
     }
 
     fn overflow_check(&self) -> OverflowCheck {
-        // SAFETY: inside the allocation.
-        OverflowCheck::Canary(unsafe { self.base.add(CANARY_SLACK - CANARY_SLOT) }.cast())
+        OverflowCheck::Canary(self.base.cast())
     }
 }
 

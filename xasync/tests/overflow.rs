@@ -107,8 +107,11 @@ fn run_scenario(name: &str) {
             let stack = pool.get().unwrap();
             assert!(!stack.is_guarded());
             let deep = name == "slab-deep";
-            // 16 KiB into the 64 KiB slot below.
-            let target = stack.limit().as_ptr() as usize - 16 * 1024;
+            // Suspended deep: 2 KiB into the slack below the limit, where
+            // the stack pointer alone tells the overflow. Returned: 16 KiB
+            // into the slot below, past the canary, which tells it.
+            let past = if deep { 2 * 1024 } else { 16 * 1024 };
+            let target = stack.limit().as_ptr() as usize - past;
             let mut co = CoroutineOn::with_stack(stack, move |y: &Yielder<(), ()>, ()| {
                 recurse(target, deep.then_some(y));
                 y.suspend(());

@@ -2,20 +2,23 @@
 //! kernel's mapping limit could not give a mapping each.
 //!
 //! Each slot is a page followed by the stack. In a guarded slab the page
-//! is a kernel guard region (no mapping of its own); in an unguarded one
-//! it is the slack of the stack's canary, which sits at its top.
+//! is a kernel guard region (no mapping of its own). In an unguarded one it
+//! is slack, touched only by an overflow, and the slot's canary lies just
+//! below it, in the top 16 bytes of the slot below, whose own coroutine
+//! touches that page anyway: a canary costs no resident page. (The first
+//! slot, with no slot below, is then not used.)
 
 use super::region::Region;
 use crate::sys::memory::page_size;
 use std::io;
 use std::ptr::NonNull;
-use xasync_core::stack::{CANARY_SLACK, MIN_STACK_SIZE, OverflowCheck, STACK_CANARY};
+use xasync_core::stack::{MIN_STACK_SIZE, OverflowCheck, STACK_CANARY};
 
 /// Target size of one slab's mapping.
 const SLAB_BYTES: usize = 64 << 20;
 
-/// Bytes at the top of an unguarded slot's bottom page holding its canary;
-/// keeps the limit 16-aligned.
+/// Bytes at the top of an unguarded slot that hold the canary of the slot
+/// above; keeps the stack top 16-aligned.
 const CANARY_SLOT: usize = 16;
 
 /// Where one slot's stack lies.
@@ -31,6 +34,7 @@ pub(crate) struct Slot {
 pub(crate) struct Slab {
     region: Region,
     guarded: bool,
+    /// Slots handed out, at most.
     count: usize,
     /// Free slot indices, last-freed on top (its pages are warm).
     free: Vec<u32>,
@@ -45,37 +49,46 @@ impl Slab {
     /// When the kernel refuses the mapping or its guards.
     pub(crate) fn new(size: usize, guarded: bool) -> io::Result<Slab> {
         let page = page_size();
-        debug_assert!(page >= CANARY_SLACK, "the slack must fit the bottom page");
-        let stride = page + size.max(MIN_STACK_SIZE).next_multiple_of(page);
-        let count = (SLAB_BYTES / stride).clamp(16, u32::MAX as usize);
-        let region = if guarded {
-            Region::guarded(stride, count)?
+        let reserve = if guarded { 0 } else { CANARY_SLOT };
+        let stride = page + (size.max(MIN_STACK_SIZE) + reserve).next_multiple_of(page);
+        let slots = (SLAB_BYTES / stride).clamp(16, u32::MAX as usize);
+        let (region, first) = if guarded {
+            (Region::guarded(stride, slots)?, 0)
         } else {
-            Region::unguarded(stride, count)?
+            (Region::unguarded(stride, slots)?, 1)
         };
         Ok(Slab {
             region,
             guarded,
-            count,
-            free: (0..count as u32).rev().collect(),
+            count: slots - first as usize,
+            free: (first..slots as u32).rev().collect(),
         })
     }
 
     /// Takes a free slot, writing its canary if it has one.
     pub(crate) fn take(&mut self) -> Option<(u32, Slot)> {
         let index = self.free.pop()?;
-        let (limit, top) = self.region.stack(index as usize);
-        let check = if self.guarded {
-            OverflowCheck::GuardPage
+        let (limit, end) = self.region.stack(index as usize);
+        let slot = if self.guarded {
+            Slot {
+                limit,
+                top: end,
+                check: OverflowCheck::GuardPage,
+            }
         } else {
-            // SAFETY: the top of the slot's bottom page, inside our mapping,
-            // below the stack: no stack uses it.
-            let canary = unsafe { limit.sub(CANARY_SLOT) }.cast::<u64>();
-            // SAFETY: as above, and 16-aligned.
-            unsafe { canary.write_volatile(STACK_CANARY) };
-            OverflowCheck::Canary(canary)
+            // SAFETY: the top bytes of the slot below (`index > 0`), inside
+            // our mapping, which no stack uses.
+            let canary = unsafe { self.region.slot(index as usize).sub(CANARY_SLOT) };
+            // SAFETY: as above, 16-aligned.
+            unsafe { canary.cast::<u64>().write_volatile(STACK_CANARY) };
+            Slot {
+                limit,
+                // SAFETY: inside the slot.
+                top: unsafe { end.sub(CANARY_SLOT) },
+                check: OverflowCheck::Canary(canary.cast()),
+            }
         };
-        Some((index, Slot { limit, top, check }))
+        Some((index, slot))
     }
 
     /// Returns a slot taken with [`take`](Self::take).
