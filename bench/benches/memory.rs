@@ -1,6 +1,9 @@
 //! Memory per sleeping coroutine: N coroutines (tasks) started at once, all
 //! asleep; resident memory (`VmRSS`) before and while they sleep, divided
-//! by N. Each contender and size runs in a fresh process (a contender that
+//! by N, and the process's memory mappings (lines of `/proc/self/maps`)
+//! while they sleep; the time to start them all, as wall time and as the
+//! CPU time the process used meanwhile (which a busy machine inflates
+//! less). Each contender and size runs in a fresh process (a contender that
 //! crashes, as may does past its mapping limit, is reported, not fatal).
 //! All runtimes use their default worker count; stacks their default size
 //! (xasync 64 KiB, may 32 KiB).
@@ -52,7 +55,8 @@ fn main() {
 }
 
 /// Prints one size's table: KiB per coroutine, time to start them all and
-/// to finish once woken; ratios of xasync to each peer.
+/// to finish once woken, mappings while asleep; ratios of xasync to each
+/// peer.
 fn report(n: usize, results: &[(&str, Result<Vec<String>, String>)]) {
     println!("{n} sleeping coroutines");
     let per = |runs: &Vec<String>| {
@@ -71,7 +75,7 @@ fn report(n: usize, results: &[(&str, Result<Vec<String>, String>)]) {
         match runs {
             Ok(runs) => {
                 let kib = per(runs);
-                let ms = |key| {
+                let median_of = |key| {
                     median(
                         runs.iter()
                             .map(|o| field(o, key).unwrap_or(f64::NAN))
@@ -85,14 +89,31 @@ fn report(n: usize, results: &[(&str, Result<Vec<String>, String>)]) {
                     _ => String::new(),
                 };
                 println!(
-                    "  {name:<8} {kib:>8.2} KiB each  (all started in {:>6.0} ms, all joined {:>6.0} ms after the stop){ratio}",
-                    ms("start_ms"),
-                    ms("finish_ms"),
+                    "  {name:<8} {kib:>8.2} KiB each  (all started in {:>6.0} ms, {:>6.0} ms of CPU; all joined {:>6.0} ms after the stop; {:>6.0} mappings){ratio}",
+                    median_of("start_ms"),
+                    median_of("start_cpu_ms"),
+                    median_of("finish_ms"),
+                    median_of("maps"),
                 );
             }
             Err(failure) => println!("  {name:<8} FAILED: {failure}"),
         }
     }
+}
+
+/// CPU time used so far by the whole process, all threads: the start time's
+/// counterpart that other processes on the machine do not inflate.
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct we pass.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// A sleeper's body, for the stackful runtimes.
@@ -111,22 +132,25 @@ fn child(role: &str) {
     exit_on_panic();
     let measure = |start: &dyn Fn(), finish: &dyn Fn()| {
         let before = vm_rss_kib();
+        let cpu0 = cpu_time();
         let t0 = Instant::now();
         start();
         while STARTED.load(Ordering::Relaxed) < n {
             thread::sleep(Duration::from_millis(1));
         }
         let start_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let start_cpu_ms = (cpu_time() - cpu0).as_secs_f64() * 1e3;
         // Let the last ones reach their sleep.
         thread::sleep(Duration::from_millis(200));
         let during = vm_rss_kib();
+        let maps = std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count());
         let t1 = Instant::now();
         STOP.store(true, Ordering::Relaxed);
         finish();
         let finish_ms = t1.elapsed().as_secs_f64() * 1e3;
         let kib_per = (during.saturating_sub(before)) as f64 / n as f64;
         println!(
-            "before_kib={before} during_kib={during} kib_per={kib_per:.3} start_ms={start_ms:.1} finish_ms={finish_ms:.1}"
+            "before_kib={before} during_kib={during} kib_per={kib_per:.3} start_ms={start_ms:.1} start_cpu_ms={start_cpu_ms:.1} finish_ms={finish_ms:.1} maps={maps}"
         );
     };
     match name {

@@ -44,7 +44,7 @@ impl StackHeader {
     }
 
     /// Aborts with a report if the stack has overflowed. Free for stacks
-    /// with a guard page; a load and two compares for canary stacks.
+    /// with a guard page; a load and a few compares for canary stacks.
     ///
     /// `escape_sp` is the saved stack pointer of the context about to be
     /// switched to: the report runs below it, on a healthy stack, since this
@@ -62,7 +62,14 @@ impl StackHeader {
             let sp = arch::stack_pointer();
             // SAFETY: the `Stack` contract keeps the canary readable.
             let intact = unsafe { canary.read_volatile() } == STACK_CANARY;
-            if !intact || sp < self.limit {
+            // In the slack between the canary and the limit, which only this
+            // stack owns, the stack pointer means an overflow. Anywhere else
+            // below the limit it may be on another stack: that of a
+            // coroutine this one resumed, which can suspend us from there (a
+            // waiting function called on a nested coroutine suspends the
+            // task around it).
+            let in_slack = (canary.as_ptr() as usize..self.limit).contains(&sp);
+            if !intact || in_slack {
                 // SAFETY: forwarded from the caller.
                 unsafe { self.overflowed(escape_sp) }
             }

@@ -5,8 +5,10 @@
 //! use xasync_core::coroutine::{Coroutine, CoroutineResult};
 //! use xasync_core::stack::HeapStack;
 //!
+//! // SAFETY: the coroutine uses a few hundred bytes of its 32 KiB.
+//! let stack = unsafe { HeapStack::new(32 * 1024) };
 //! // Input `i32`, yield `i32`, return `&str`.
-//! let mut co = Coroutine::with_stack(HeapStack::new(32 * 1024), |yielder, first: i32| {
+//! let mut co = Coroutine::with_stack(stack, |yielder, first: i32| {
 //!     let second = yielder.suspend(first * 10);
 //!     let _ = yielder.suspend(second * 10);
 //!     "done"
@@ -155,7 +157,9 @@ impl<I, Y> Yielder<I, Y> {
     /// use xasync_core::coroutine::{Cancelled, Coroutine, Yielder};
     /// use xasync_core::stack::HeapStack;
     ///
-    /// let mut co = Coroutine::with_stack(HeapStack::new(32 * 1024), |y: &Yielder<(), ()>, ()| {
+    /// // SAFETY: the coroutine uses a few hundred bytes of its 32 KiB.
+    /// let stack = unsafe { HeapStack::new(32 * 1024) };
+    /// let mut co = Coroutine::with_stack(stack, |y: &Yielder<(), ()>, ()| {
     ///     loop {
     ///         if let Err(Cancelled) = y.try_suspend(()) {
     ///             return "cleaned up";

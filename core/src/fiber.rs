@@ -15,7 +15,9 @@
 //! let group = Group::new();
 //! let count = Rc::new(Cell::new(1));
 //! let (base, c) = (group.base().clone(), count.clone());
-//! let counter = group.spawn(HeapStack::new(32 * 1024), move |me| {
+//! // SAFETY: the fiber uses a few hundred bytes of its 32 KiB.
+//! let stack = unsafe { HeapStack::new(32 * 1024) };
+//! let counter = group.spawn(stack, move |me| {
 //!     c.set(c.get() + 1);
 //!     base.resume_from(me);
 //!     c.set(c.get() + 1);

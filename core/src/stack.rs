@@ -1,10 +1,13 @@
 //! Stacks for coroutines: the [`Stack`] trait a host implements, and
-//! [`HeapStack`], a portable stack carved from the global allocator.
+//! [`HeapStack`], a portable stack carved from the global allocator, with
+//! a canary instead of a guard page (so making one takes `unsafe`).
 //!
-//! The std crate adds mmap stacks with guard pages, unguarded slab stacks
-//! for millions of coroutines, and a pool; a kernel supplies its own.
+//! The std crate adds mmap stacks with guards (for millions of coroutines,
+//! in slabs) and a pool; a kernel supplies its own.
 
 use alloc::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use core::fmt;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 /// The value an [`OverflowCheck::Canary`] word holds while the stack below it
@@ -19,12 +22,17 @@ pub const MIN_STACK_SIZE: usize = 4096;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OverflowCheck {
     /// A guard page below the limit makes any access past it fault; the host
-    /// reports the fault (the std crate's signal handler does).
+    /// reports the fault (the std crate's signal handler does). Rust code
+    /// probes every page of a frame larger than a page, so even such a frame
+    /// faults in the guard rather than skipping past it.
     GuardPage,
     /// No hardware guard: the coroutine checks, on every suspension and on
     /// completion, that this word still holds [`STACK_CANARY`] and that its
-    /// stack pointer is above the limit, and aborts with a report otherwise.
-    /// The word lies just below the limit, outside the stack's own range.
+    /// stack pointer is not between the word and the limit, and aborts with
+    /// a report otherwise. The word lies below the limit, and the bytes from
+    /// it up to the limit belong to the stack while outside its usable
+    /// range: slack where an overflow lands in memory nobody else uses. The
+    /// check comes after the overflowing writes: see [`HeapStack::new`].
     Canary(NonNull<u64>),
 }
 
@@ -40,8 +48,15 @@ pub enum OverflowCheck {
 /// 2. `top()` is aligned to 16 bytes and `top() - limit()` is at least
 ///    [`MIN_STACK_SIZE`];
 /// 3. the answer of `overflow_check()` is true: with `GuardPage`, an access
-///    to the page below `limit()` faults; with `Canary(p)`, `p` stays
-///    readable and initialized to [`STACK_CANARY`] while the stack is unused.
+///    to the page below `limit()` faults; with `Canary(p)`, `p` lies below
+///    `limit()`, the bytes from `p` up to `limit()` are readable, writable
+///    and not used by anything else either (not even by another stack), and
+///    `p` stays initialized to [`STACK_CANARY`] while the stack is unused;
+/// 4. a `Canary` stack reaches safe code only through an `unsafe` step
+///    whose caller vouches that the code run on it does not overflow it (as
+///    [`HeapStack::new`] and [`HeapStackSize`] are): its check runs after
+///    an overflow has written past the slack, while a guard page stops the
+///    first access.
 pub unsafe trait Stack {
     /// One past the highest usable byte (stacks grow down from here).
     fn top(&self) -> NonNull<u8>;
@@ -62,14 +77,15 @@ pub unsafe trait Stack {
 ///
 /// Portable (it serves kernels and tests) but without a guard page: an
 /// overflow is detected at the next suspension instead of at the faulting
-/// access. Below the canary the allocation keeps [`HEAP_STACK_SLACK`]
-/// bytes of its own, so an overflow of up to that much lands in memory
-/// nobody else uses before it is reported. On Linux prefer the std crate's
-/// pooled mmap stacks.
+/// access, and one that reaches further than [`HEAP_STACK_SLACK`] bytes
+/// below the limit first writes into memory the allocator gave to others.
+/// So making one takes `unsafe` (see [`new`](Self::new)); on Linux the std
+/// crate's pooled stacks all have guards.
 ///
 /// ```
 /// use xasync_core::stack::{HeapStack, Stack};
-/// let stack = HeapStack::new(16 * 1024);
+/// // SAFETY: nothing runs on it.
+/// let stack = unsafe { HeapStack::new(16 * 1024) };
 /// assert!(stack.size() >= 16 * 1024);
 /// ```
 #[derive(Debug)]
@@ -78,43 +94,42 @@ pub struct HeapStack {
     layout: Layout,
 }
 
-/// Bytes reserved below a [`HeapStack`]'s limit for its canary, keeping the
-/// limit 16-byte aligned.
-const CANARY_SLOT: usize = 16;
-
-/// Bytes a [`HeapStack`] keeps below its canary, so that a modest
-/// overflow stays inside its own allocation until the canary check
-/// reports it.
+/// Bytes a [`HeapStack`] keeps below its limit, its canary at their
+/// bottom: an overflow of up to that much lands in memory nobody else uses,
+/// and is reported if the coroutine suspends there or goes further.
 pub const HEAP_STACK_SLACK: usize = 4096;
 
 impl HeapStack {
     /// Allocates a stack with at least `size` usable bytes (rounded up to 16
     /// and to at least [`MIN_STACK_SIZE`]).
-    pub fn new(size: usize) -> Self {
+    ///
+    /// # Safety
+    ///
+    /// The code run on the stack must not overflow it. Nothing faults at
+    /// the limit: the canary and stack-pointer check of
+    /// [`OverflowCheck::Canary`] runs only when the coroutine suspends or
+    /// finishes, so an overflow of more than [`HEAP_STACK_SLACK`] bytes (or
+    /// a large frame that skips past the canary and returns before the next
+    /// check) overwrites other allocations first, or goes unnoticed. The
+    /// caller vouches for the depth of the code: bounded and known, as in
+    /// tests or a kernel's own tasks.
+    pub unsafe fn new(size: usize) -> Self {
         let size = size.max(MIN_STACK_SIZE).next_multiple_of(16);
-        let layout = Layout::from_size_align(HEAP_STACK_SLACK + CANARY_SLOT + size, 16)
-            .expect("stack size overflows");
+        let layout =
+            Layout::from_size_align(HEAP_STACK_SLACK + size, 16).expect("stack size overflows");
         // SAFETY: the layout has a non-zero size.
         let base = unsafe { alloc(layout) };
         let Some(base) = NonNull::new(base) else {
             handle_alloc_error(layout)
         };
-        // SAFETY: the canary slot follows the slack, inside the allocation,
-        // 16-aligned.
-        unsafe { base.add(HEAP_STACK_SLACK).cast::<u64>().write(STACK_CANARY) };
+        // SAFETY: the canary opens the slack, at the allocation's start.
+        unsafe { base.cast::<u64>().write(STACK_CANARY) };
         HeapStack { base, layout }
     }
 }
 
-impl Default for HeapStack {
-    /// A 64 KiB stack.
-    fn default() -> Self {
-        HeapStack::new(64 * 1024)
-    }
-}
-
 // SAFETY: the allocation is owned, 16-aligned, at least MIN_STACK_SIZE long
-// above the canary, and the canary is written at construction.
+// above the slack, which starts with the canary written at construction.
 unsafe impl Stack for HeapStack {
     fn top(&self) -> NonNull<u8> {
         // SAFETY: one past the end of the allocation.
@@ -123,12 +138,11 @@ unsafe impl Stack for HeapStack {
 
     fn limit(&self) -> NonNull<u8> {
         // SAFETY: inside the allocation.
-        unsafe { self.base.add(HEAP_STACK_SLACK + CANARY_SLOT) }
+        unsafe { self.base.add(HEAP_STACK_SLACK) }
     }
 
     fn overflow_check(&self) -> OverflowCheck {
-        // SAFETY: inside the allocation.
-        OverflowCheck::Canary(unsafe { self.base.add(HEAP_STACK_SLACK) }.cast())
+        OverflowCheck::Canary(self.base.cast())
     }
 }
 
@@ -136,6 +150,75 @@ impl Drop for HeapStack {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with this layout.
         unsafe { dealloc(self.base.as_ptr(), self.layout) }
+    }
+}
+
+/// Vouches for the code a host runs on heap stacks, so that
+/// [`DefaultHeapStack`]s of [`SIZE`](Self::SIZE) bytes can be made by
+/// `Default`, as [`Stackful`](crate::task::stackful::Stackful) tasks and
+/// [`Platform::Stack`](crate::executor::Platform::Stack) need.
+///
+/// ```
+/// use xasync_core::stack::{DefaultHeapStack, HeapStackSize, Stack};
+///
+/// struct Small;
+/// // SAFETY: the code run on these stacks is this example's, which
+/// // uses a few hundred bytes of stack.
+/// unsafe impl HeapStackSize for Small {
+///     const SIZE: usize = 16 * 1024;
+/// }
+/// let stack = DefaultHeapStack::<Small>::default();
+/// assert!(stack.size() >= 16 * 1024);
+/// ```
+///
+/// # Safety
+///
+/// What [`HeapStack::new`] requires, for every stack a
+/// `DefaultHeapStack<Self>` makes: the code run on it does not overflow
+/// `SIZE` bytes.
+pub unsafe trait HeapStackSize: 'static {
+    /// Usable bytes of each stack.
+    const SIZE: usize;
+}
+
+/// A [`HeapStack`] of `Z::SIZE` usable bytes made by `Default`: the stack
+/// type of hosts without guard pages (kernels without an MMU) and of tests,
+/// whose `unsafe impl` of [`HeapStackSize`] vouches for the code run on it.
+pub struct DefaultHeapStack<Z: HeapStackSize> {
+    stack: HeapStack,
+    _size: PhantomData<fn() -> Z>,
+}
+
+impl<Z: HeapStackSize> Default for DefaultHeapStack<Z> {
+    fn default() -> Self {
+        DefaultHeapStack {
+            // SAFETY: `Z`'s implementation vouches for the code run on it.
+            stack: unsafe { HeapStack::new(Z::SIZE) },
+            _size: PhantomData,
+        }
+    }
+}
+
+// SAFETY: forwarded to the HeapStack it owns.
+unsafe impl<Z: HeapStackSize> Stack for DefaultHeapStack<Z> {
+    fn top(&self) -> NonNull<u8> {
+        self.stack.top()
+    }
+
+    fn limit(&self) -> NonNull<u8> {
+        self.stack.limit()
+    }
+
+    fn overflow_check(&self) -> OverflowCheck {
+        self.stack.overflow_check()
+    }
+}
+
+impl<Z: HeapStackSize> fmt::Debug for DefaultHeapStack<Z> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DefaultHeapStack")
+            .field(&self.stack)
+            .finish()
     }
 }
 

@@ -4,12 +4,28 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
-use xasync_core::stack::HeapStack;
+use xasync_core::stack::{DefaultHeapStack, HeapStack, HeapStackSize};
 
 const STACK: usize = 64 * 1024;
 
 fn stack() -> HeapStack {
-    HeapStack::new(STACK)
+    small(STACK)
+}
+
+/// A heap stack of `size` bytes for these tests' coroutines.
+fn small(size: usize) -> HeapStack {
+    // SAFETY: the coroutines of these tests use a few KiB of stack at most
+    // (the large closure of `a_closure_larger_than_the_stack_is_refused`
+    // is refused before it runs).
+    unsafe { HeapStack::new(size) }
+}
+
+/// The stacks `Stackful` tasks of these tests make.
+struct TestStacks;
+
+// SAFETY: as for `small`.
+unsafe impl HeapStackSize for TestStacks {
+    const SIZE: usize = STACK;
 }
 
 #[test]
@@ -165,14 +181,11 @@ fn nested_coroutines() {
 fn many_coroutines_interleave() {
     let mut cos: Vec<_> = (0..200u64)
         .map(|i| {
-            Coroutine::with_stack(
-                HeapStack::new(16 * 1024),
-                move |y: &Yielder<(), u64>, ()| {
-                    for k in 0..10 {
-                        y.suspend(i * 100 + k);
-                    }
-                },
-            )
+            Coroutine::with_stack(small(16 * 1024), move |y: &Yielder<(), u64>, ()| {
+                for k in 0..10 {
+                    y.suspend(i * 100 + k);
+                }
+            })
         })
         .collect();
     for k in 0..10 {
@@ -271,7 +284,7 @@ fn names_are_kept() {
 #[should_panic(expected = "does not fit")]
 fn a_closure_larger_than_the_stack_is_refused() {
     let big = [0u8; 64 * 1024];
-    let _co = Coroutine::with_stack(HeapStack::new(16 * 1024), move |_: &Yielder<(), ()>, ()| {
+    let _co = Coroutine::with_stack(small(16 * 1024), move |_: &Yielder<(), ()>, ()| {
         std::hint::black_box(&big);
     });
 }
@@ -331,7 +344,7 @@ fn stackful_try_wait_returns_cancelled_when_the_task_is_cancelled() {
     let q = queue.clone();
     let outcome: Arc<Mutex<Option<&str>>> = Arc::default();
     let o = outcome.clone();
-    let body = Stackful::<_, _, HeapStack>::new(move |s| {
+    let body = Stackful::<_, _, DefaultHeapStack<TestStacks>>::new(move |s| {
         let r = s.try_wait(std::future::pending::<()>());
         *o.lock().unwrap() = Some(if r.is_err() { "cancelled" } else { "finished" });
     });
@@ -360,7 +373,7 @@ fn waiting_after_a_cancellation_completes_in_the_task_or_blocking_the_dropper() 
         let q = queue.clone();
         let log: Arc<Mutex<Vec<&str>>> = Arc::default();
         let l = log.clone();
-        let body = Stackful::<_, _, HeapStack>::new(move |s| {
+        let body = Stackful::<_, _, DefaultHeapStack<TestStacks>>::new(move |s| {
             if s.try_wait(std::future::pending::<()>()).is_err() {
                 l.lock().unwrap().push("cancelled");
                 s.wait(async {});

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use xasync_core::executor::{
     Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, LocalExecutor, Platform, Spawner,
 };
-use xasync_core::stack::HeapStack;
+use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 use xasync_core::sync::{channel, oneshot};
 
 thread_local! {
@@ -119,7 +119,15 @@ impl Idle for Cpu {
 }
 
 impl Platform for Cpu {
-    type Stack = HeapStack;
+    type Stack = DefaultHeapStack<TestStacks>;
+}
+
+/// The stacks of these tests' coroutines.
+struct TestStacks;
+
+// SAFETY: the coroutines of these tests use a few KiB of stack at most.
+unsafe impl HeapStackSize for TestStacks {
+    const SIZE: usize = 64 * 1024;
 }
 
 /// An executor on this thread as CPU 0 of a fresh host.

@@ -7,7 +7,8 @@ use xasync_core::fiber::{Fiber, Group};
 use xasync_core::stack::HeapStack;
 
 fn stack() -> HeapStack {
-    HeapStack::new(64 * 1024)
+    // SAFETY: the fibers of these tests use a few KiB of stack at most.
+    unsafe { HeapStack::new(64 * 1024) }
 }
 
 /// The seed's "simple counter suspend and resume coroutine".

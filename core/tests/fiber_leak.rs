@@ -30,7 +30,9 @@ static ALLOCATOR: Counting = Counting;
 fn scenario(finish: bool) {
     let group = Group::new();
     let base = group.base().clone();
-    let fiber = group.spawn(HeapStack::new(32 * 1024), move |me| {
+    // SAFETY: the fiber uses a few hundred bytes of stack.
+    let stack = unsafe { HeapStack::new(32 * 1024) };
+    let fiber = group.spawn(stack, move |me| {
         base.resume_from(me);
         if !finish {
             base.resume_from(me);

@@ -18,7 +18,7 @@ use std::time::Duration;
 use xasync_core::executor::{
     Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, LocalExecutor, Platform,
 };
-use xasync_core::stack::HeapStack;
+use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 use xasync_core::sync::oneshot;
 
 /// The executor's thread is CPU 0; any other thread is CPU 1.
@@ -71,7 +71,15 @@ impl Idle for LoomCpu {
 }
 
 impl Platform for LoomCpu {
-    type Stack = HeapStack;
+    type Stack = DefaultHeapStack<TestStacks>;
+}
+
+/// The stacks of these tests' coroutines.
+struct TestStacks;
+
+// SAFETY: the coroutines of these tests use a few KiB of stack at most.
+unsafe impl HeapStackSize for TestStacks {
+    const SIZE: usize = 64 * 1024;
 }
 
 /// Counts its drops, and remembers the thread of the last one.

@@ -18,7 +18,7 @@
 //! use xasync_core::executor::{
 //!     Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, LocalExecutor, Platform,
 //! };
-//! use xasync_core::stack::HeapStack;
+//! use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 //! use xasync_core::sync::channel;
 //!
 //! /// A thread playing a lone CPU: no interrupts, nobody to kick, and
@@ -57,8 +57,14 @@
 //!         }
 //!     }
 //! }
+//! /// 64 KiB heap stacks: this thread has no guard pages to give.
+//! struct Stacks;
+//! // SAFETY: the coroutine below uses a few hundred bytes of stack.
+//! unsafe impl HeapStackSize for Stacks {
+//!     const SIZE: usize = 64 * 1024;
+//! }
 //! impl Platform for Host {
-//!     type Stack = HeapStack;
+//!     type Stack = DefaultHeapStack<Stacks>;
 //! }
 //!
 //! let host = Host { start: Instant::now(), alarm: Mutex::new(None) };

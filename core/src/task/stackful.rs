@@ -7,10 +7,15 @@
 //! only ever sees a task.
 //!
 //! ```
-//! use xasync_core::stack::HeapStack;
+//! use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 //! use xasync_core::task::stackful::Stackful;
 //!
-//! let coroutine = Stackful::<_, _, HeapStack>::new(|suspender| {
+//! struct Stacks;
+//! // SAFETY: the coroutine below uses a few hundred bytes of stack.
+//! unsafe impl HeapStackSize for Stacks {
+//!     const SIZE: usize = 32 * 1024;
+//! }
+//! let coroutine = Stackful::<_, _, DefaultHeapStack<Stacks>>::new(|suspender| {
 //!     let a = suspender.wait(async { 20 });
 //!     suspender.yield_now();
 //!     a + 22

@@ -4,7 +4,7 @@ use xasync_core::stack::HeapStack;
 
 fn main() {
     let local = String::from("borrowed");
-    let co = Coroutine::with_stack(HeapStack::new(16384), |_: &Yielder<(), ()>, ()| {
+    let co = Coroutine::with_stack(unsafe { HeapStack::new(16384) }, |_: &Yielder<(), ()>, ()| {
         println!("{}", local);
     });
     drop(co);

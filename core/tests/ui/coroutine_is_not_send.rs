@@ -3,7 +3,7 @@ use xasync_core::coroutine::{Coroutine, Yielder};
 use xasync_core::stack::HeapStack;
 
 fn main() {
-    let mut co = Coroutine::with_stack(HeapStack::new(16384), |y: &Yielder<(), ()>, ()| {
+    let mut co = Coroutine::with_stack(unsafe { HeapStack::new(16384) }, |y: &Yielder<(), ()>, ()| {
         y.suspend(());
     });
     co.resume(());

@@ -4,6 +4,6 @@ use xasync_core::stack::HeapStack;
 
 fn main() {
     let group = Group::new();
-    let fiber = group.spawn(HeapStack::new(16384), |_| {});
+    let fiber = group.spawn(unsafe { HeapStack::new(16384) }, |_| {});
     std::thread::spawn(move || drop(fiber));
 }

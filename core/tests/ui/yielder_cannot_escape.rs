@@ -7,7 +7,7 @@ use xasync_core::stack::HeapStack;
 fn main() {
     let slot: Rc<RefCell<Option<&Yielder<(), ()>>>> = Rc::new(RefCell::new(None));
     let s = slot.clone();
-    let _co = Coroutine::with_stack(HeapStack::new(16384), move |y: &Yielder<(), ()>, ()| {
+    let _co = Coroutine::with_stack(unsafe { HeapStack::new(16384) }, move |y: &Yielder<(), ()>, ()| {
         *s.borrow_mut() = Some(y);
     });
 }

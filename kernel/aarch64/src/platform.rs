@@ -8,7 +8,7 @@
 //! | `CpuId` | `MPIDR_EL1.Aff0` |
 //! | `Kick` | `sev`, which ends `wfe` on every CPU |
 //! | `Idle` | `wfe` |
-//! | `Stack` | `HeapStack` (64 KiB from the heap, with a canary) |
+//! | `Stack` | [`KernelStack`]: 64 KiB from the heap, with a canary |
 //!
 //! No wake-up is lost: a `sev` (or an event-stream event) sets the event
 //! register of a CPU that is not waiting, so its next `wfe` returns at
@@ -18,7 +18,7 @@
 use core::arch::asm;
 use core::time::Duration;
 use xasync_core::executor::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Platform};
-use xasync_core::stack::HeapStack;
+use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 
 /// The `CNTVCT_EL0` bit whose rising edge raises an event: bit 9 of a
 /// 62.5 MHz count, an event every 16 µs.
@@ -102,5 +102,19 @@ impl Idle for Machine {
 }
 
 impl Platform for Machine {
-    type Stack = HeapStack;
+    type Stack = KernelStack;
+}
+
+/// The stack executors give coroutines: 64 KiB from the heap, with a canary
+/// below it (this kernel maps no guard pages).
+pub type KernelStack = DefaultHeapStack<KernelStacks>;
+
+/// The size of a [`KernelStack`].
+#[derive(Debug)]
+pub struct KernelStacks;
+
+// SAFETY: the only coroutines here are the smoke checks', a few small
+// frames deep: far from overflowing 64 KiB.
+unsafe impl HeapStackSize for KernelStacks {
+    const SIZE: usize = 64 * 1024;
 }

@@ -55,7 +55,9 @@ fn main(_: &BootInfo) {
 
     timer::start_periodic(Duration::from_millis(5));
     let mut spinners: [_; 2] = core::array::from_fn(|i| {
-        Preemptible::new(HeapStack::new(16 * 1024), move || {
+        // SAFETY: this kernel maps no guard pages; the code run on this
+        // stack is its own, a few small frames deep.
+        Preemptible::new(unsafe { HeapStack::new(16 * 1024) }, move || {
             while SPINS[i].load(Ordering::Relaxed) < 2_000_000 {
                 SPINS[i].fetch_add(1, Ordering::Relaxed);
             }

@@ -17,10 +17,9 @@
 
 use crate::irq::{self, IrqState};
 use crate::{cpu, hart, smp, timer};
-use core::ptr::NonNull;
 use core::time::Duration;
 use xasync_core::executor::{self, Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, LocalExecutor};
-use xasync_core::stack::{HeapStack, OverflowCheck, Stack};
+use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 
 /// The kernel as executors see it: one value serves every hart.
 #[derive(Clone, Copy, Debug, Default)]
@@ -88,30 +87,15 @@ impl executor::Platform for Kernel {
 }
 
 /// The stack executors give coroutines: 32 KiB from the kernel heap, with a
-/// canary below it (no MMU here, so no guard page).
+/// canary below it (paging is off here, so no guard page).
+pub type KernelStack = DefaultHeapStack<KernelStacks>;
+
+/// The size of a [`KernelStack`].
 #[derive(Debug)]
-pub struct KernelStack(HeapStack);
+pub struct KernelStacks;
 
-/// Usable bytes of a [`KernelStack`].
-pub const KERNEL_STACK_SIZE: usize = 32 * 1024;
-
-impl Default for KernelStack {
-    fn default() -> Self {
-        KernelStack(HeapStack::new(KERNEL_STACK_SIZE))
-    }
-}
-
-// SAFETY: forwarded to the HeapStack it owns, which upholds the contract.
-unsafe impl Stack for KernelStack {
-    fn top(&self) -> NonNull<u8> {
-        self.0.top()
-    }
-
-    fn limit(&self) -> NonNull<u8> {
-        self.0.limit()
-    }
-
-    fn overflow_check(&self) -> OverflowCheck {
-        self.0.overflow_check()
-    }
+// SAFETY: the coroutines executors run here are this kernel's demo and
+// test tasks, a few small frames deep: far from overflowing 32 KiB.
+unsafe impl HeapStackSize for KernelStacks {
+    const SIZE: usize = 32 * 1024;
 }

@@ -29,12 +29,15 @@ fn main(_: &BootInfo) {
 
 /// Counts to `max` (its first input), suspending with each number.
 fn counter() {
-    let mut counter = Coroutine::with_stack(HeapStack::new(16 * 1024), |yielder, max: u32| {
-        for n in 1..=max {
-            yielder.suspend(n);
-        }
-        "done"
-    });
+    // SAFETY: this kernel maps no guard pages; the code run on this
+    // stack is its own, a few small frames deep.
+    let mut counter =
+        Coroutine::with_stack(unsafe { HeapStack::new(16 * 1024) }, |yielder, max: u32| {
+            for n in 1..=max {
+                yielder.suspend(n);
+            }
+            "done"
+        });
     assert!(!counter.started());
     let mut seen = Vec::new();
     let mut step = counter.resume(5);
@@ -50,15 +53,20 @@ fn counter() {
 
 /// Adds up what each resume hands in; suspends with the running total.
 fn accumulator() {
-    let mut sum = Coroutine::with_stack(HeapStack::new(16 * 1024), |yielder, first: u64| {
-        let mut total = first;
-        loop {
-            match yielder.suspend(total) {
-                0 => return total,
-                n => total += n,
+    // SAFETY: this kernel maps no guard pages; the code run on this
+    // stack is its own, a few small frames deep.
+    let mut sum = Coroutine::with_stack(
+        unsafe { HeapStack::new(16 * 1024) },
+        |yielder, first: u64| {
+            let mut total = first;
+            loop {
+                match yielder.suspend(total) {
+                    0 => return total,
+                    n => total += n,
+                }
             }
-        }
-    });
+        },
+    );
     assert_eq!(sum.resume(10), CoroutineResult::Yield(10));
     assert_eq!(sum.resume(5), CoroutineResult::Yield(15));
     assert_eq!(sum.resume(27), CoroutineResult::Yield(42));
@@ -74,13 +82,18 @@ fn interleaved() {
     const ROUNDS: usize = 10;
     let mut coroutines: Vec<Coroutine<usize, usize, usize, HeapStack>> = (0..COUNT)
         .map(|id| {
-            Coroutine::with_stack(HeapStack::new(16 * 1024), move |yielder, first: usize| {
-                let mut inputs = first;
-                for round in 0..ROUNDS {
-                    inputs += yielder.suspend(id * 1000 + round);
-                }
-                inputs
-            })
+            // SAFETY: this kernel maps no guard pages; the code run on this
+            // stack is its own, a few small frames deep.
+            Coroutine::with_stack(
+                unsafe { HeapStack::new(16 * 1024) },
+                move |yielder, first: usize| {
+                    let mut inputs = first;
+                    for round in 0..ROUNDS {
+                        inputs += yielder.suspend(id * 1000 + round);
+                    }
+                    inputs
+                },
+            )
         })
         .collect();
     let mut switches = 0;

@@ -70,7 +70,11 @@ fn busy_loops_share_the_cpu(expected: [(u64, u64); 2]) {
     let mut loops: Vec<Preemptible<(u64, u64)>> = [(0, 0x1234, 1.5), (1, 0x9876, 2.5)]
         .into_iter()
         .map(|(id, seed, start)| {
-            Preemptible::new(HeapStack::new(32 * 1024), move || busy(id, seed, start))
+            // SAFETY: this kernel maps no guard pages; the code run on this
+            // stack is its own, a few small frames deep.
+            Preemptible::new(unsafe { HeapStack::new(32 * 1024) }, move || {
+                busy(id, seed, start)
+            })
         })
         .collect();
     let mut results = [None, None];
@@ -135,13 +139,17 @@ fn busy_loops_share_the_cpu(expected: [(u64, u64); 2]) {
 
 fn yields_and_preemptions_mix() {
     static SPINS: AtomicU64 = AtomicU64::new(0);
-    let mut yielder = Preemptible::new(HeapStack::new(32 * 1024), || {
+    // SAFETY: this kernel maps no guard pages; the code run on this
+    // stack is its own, a few small frames deep.
+    let mut yielder = Preemptible::new(unsafe { HeapStack::new(32 * 1024) }, || {
         for _ in 0..10 {
             yield_now();
         }
         10
     });
-    let mut spinner = Preemptible::new(HeapStack::new(32 * 1024), || {
+    // SAFETY: this kernel maps no guard pages; the code run on this
+    // stack is its own, a few small frames deep.
+    let mut spinner = Preemptible::new(unsafe { HeapStack::new(32 * 1024) }, || {
         let ticks = timer::ticks();
         while timer::ticks() < ticks + 5 {
             SPINS.fetch_add(1, Ordering::Relaxed);
@@ -177,11 +185,15 @@ impl<R> Task for Preemptible<R> {
 }
 
 fn nested_coroutines_are_not_preempted() {
-    let mut outer = Preemptible::new(HeapStack::new(32 * 1024), || {
+    // SAFETY: this kernel maps no guard pages; the code run on this
+    // stack is its own, a few small frames deep.
+    let mut outer = Preemptible::new(unsafe { HeapStack::new(32 * 1024) }, || {
         // A nested coroutine that spins for 3 ticks: the slices end, but its
         // stack is not the preemptible one, so nothing may preempt it.
         let mut nested =
-            Coroutine::<(), (), _, _>::with_stack(HeapStack::new(16 * 1024), |_, ()| {
+            // SAFETY: this kernel maps no guard pages; the code run on this
+            // stack is its own, a few small frames deep.
+            Coroutine::<(), (), _, _>::with_stack(unsafe { HeapStack::new(16 * 1024) }, |_, ()| {
                 let preemptions = hart::this().preemptions();
                 let ticks = timer::ticks();
                 while timer::ticks() < ticks + 3 {}

@@ -50,12 +50,15 @@ pub fn run<P: Platform>(platform: P, out: Out<'_>) {
 }
 
 fn coroutine_counts(out: Out<'_>) {
-    let mut counter = Coroutine::with_stack(HeapStack::new(16 * 1024), |yielder, max: u32| {
-        for n in 1..=max {
-            yielder.suspend(n);
-        }
-        "done"
-    });
+    // SAFETY: this kernel maps no guard pages; the code run on this
+    // stack is its own, a few small frames deep.
+    let mut counter =
+        Coroutine::with_stack(unsafe { HeapStack::new(16 * 1024) }, |yielder, max: u32| {
+            for n in 1..=max {
+                yielder.suspend(n);
+            }
+            "done"
+        });
     let mut seen = Vec::new();
     let mut step = counter.resume(5);
     while let CoroutineResult::Yield(n) = step {
@@ -74,7 +77,9 @@ fn fibers_switch_symmetrically(out: Out<'_>) {
     let group = Group::new();
     let base = group.base().clone();
     let c = count.clone();
-    let counter = group.spawn(HeapStack::new(16 * 1024), move |me: &Fiber| {
+    // SAFETY: this kernel maps no guard pages; the code run on this
+    // stack is its own, a few small frames deep.
+    let counter = group.spawn(unsafe { HeapStack::new(16 * 1024) }, move |me: &Fiber| {
         for _ in 0..3 {
             c.set(c.get() + 1);
             base.resume_from(me);
@@ -221,7 +226,9 @@ fn yields_take_turns<P: Platform>(executor: &LocalExecutor<P>, out: Out<'_>) {
 fn costs<P: Platform>(executor: &LocalExecutor<P>, out: Out<'_>) {
     const N: u32 = 10_000;
     let clock = executor.platform();
-    let mut co = Coroutine::with_stack(HeapStack::new(16 * 1024), |yielder, ()| {
+    // SAFETY: this kernel maps no guard pages; the code run on this
+    // stack is its own, a few small frames deep.
+    let mut co = Coroutine::with_stack(unsafe { HeapStack::new(16 * 1024) }, |yielder, ()| {
         for _ in 0..N {
             yielder.suspend(());
         }

@@ -8,7 +8,7 @@
 //! | `CpuId` | the initial APIC id (`cpuid` leaf 1) |
 //! | `Kick` | nothing: one CPU, and its idle never sleeps |
 //! | `Idle` | `pause`: a busy wait, which the contract allows |
-//! | `Stack` | `HeapStack` (64 KiB from the heap, with a canary) |
+//! | `Stack` | [`KernelStack`]: 64 KiB from the heap, with a canary |
 //!
 //! With interrupts, `Alarm` would program the LAPIC timer (TSC-deadline
 //! mode), `Idle` would be `sti; hlt; cli` (the `sti` shadow makes the pair
@@ -19,7 +19,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use xasync_core::executor::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Platform};
-use xasync_core::stack::HeapStack;
+use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 
 /// The HPET's MMIO base on QEMU's `pc` machine.
 const HPET: usize = 0xfed0_0000;
@@ -130,5 +130,19 @@ impl Idle for Machine {
 }
 
 impl Platform for Machine {
-    type Stack = HeapStack;
+    type Stack = KernelStack;
+}
+
+/// The stack executors give coroutines: 64 KiB from the heap, with a canary
+/// below it (this kernel maps no guard pages).
+pub type KernelStack = DefaultHeapStack<KernelStacks>;
+
+/// The size of a [`KernelStack`].
+#[derive(Debug)]
+pub struct KernelStacks;
+
+// SAFETY: the only coroutines here are the smoke checks', a few small
+// frames deep: far from overflowing 64 KiB.
+unsafe impl HeapStackSize for KernelStacks {
+    const SIZE: usize = 64 * 1024;
 }

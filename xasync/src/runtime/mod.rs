@@ -76,11 +76,30 @@ impl Builder {
         self
     }
 
-    /// Which coroutine stacks get guard pages (default:
-    /// [`GuardPolicy::default`]: guarded up to a quarter of
-    /// `vm.max_map_count`, slab stacks beyond).
+    /// Which coroutine stacks get guards (default:
+    /// [`GuardPolicy::default`]: every one; on kernels without guard
+    /// regions at most a quarter of `vm.max_map_count` at once, after which
+    /// spawned coroutines fail for want of a stack).
     pub fn guard_policy(mut self, guard: GuardPolicy) -> Self {
         self.stacks.guard = guard;
+        self
+    }
+
+    /// Where the guard policy would fail for want of a guarded stack (on
+    /// kernels without guard regions, past its budget of mappings), gives
+    /// coroutines canary-checked slab stacks instead: as many coroutines as
+    /// memory holds, at default kernel limits. See
+    /// [`GuardPolicy::unguarded_beyond`].
+    ///
+    /// # Safety
+    ///
+    /// The code run in the runtime's coroutines must not overflow their
+    /// stacks: an unguarded stack's overflow is detected only when its
+    /// coroutine next suspends, after it has written into another
+    /// coroutine's stack.
+    pub unsafe fn unguarded_stacks(mut self) -> Self {
+        // SAFETY: forwarded to our caller.
+        self.stacks.guard = unsafe { self.stacks.guard.unguarded_beyond() };
         self
     }
 

@@ -1,27 +1,33 @@
 //! Stacks in their own mapping with a guard page below.
 
-use crate::sys::memory::{self, page_size};
-use crate::sys::overflow::{self, GuardRegistration};
+use super::region::Region;
+use crate::sys::memory::page_size;
 use std::io;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use xasync_core::stack::{OverflowCheck, Stack};
 
-/// Guarded stacks alive in the process (each costs two kernel mappings).
+/// Guarded stacks alive in the process, each with its own mapping.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// How many [`GuardedStack`]s are alive in the process.
+/// How many [`GuardedStack`]s (stacks in their own mapping, in use or
+/// cached by a pool) are alive in the process: what counts against the
+/// mapping budget on kernels without guard regions. Guarded slab stacks
+/// are counted by their pool ([`StackPool::counts`](super::StackPool::counts)).
 #[inline]
 pub fn live_guarded_stacks() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
-/// A stack with an inaccessible guard page below it: an overflow faults at
-/// once and is reported with the coroutine's name.
+/// A stack in its own mapping with an inaccessible guard page below it: an
+/// overflow faults at once and is reported with the coroutine's name.
 ///
-/// Each one costs two kernel memory mappings, so about
-/// `vm.max_map_count / 2` (≈ 32,000 by default) can be alive in a process;
-/// [`StackPool`](super::StackPool) switches to slab stacks before that.
+/// The guard is a kernel guard region where the kernel makes them (Linux
+/// 6.13+), so the stack costs one kernel memory mapping; elsewhere it is a
+/// protected page, which costs a second one, so that about
+/// `vm.max_map_count / 2` (≈ 32,000 by default) can be alive in a process.
+/// [`StackPool`](super::StackPool) hands out guarded slab stacks instead
+/// where it can.
 ///
 /// ```
 /// use xasync::stack::GuardedStack;
@@ -31,10 +37,7 @@ pub fn live_guarded_stacks() -> usize {
 /// ```
 #[derive(Debug)]
 pub struct GuardedStack {
-    base: NonNull<u8>,
-    len: usize,
-    guard: usize,
-    _guard: GuardRegistration,
+    region: Region,
 }
 
 impl GuardedStack {
@@ -48,40 +51,23 @@ impl GuardedStack {
         let usable = size
             .max(xasync_core::stack::MIN_STACK_SIZE)
             .next_multiple_of(page);
-        let len = usable + page;
-        let base = memory::map(len)?;
-        // SAFETY: the first page of our fresh mapping.
-        if let Err(e) = unsafe { memory::protect_none(base, page) } {
-            // SAFETY: nothing uses the mapping yet.
-            unsafe { memory::unmap(base, len) };
-            return Err(e);
-        }
-        // SAFETY: inside the mapping.
-        let top = unsafe { base.add(len) };
-        let guard = overflow::register(base, page, top);
+        let region = Region::guarded(page + usable, 1)?;
         LIVE.fetch_add(1, Ordering::Relaxed);
-        Ok(GuardedStack {
-            base,
-            len,
-            guard: page,
-            _guard: guard,
-        })
+        Ok(GuardedStack { region })
     }
 }
 
 // SAFETY: the mapping is owned, page-aligned (so 16-aligned), at least
-// MIN_STACK_SIZE above the guard, and the guard page is PROT_NONE.
+// MIN_STACK_SIZE above the guard, and the guard page faults on access.
 unsafe impl Stack for GuardedStack {
     #[inline]
     fn top(&self) -> NonNull<u8> {
-        // SAFETY: one past the end of the mapping.
-        unsafe { self.base.add(self.len) }
+        self.region.stack(0).1
     }
 
     #[inline]
     fn limit(&self) -> NonNull<u8> {
-        // SAFETY: just above the guard page, inside the mapping.
-        unsafe { self.base.add(self.guard) }
+        self.region.stack(0).0
     }
 
     fn overflow_check(&self) -> OverflowCheck {
@@ -92,10 +78,5 @@ unsafe impl Stack for GuardedStack {
 impl Drop for GuardedStack {
     fn drop(&mut self) {
         LIVE.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: the stack is no longer used by anyone (we own it).
-        unsafe { memory::unmap(self.base, self.len) }
     }
 }
-
-// SAFETY: plain owned memory; the registration is process-wide.
-unsafe impl Send for GuardedStack {}

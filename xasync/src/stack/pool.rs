@@ -2,7 +2,7 @@
 
 use super::guarded::{GuardedStack, live_guarded_stacks};
 use super::slab::{Slab, Slot};
-use crate::sys::memory::max_map_count;
+use crate::sys::memory::{guard_regions, max_map_count};
 use crate::sys::overflow::ensure_alternate_stack;
 use std::cell::RefCell;
 use std::fmt;
@@ -14,31 +14,90 @@ use xasync_core::stack::{OverflowCheck, Stack};
 /// Default usable stack size: 64 KiB.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 
-/// Default number of free stacks a pool keeps: 16,384, about as many
-/// guarded stacks as the default `vm.max_map_count` allows
-/// ([`GuardPolicy::default`]). Workloads whose live coroutine count swings
-/// by thousands then reuse stacks instead of mapping and unmapping them.
+/// Default number of free stacks a pool keeps: 16,384. Workloads whose live
+/// coroutine count swings by thousands then reuse stacks instead of mapping
+/// and unmapping them.
 pub const DEFAULT_STACK_CACHE: usize = 16 * 1024;
 
-/// Whether stacks get a guard page.
+/// Which stacks get a guard, and what a pool does when it cannot give one.
+///
+/// By default every stack has a guard below it, so an overflow faults at
+/// once and is reported with the coroutine's name. Where the kernel makes
+/// guard regions (Linux 6.13+, `MADV_GUARD_INSTALL`), stacks come in slabs
+/// of hundreds per mapping, each with a guard region, with no limit but
+/// memory. Elsewhere each stack needs mappings of its own (two, out of the
+/// process's `vm.max_map_count`), so at most
+/// [`max_mapped`](Self::guarded) of them may be alive in the process, and
+/// a pool fails to give more, with an error naming the sysctl, unless the
+/// program opted into unguarded stacks past that point
+/// ([`unguarded_beyond`](Self::unguarded_beyond), `unsafe`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GuardPolicy {
-    /// Every stack has a guard page; allocation fails at the kernel's
-    /// mapping limit (about 32,000 stacks at the default `vm.max_map_count`).
-    Always,
-    /// No stack has one: slabs of canary-checked stacks, for the most
-    /// coroutines per byte and per mapping.
+pub struct GuardPolicy {
+    /// Most stacks with mappings of their own alive in the process.
+    max_mapped: usize,
+    unguarded: Unguarded,
+}
+
+/// When a pool hands out stacks without a guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unguarded {
+    /// Never: it fails instead.
     Never,
-    /// Guard pages while fewer than this many guarded stacks are alive in the
-    /// process, slab stacks beyond (or when a mapping fails).
-    UpTo(usize),
+    /// When no guarded stack can be had.
+    Beyond,
+    /// Always.
+    Always,
+}
+
+impl GuardPolicy {
+    /// Every stack has a guard; without kernel guard regions at most
+    /// `max_mapped` stacks (each in mappings of its own) may be alive in the
+    /// process, and a pool fails past that.
+    pub fn guarded(max_mapped: usize) -> Self {
+        GuardPolicy {
+            max_mapped,
+            unguarded: Unguarded::Never,
+        }
+    }
+
+    /// This policy, but where it would fail for want of a guarded stack
+    /// (without kernel guard regions: past `max_mapped`, or when the
+    /// kernel refuses a mapping), the pool hands out slab stacks checked by
+    /// a canary instead: hundreds per mapping, for any number of
+    /// coroutines at default kernel limits.
+    ///
+    /// # Safety
+    ///
+    /// The code run on the pool's stacks must not overflow them: an
+    /// unguarded stack's canary is checked only when its coroutine suspends
+    /// or finishes, after an overflow has written into the stack below it,
+    /// another coroutine's (see [`HeapStack::new`](super::HeapStack::new)).
+    pub unsafe fn unguarded_beyond(self) -> Self {
+        GuardPolicy {
+            unguarded: Unguarded::Beyond,
+            ..self
+        }
+    }
+
+    /// No stack has a guard: slabs of canary-checked stacks only.
+    ///
+    /// # Safety
+    ///
+    /// As for [`unguarded_beyond`](Self::unguarded_beyond).
+    pub unsafe fn unguarded() -> Self {
+        GuardPolicy {
+            max_mapped: 0,
+            unguarded: Unguarded::Always,
+        }
+    }
 }
 
 impl Default for GuardPolicy {
-    /// `UpTo(vm.max_map_count / 4)`: half of the mapping budget for guarded
-    /// stacks (each costs two), the rest for everything else.
+    /// Guarded, with at most `vm.max_map_count / 4` stacks in mappings of
+    /// their own: half of the mapping budget (each costs two), the rest for
+    /// everything else.
     fn default() -> Self {
-        GuardPolicy::UpTo(max_map_count() / 4)
+        GuardPolicy::guarded(max_map_count() / 4)
     }
 }
 
@@ -47,14 +106,15 @@ impl Default for GuardPolicy {
 pub struct StackConfig {
     /// Usable bytes per stack (rounded up to whole pages).
     pub size: usize,
-    /// Guard pages or slabs.
+    /// Guards, and what happens when none can be had.
     pub guard: GuardPolicy,
     /// Free stacks kept for reuse; beyond this, freed memory is returned to
     /// the system. A cached stack keeps the pages its last coroutine
-    /// touched (usually one); a stack made anew costs system calls (a
-    /// guarded one `mmap`, `mprotect` and later `munmap`, each taking the
-    /// process's memory-map lock that page faults on other workers wait
-    /// for) and a page fault.
+    /// touched (usually one); a stack made anew costs system calls (for a
+    /// slab of hundreds, `mmap` and the guards' `process_madvise`; for a
+    /// stack in its own mapping `mmap`, `mprotect` and later `munmap`; each
+    /// takes the process's memory-map lock that page faults on other
+    /// workers wait for) and a page fault.
     pub cache: usize,
 }
 
@@ -66,6 +126,60 @@ impl Default for StackConfig {
             cache: DEFAULT_STACK_CACHE,
         }
     }
+}
+
+/// Where a pool's stacks come from, decided when it is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// Slabs with a guard region per stack.
+    GuardedSlabs,
+    /// A mapping per stack, up to `max` alive in the process; then canary
+    /// slabs if `beyond`, else an error.
+    Mapped { max: usize, beyond: bool },
+    /// Slabs with a canary per stack.
+    CanarySlabs,
+}
+
+impl Source {
+    fn of(policy: GuardPolicy) -> Source {
+        match policy.unguarded {
+            Unguarded::Always => Source::CanarySlabs,
+            _ if guard_regions() => Source::GuardedSlabs,
+            unguarded => Source::Mapped {
+                max: policy.max_mapped,
+                beyond: unguarded == Unguarded::Beyond,
+            },
+        }
+    }
+}
+
+/// Stacks a pool has handed out, and keeps for reuse, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackCounts {
+    /// Stacks in use that have a guard below them.
+    pub guarded: usize,
+    /// Stacks in use that only have a canary (see [`GuardPolicy`]).
+    pub unguarded: usize,
+    /// Of the guarded stacks in use, those in mappings of their own
+    /// ([`GuardedStack`]s, on kernels without guard regions).
+    pub mapped: usize,
+    /// Free stacks kept for reuse.
+    pub cached: usize,
+}
+
+/// The error of a pool that cannot give a guarded stack.
+fn no_guarded_stack(why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!(
+            "no guarded coroutine stack: {why}. Without kernel guard regions \
+             (MADV_GUARD_INSTALL, Linux 6.13+) each guarded stack takes two of \
+             the process's memory mappings, which the sysctl `vm.max_map_count` \
+             ({}) limits: raise it, or let stacks go unguarded past this point \
+             (the unsafe `Builder::unguarded_stacks`, `GuardPolicy::unguarded_beyond`)",
+            max_map_count()
+        ),
+    )
 }
 
 /// A cache of stacks for the coroutines of one thread.
@@ -88,12 +202,14 @@ pub struct StackPool {
 
 struct PoolInner {
     config: StackConfig,
+    source: Source,
     guarded: RefCell<Guarded>,
     slabs: RefCell<Slabs>,
 }
 
-/// The guarded stacks a pool owns, in use or cached. Stacks stay in place
-/// and are handed out by index, so taking and returning one moves 4 bytes.
+/// The stacks in mappings of their own that a pool owns, in use or cached.
+/// Stacks stay in place and are handed out by index, so taking and
+/// returning one moves 4 bytes.
 #[derive(Default)]
 struct Guarded {
     stacks: Vec<Option<GuardedStack>>,
@@ -139,16 +255,24 @@ impl Guarded {
             self.vacant.push(index);
         }
     }
+
+    /// Stacks in use.
+    fn in_use(&self) -> usize {
+        self.stacks.len() - self.vacant.len() - self.free.len()
+    }
 }
 
-#[derive(Default)]
+/// The slabs a pool owns, all guarded or all unguarded.
 struct Slabs {
+    guarded: bool,
     slabs: Vec<Option<Slab>>,
     /// Slabs that may have free slots, most recently refilled last; entries
     /// go stale when a slab fills up or is released and are skipped.
     partial: Vec<usize>,
     /// Positions in `slabs` left by released slabs.
     vacant: Vec<usize>,
+    /// Slots over all slabs.
+    slots: usize,
     /// Free slots over all slabs.
     free: usize,
 }
@@ -157,11 +281,20 @@ impl StackPool {
     /// Creates an empty pool.
     pub fn new(config: StackConfig) -> StackPool {
         ensure_alternate_stack();
+        let source = Source::of(config.guard);
         StackPool {
             inner: Rc::new(PoolInner {
                 config,
+                source,
                 guarded: RefCell::new(Guarded::default()),
-                slabs: RefCell::new(Slabs::default()),
+                slabs: RefCell::new(Slabs {
+                    guarded: source == Source::GuardedSlabs,
+                    slabs: Vec::new(),
+                    partial: Vec::new(),
+                    vacant: Vec::new(),
+                    slots: 0,
+                    free: 0,
+                }),
             }),
         }
     }
@@ -191,28 +324,34 @@ impl StackPool {
     ///
     /// # Errors
     ///
-    /// When the kernel refuses memory for a new stack.
+    /// When the kernel refuses memory for a new stack, or, on a kernel
+    /// without guard regions, when the policy's budget of guarded stacks is
+    /// spent and it does not allow unguarded ones (the error names
+    /// `vm.max_map_count`).
     #[inline]
     pub fn get(&self) -> io::Result<PooledStack> {
         let config = &self.inner.config;
-        let guarded = match config.guard {
-            GuardPolicy::Always => true,
-            GuardPolicy::Never => false,
-            GuardPolicy::UpTo(max) => live_guarded_stacks() < max,
-        };
-        if guarded {
-            match self.inner.guarded.borrow_mut().take(config.size) {
-                Ok((index, stack)) => {
-                    return Ok(PooledStack {
-                        pool: self.inner.clone(),
-                        top: stack.top(),
-                        limit: stack.limit(),
-                        check: OverflowCheck::GuardPage,
-                        origin: Origin::Guarded(index),
-                    });
+        if let Source::Mapped { max, beyond } = self.inner.source {
+            if live_guarded_stacks() < max {
+                match self.inner.guarded.borrow_mut().take(config.size) {
+                    Ok((index, stack)) => {
+                        return Ok(PooledStack {
+                            pool: self.inner.clone(),
+                            top: stack.top(),
+                            limit: stack.limit(),
+                            check: OverflowCheck::GuardPage,
+                            origin: Origin::Mapped(index),
+                        });
+                    }
+                    Err(e) if !beyond => {
+                        return Err(no_guarded_stack(&format!("mapping one failed ({e})")));
+                    }
+                    Err(_) => {} // unguarded stacks are allowed
                 }
-                Err(e) if config.guard == GuardPolicy::Always => return Err(e),
-                Err(_) => {} // the mapping limit: fall back to a slab
+            } else if !beyond {
+                return Err(no_guarded_stack(&format!(
+                    "{max} stacks in mappings of their own are alive, the policy's most"
+                )));
             }
         }
         let (slab, index, slot) = self.inner.slabs.borrow_mut().take(config.size)?;
@@ -220,17 +359,28 @@ impl StackPool {
             pool: self.inner.clone(),
             top: slot.top,
             limit: slot.limit,
-            check: OverflowCheck::Canary(slot.canary),
+            check: slot.check,
             origin: Origin::Slot(slab, index),
         })
     }
 
-    /// Free stacks cached: (guarded, slab slots).
-    pub fn cached(&self) -> (usize, usize) {
-        (
-            self.inner.guarded.borrow().free.len(),
-            self.inner.slabs.borrow().free,
-        )
+    /// The stacks this pool has handed out and keeps cached.
+    pub fn counts(&self) -> StackCounts {
+        let guarded = self.inner.guarded.borrow();
+        let slabs = self.inner.slabs.borrow();
+        let mapped = guarded.in_use();
+        let slots = slabs.slots - slabs.free;
+        let (guarded_slots, unguarded) = if slabs.guarded {
+            (slots, 0)
+        } else {
+            (0, slots)
+        };
+        StackCounts {
+            guarded: mapped + guarded_slots,
+            unguarded,
+            mapped,
+            cached: guarded.free.len() + slabs.free,
+        }
     }
 }
 
@@ -243,7 +393,7 @@ impl fmt::Debug for StackPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StackPool")
             .field("config", &self.inner.config)
-            .field("cached", &self.cached())
+            .field("counts", &self.counts())
             .finish()
     }
 }
@@ -258,8 +408,9 @@ impl Slabs {
             }
             self.partial.pop();
         }
-        let mut slab = Slab::new(size)?;
+        let mut slab = Slab::new(size, self.guarded)?;
         let (index, slot) = slab.take().expect("a new slab has free slots");
+        self.slots += slab.slots();
         self.free += slab.free_slots();
         let i = match self.vacant.pop() {
             Some(i) => {
@@ -284,6 +435,7 @@ impl Slabs {
         slab.give_back(index);
         self.free += 1;
         if slab.is_unused() && self.free - slab.free_slots() >= cache {
+            self.slots -= slab.slots();
             self.free -= slab.free_slots();
             self.slabs[i] = None;
             self.vacant.push(i);
@@ -305,27 +457,25 @@ pub struct PooledStack {
 /// Where a pooled stack comes from.
 #[derive(Clone, Copy, Debug)]
 enum Origin {
-    /// Index in the pool's guarded stacks.
-    Guarded(u32),
+    /// Index in the pool's stacks in mappings of their own.
+    Mapped(u32),
     /// Slab and slot index.
     Slot(u32, u32),
 }
 
 impl PooledStack {
-    /// A stack from the calling thread's default pool.
+    /// A stack from the calling thread's pool.
     ///
     /// # Panics
     ///
-    /// When the system is out of memory for stacks.
+    /// When the pool cannot give one (see [`StackPool::get`]).
     pub fn new() -> PooledStack {
-        StackPool::current()
-            .get()
-            .expect("out of memory for coroutine stacks")
+        StackPool::current().get().unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Whether the stack has a guard page (rather than a canary).
+    /// Whether the stack has a guard below it (rather than a canary).
     pub fn is_guarded(&self) -> bool {
-        matches!(self.origin, Origin::Guarded(_))
+        self.check == OverflowCheck::GuardPage
     }
 }
 
@@ -336,8 +486,8 @@ impl Default for PooledStack {
 }
 
 // SAFETY: both kinds uphold the contract: a guarded stack by itself, a slot
-// as laid out by `Slab` (owned until given back, 16-aligned top, the canary
-// written by `Slab::take`).
+// as laid out by `Slab` (owned until given back, 16-aligned top, a guard
+// region or the canary written by `Slab::take` in the page below).
 unsafe impl Stack for PooledStack {
     #[inline]
     fn top(&self) -> NonNull<u8> {
@@ -360,7 +510,7 @@ impl Drop for PooledStack {
     fn drop(&mut self) {
         let pool = &self.pool;
         match self.origin {
-            Origin::Guarded(index) => pool
+            Origin::Mapped(index) => pool
                 .guarded
                 .borrow_mut()
                 .give_back(index, pool.config.cache),

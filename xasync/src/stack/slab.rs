@@ -1,75 +1,93 @@
-//! Runs of unguarded stacks sharing one mapping, for millions of coroutines.
+//! Slabs: one mapping holding hundreds of stacks, for coroutine counts the
+//! kernel's mapping limit could not give a mapping each.
 //!
-//! A guard page per stack costs a kernel mapping per stack, and the default
-//! `vm.max_map_count` (65,530) allows only ~32,000. A slab holds hundreds of
-//! stacks in one mapping instead. Without guard pages, overflow is caught in
-//! software: the 16 bytes at the top of each slot hold a canary for the slot
-//! above, which every coroutine checks (with its stack pointer) whenever it
-//! suspends and when it finishes. Slots sit in the same page as their
-//! neighbour's live top frames, so the canary costs no extra resident page.
-//!
-//! ```text
-//!  mapping start                                                   end
-//!  | lead page ..[c0]| slot 0 ........[c1]| slot 1 ........[c2]| ...
-//!                  ^ canary checked by slot 0's coroutine
-//! ```
+//! Each slot is a page followed by the stack. In a guarded slab the page
+//! is a kernel guard region (no mapping of its own). In an unguarded one it
+//! is slack, touched only by an overflow, and the slot's canary lies just
+//! below it, in the top 16 bytes of the slot below, whose own coroutine
+//! touches that page anyway: a canary costs no resident page. (The first
+//! slot, with no slot below, is then not used.)
 
-use crate::sys::memory::{self, page_size};
+use super::region::Region;
+use crate::sys::memory::page_size;
 use std::io;
 use std::ptr::NonNull;
-use xasync_core::stack::STACK_CANARY;
-
-/// Bytes at the top of each slot (and the lead page) holding the canary of
-/// the slot above; keeps every stack top 16-aligned.
-const CANARY_SLOT: usize = 16;
+use xasync_core::stack::{MIN_STACK_SIZE, OverflowCheck, STACK_CANARY};
 
 /// Target size of one slab's mapping.
 const SLAB_BYTES: usize = 64 << 20;
+
+/// Bytes at the top of an unguarded slot that hold the canary of the slot
+/// above; keeps the stack top 16-aligned.
+const CANARY_SLOT: usize = 16;
 
 /// Where one slot's stack lies.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
     pub(crate) limit: NonNull<u8>,
     pub(crate) top: NonNull<u8>,
-    pub(crate) canary: NonNull<u64>,
+    pub(crate) check: OverflowCheck,
 }
 
 /// One mapping holding `count` stacks.
 #[derive(Debug)]
 pub(crate) struct Slab {
-    base: NonNull<u8>,
-    len: usize,
-    stride: usize,
+    region: Region,
+    guarded: bool,
+    /// Slots handed out, at most.
     count: usize,
     /// Free slot indices, last-freed on top (its pages are warm).
     free: Vec<u32>,
 }
 
 impl Slab {
-    /// Maps a slab of stacks with at least `size` usable bytes each.
-    pub(crate) fn new(size: usize) -> io::Result<Slab> {
+    /// Maps a slab of stacks with at least `size` usable bytes each, with
+    /// guard regions or canaries.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the mapping or its guards.
+    pub(crate) fn new(size: usize, guarded: bool) -> io::Result<Slab> {
         let page = page_size();
-        let stride =
-            (size.max(xasync_core::stack::MIN_STACK_SIZE) + CANARY_SLOT).next_multiple_of(page);
-        let count = (SLAB_BYTES / stride).clamp(16, u32::MAX as usize);
-        let len = page + count * stride;
-        let base = memory::map(len)?;
+        let reserve = if guarded { 0 } else { CANARY_SLOT };
+        let stride = page + (size.max(MIN_STACK_SIZE) + reserve).next_multiple_of(page);
+        let slots = (SLAB_BYTES / stride).clamp(16, u32::MAX as usize);
+        let (region, first) = if guarded {
+            (Region::guarded(stride, slots)?, 0)
+        } else {
+            (Region::unguarded(stride, slots)?, 1)
+        };
         Ok(Slab {
-            base,
-            len,
-            stride,
-            count,
-            free: (0..count as u32).rev().collect(),
+            region,
+            guarded,
+            count: slots - first as usize,
+            free: (first..slots as u32).rev().collect(),
         })
     }
 
-    /// Takes a free slot, writing its canary.
+    /// Takes a free slot, writing its canary if it has one.
     pub(crate) fn take(&mut self) -> Option<(u32, Slot)> {
         let index = self.free.pop()?;
-        let slot = self.slot(index);
-        // SAFETY: the canary word lies in the lead page or in the reserved
-        // top of the slot below, inside our mapping, never used as stack.
-        unsafe { slot.canary.write_volatile(STACK_CANARY) };
+        let (limit, end) = self.region.stack(index as usize);
+        let slot = if self.guarded {
+            Slot {
+                limit,
+                top: end,
+                check: OverflowCheck::GuardPage,
+            }
+        } else {
+            // SAFETY: the top bytes of the slot below (`index > 0`), inside
+            // our mapping, which no stack uses.
+            let canary = unsafe { self.region.slot(index as usize).sub(CANARY_SLOT) };
+            // SAFETY: as above, 16-aligned.
+            unsafe { canary.cast::<u64>().write_volatile(STACK_CANARY) };
+            Slot {
+                limit,
+                // SAFETY: inside the slot.
+                top: unsafe { end.sub(CANARY_SLOT) },
+                check: OverflowCheck::Canary(canary.cast()),
+            }
+        };
         Some((index, slot))
     }
 
@@ -94,23 +112,14 @@ impl Slab {
         self.free.len()
     }
 
-    fn slot(&self, index: u32) -> Slot {
-        let start = page_size() + index as usize * self.stride;
-        // SAFETY: all offsets lie inside the mapping (`index < count`).
-        unsafe {
-            Slot {
-                limit: self.base.add(start),
-                top: self.base.add(start + self.stride - CANARY_SLOT),
-                canary: self.base.add(start - CANARY_SLOT).cast(),
-            }
-        }
+    /// All slots.
+    pub(crate) fn slots(&self) -> usize {
+        self.count
     }
 }
 
 impl Drop for Slab {
     fn drop(&mut self) {
         debug_assert!(self.is_unused(), "a slab was dropped with stacks in use");
-        // SAFETY: no slot is in use (the pool drops a slab only when unused).
-        unsafe { memory::unmap(self.base, self.len) }
     }
 }

@@ -1,8 +1,10 @@
-//! Virtual memory for stacks: reserve, protect, release.
+//! Virtual memory for stacks: reserve, guard, release.
 
 use std::io;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The system page size.
 pub(crate) fn page_size() -> usize {
@@ -57,6 +59,131 @@ fn map_stack() -> libc::c_int {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn map_stack() -> libc::c_int {
     0
+}
+
+/// `madvise` advice that turns a range into a guard region: its page-table
+/// entries fault on any access, without a mapping of its own (so without
+/// costing one of the process's `vm.max_map_count` mappings). Linux 6.13+;
+/// older kernels answer `EINVAL`. Defined here since the `libc` crate may
+/// not have it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Whether the kernel makes guard regions ([`install_guard`] works), probed
+/// once. `XASYNC_GUARD_REGIONS=0` in the environment answers no, so that a
+/// program (or a test) can see how xasync behaves on older kernels.
+pub(crate) fn guard_regions() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        if std::env::var_os("XASYNC_GUARD_REGIONS").is_some_and(|v| v == "0") {
+            return false;
+        }
+        let page = page_size();
+        let Ok(probe) = map(page) else {
+            return false;
+        };
+        // SAFETY: our fresh mapping, which nothing uses.
+        let supported = unsafe { install_guard(probe, page) }.is_ok();
+        // SAFETY: as above.
+        unsafe { unmap(probe, page) };
+        supported
+    })
+}
+
+/// Makes `len` bytes at `ptr` a guard region (see [`guard_regions`]).
+///
+/// # Safety
+///
+/// The range must lie inside a mapping made by [`map`] that nothing uses;
+/// its contents are discarded.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) unsafe fn install_guard(ptr: NonNull<u8>, len: usize) -> io::Result<()> {
+    // SAFETY: the caller owns the range.
+    if unsafe { libc::madvise(ptr.as_ptr().cast(), len, MADV_GUARD_INSTALL) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes the first `len` bytes of each of `count` slots of `stride` bytes
+/// at `base` guard regions, in as few system calls as the kernel allows:
+/// `process_madvise` on the calling thread takes a thousand ranges at once
+/// where the kernel allows it (newer than guard regions themselves);
+/// elsewhere, one `madvise` per slot.
+///
+/// # Safety
+///
+/// As for [`install_guard`], for every range.
+pub(crate) unsafe fn install_guards(
+    base: NonNull<u8>,
+    stride: usize,
+    count: usize,
+    len: usize,
+) -> io::Result<()> {
+    let slot = |index: usize| {
+        // SAFETY: inside the caller's range.
+        unsafe { base.add(index * stride) }
+    };
+    let mut done = 0;
+    #[cfg(target_os = "linux")]
+    if BATCHES.load(Ordering::Relaxed) {
+        let ranges: Vec<libc::iovec> = (0..count)
+            .map(|index| libc::iovec {
+                iov_base: slot(index).as_ptr().cast(),
+                iov_len: len,
+            })
+            .collect();
+        for batch in ranges.chunks(MAX_RANGES) {
+            // SAFETY: the caller owns every range; the kernel reads `batch`.
+            let advised = unsafe {
+                libc::syscall(
+                    libc::SYS_process_madvise,
+                    PIDFD_SELF,
+                    batch.as_ptr(),
+                    batch.len(),
+                    MADV_GUARD_INSTALL,
+                    0,
+                )
+            };
+            if usize::try_from(advised) != Ok(batch.len() * len) {
+                // Not supported here (or a failure, which the one-by-one
+                // path below meets again and reports).
+                BATCHES.store(false, Ordering::Relaxed);
+                break;
+            }
+            done += batch.len();
+        }
+    }
+    for index in done..count {
+        // SAFETY: forwarded from the caller.
+        unsafe { install_guard(slot(index), len)? };
+    }
+    Ok(())
+}
+
+/// Whether `process_madvise` installs guards here; cleared at its first
+/// failure.
+#[cfg(target_os = "linux")]
+static BATCHES: AtomicBool = AtomicBool::new(true);
+
+/// The pidfd that names the calling thread (`PIDFD_SELF`), for
+/// `process_madvise`; kernels that do not know it answer `EBADF`. Not in
+/// the `libc` crate.
+#[cfg(target_os = "linux")]
+const PIDFD_SELF: libc::c_int = -10_000;
+
+/// Most ranges one `process_madvise` takes (`UIO_MAXIOV`).
+#[cfg(target_os = "linux")]
+const MAX_RANGES: usize = 1024;
+
+/// Makes `len` bytes at `ptr` a guard region: never, on this system.
+///
+/// # Safety
+///
+/// As on Linux.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) unsafe fn install_guard(_: NonNull<u8>, _: usize) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Makes `len` bytes at `ptr` inaccessible (a guard page).

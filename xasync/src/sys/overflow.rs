@@ -1,10 +1,12 @@
 //! Stack-overflow reporting for guarded stacks.
 //!
-//! Every guard page is recorded in a registry that a `SIGSEGV`/`SIGBUS`
-//! handler can search without locks or allocation. A fault inside a guard
-//! page prints the overflowing coroutine's name and aborts; any other fault
-//! goes to the handler that was installed before ours (normally Rust's own,
-//! which reports thread stack overflows and otherwise re-raises the fault).
+//! Every mapping of guarded stacks (a slab of them, or a single stack) is
+//! recorded in a registry that a `SIGSEGV`/`SIGBUS` handler can search
+//! without locks or allocation: one entry per mapping, from which the
+//! handler computes the faulting slot. A fault inside a guard prints the
+//! overflowing coroutine's name and aborts; any other fault goes to the
+//! handler that was installed before ours (normally Rust's own, which
+//! reports thread stack overflows and otherwise re-raises the fault).
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -15,13 +17,14 @@ use std::sync::{Mutex, Once};
 /// Registry entries per chunk.
 const CHUNK: usize = 1024;
 
-/// One guard page: `lo == 0` marks a free entry.
+/// One mapping of equal slots, each a guard of `guard` bytes at its bottom
+/// and a stack above it up to the slot's end: `lo == 0` marks a free entry.
 #[derive(Debug)]
 struct Entry {
     lo: AtomicUsize,
     hi: AtomicUsize,
-    /// Top of the stack above the guard, where the coroutine keeps its name.
-    top: AtomicUsize,
+    stride: AtomicUsize,
+    guard: AtomicUsize,
 }
 
 struct Chunk {
@@ -36,13 +39,20 @@ static CHUNKS: AtomicPtr<Chunk> = AtomicPtr::new(ptr::null_mut());
 /// Free entries (and the right to add chunks), for writers only.
 static FREE: Mutex<Vec<&'static Entry>> = Mutex::new(Vec::new());
 
-/// A registered guard page; unregisters on drop.
+/// A registered mapping of guarded stacks; unregisters on drop.
 #[derive(Debug)]
 pub(crate) struct GuardRegistration(&'static Entry);
 
-/// Records that `guard` (its first byte and length) protects the stack whose
-/// top is `top`, and makes sure the fault handler is installed.
-pub(crate) fn register(guard: NonNull<u8>, len: usize, top: NonNull<u8>) -> GuardRegistration {
+/// Records that the `len` bytes at `base` hold slots of `stride` bytes, each
+/// with a guard of `guard` bytes at its bottom and the stack of a coroutine
+/// above it, and makes sure the fault handler is installed.
+pub(crate) fn register(
+    base: NonNull<u8>,
+    len: usize,
+    stride: usize,
+    guard: usize,
+) -> GuardRegistration {
+    debug_assert!(len.is_multiple_of(stride) && guard < stride);
     install_handler();
     let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
     if free.is_empty() {
@@ -50,7 +60,8 @@ pub(crate) fn register(guard: NonNull<u8>, len: usize, top: NonNull<u8>) -> Guar
             entries: std::array::from_fn(|_| Entry {
                 lo: AtomicUsize::new(0),
                 hi: AtomicUsize::new(0),
-                top: AtomicUsize::new(0),
+                stride: AtomicUsize::new(0),
+                guard: AtomicUsize::new(0),
             }),
             next: AtomicPtr::new(CHUNKS.load(Ordering::Acquire)),
         }));
@@ -58,9 +69,10 @@ pub(crate) fn register(guard: NonNull<u8>, len: usize, top: NonNull<u8>) -> Guar
         free.extend(chunk.entries.iter().rev());
     }
     let entry = free.pop().expect("a fresh chunk has free entries");
-    let lo = guard.as_ptr() as usize;
-    entry.top.store(top.as_ptr() as usize, Ordering::Relaxed);
+    let lo = base.as_ptr() as usize;
     entry.hi.store(lo + len, Ordering::Relaxed);
+    entry.stride.store(stride, Ordering::Relaxed);
+    entry.guard.store(guard, Ordering::Relaxed);
     entry.lo.store(lo, Ordering::Release);
     GuardRegistration(entry)
 }
@@ -73,7 +85,8 @@ impl Drop for GuardRegistration {
     }
 }
 
-/// The stack top whose guard page contains `addr`, if any. Lock-free.
+/// The top of the stack whose guard contains `addr`, if any. Lock-free: one
+/// look per registered mapping, then a division.
 fn find(addr: usize) -> Option<usize> {
     let mut chunk = CHUNKS.load(Ordering::Acquire);
     // SAFETY: chunks are leaked, never freed.
@@ -81,7 +94,10 @@ fn find(addr: usize) -> Option<usize> {
         for entry in &c.entries {
             let lo = entry.lo.load(Ordering::Acquire);
             if lo != 0 && lo <= addr && addr < entry.hi.load(Ordering::Relaxed) {
-                return Some(entry.top.load(Ordering::Relaxed));
+                let stride = entry.stride.load(Ordering::Relaxed);
+                let slot = lo + (addr - lo) / stride * stride;
+                let in_guard = addr - slot < entry.guard.load(Ordering::Relaxed);
+                return in_guard.then_some(slot + stride);
             }
         }
         chunk = c.next.load(Ordering::Acquire);
@@ -195,8 +211,8 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
     let addr = unsafe { (*info).si_addr() } as usize;
     if let Some(top) = find(addr) {
         // SAFETY: the faulting thread was running a coroutine on the stack
-        // above this guard page; its header (and name) are intact, since
-        // the overflow hit the guard page below.
+        // above this guard; its header (and name) are intact, since the
+        // overflow hit the guard below.
         let name = unsafe {
             xasync_core::stack::running_coroutine_name(NonNull::new_unchecked(top as *mut u8))
         };
