@@ -9,6 +9,9 @@
 //! (or, inside a fiber, down to the fiber's trampoline, the bottom of its
 //! stack): the context switch's call frame information must describe every
 //! push, pop and stack switch.
+//!
+//! The last test checks, with the unwinder of Rust's own backtraces, that
+//! a coroutine's stack is linked to its resumer's.
 
 use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
 use xasync_core::fiber::{Fiber, Group};
@@ -77,4 +80,28 @@ fn every_switch_path() {
         ]
     );
     assert!(fiber.is_finished());
+}
+
+/// Runs a coroutine to its end; a frame the backtrace below must show.
+#[inline(never)]
+fn resume_to_the_end(co: &mut Coroutine<(), (), String, HeapStack>) -> String {
+    co.resume(()).as_return().unwrap()
+}
+
+#[test]
+fn a_backtrace_in_a_coroutine_continues_into_its_resumers() {
+    let mut inner =
+        Coroutine::with_stack(HeapStack::new(1024 * 1024), |_: &Yielder<(), ()>, ()| {
+            std::backtrace::Backtrace::force_capture().to_string()
+        });
+    let mut outer = Coroutine::with_stack(
+        HeapStack::new(1024 * 1024),
+        move |_: &Yielder<(), ()>, ()| resume_to_the_end(&mut inner),
+    );
+    let backtrace = resume_to_the_end(&mut outer);
+    assert_eq!(
+        backtrace.matches("resume_to_the_end").count(),
+        2,
+        "the backtrace does not reach both resumers:\n{backtrace}"
+    );
 }
