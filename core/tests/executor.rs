@@ -168,6 +168,7 @@ impl Drop for DropProbe {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "coroutines switch stacks in assembly")]
 fn spawn_and_join() {
     let (_host, executor) = executor(false);
     // Not Send: never leaves this thread.
@@ -285,6 +286,7 @@ fn cancel_drops_the_future_on_the_executor() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "coroutines switch stacks in assembly")]
 fn a_cancelled_coroutine_in_try_wait_cleans_up_and_returns() {
     let (_host, executor) = executor(false);
     let spawner = executor.spawner();
@@ -404,6 +406,7 @@ fn many_threads_waking_many_tasks_lose_nothing() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "coroutines switch stacks in assembly")]
 fn timers_fire_in_deadline_order_never_early() {
     let (host, executor) = executor(true);
     let spawner = executor.spawner();
@@ -468,6 +471,7 @@ fn timers_fire_in_deadline_order_never_early() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "coroutines switch stacks in assembly")]
 fn sleeping_on_the_real_clock() {
     let (_host, executor) = executor(false);
     let spawner = executor.spawner();
@@ -482,6 +486,7 @@ fn sleeping_on_the_real_clock() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "coroutines switch stacks in assembly")]
 fn a_coroutine_and_a_task_exchange_values_through_channels() {
     let (_host, executor) = executor(false);
     let (to_task, from_coroutine) = channel::bounded::<u64>(1);
@@ -510,6 +515,7 @@ fn a_coroutine_and_a_task_exchange_values_through_channels() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "coroutines switch stacks in assembly")]
 fn yielding_tasks_take_turns() {
     let (_host, executor) = executor(false);
     let order = Rc::new(RefCell::new(Vec::new()));
@@ -534,6 +540,7 @@ fn yielding_tasks_take_turns() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "coroutines switch stacks in assembly")]
 fn dropping_the_executor_cancels_every_task_on_its_thread() {
     let (_host, executor) = executor(false);
     let drops = Arc::new(Mutex::new(Vec::new()));
@@ -610,6 +617,7 @@ fn start_cpu(
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "coroutines switch stacks in assembly")]
 fn work_is_handed_between_two_executors_with_kicks() {
     const ROUNDS: u64 = 20;
     const BATCH: u64 = 10;

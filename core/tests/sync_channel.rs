@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use sync_support::{Counter, pending, ready};
+use sync_support::{Counter, pending, ready, scaled};
 use xasync_core::sync::channel::{
     self, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError,
 };
@@ -46,7 +46,7 @@ fn bounded_try_send_reports_full_and_gives_the_value_back() {
 fn unbounded_reports_no_capacity_and_is_never_full() {
     let (tx, rx) = channel::unbounded::<u8>();
     assert_eq!(rx.capacity(), None);
-    for _ in 0..1000 {
+    for _ in 0..scaled(1000) {
         tx.try_send(0).unwrap();
     }
     assert!(!tx.is_full());
@@ -417,14 +417,15 @@ fn stress_with_cancelled_receives_loses_nothing() {
     // Consumers race recv futures against a short poll budget and drop
     // them while pending: every value must still arrive exactly once.
     let (tx, rx) = channel::bounded(2);
-    let total = 4 * 2_000;
+    let per_producer = scaled(2_000);
+    let total = 4 * per_producer;
     let producers: Vec<_> = (0..4)
         .map(|p| {
             let tx = tx.clone();
             thread::spawn(move || {
                 block_on(async {
-                    for i in 0..2_000 {
-                        tx.send_async(p * 2_000 + i).await.unwrap();
+                    for i in 0..per_producer {
+                        tx.send_async(p * per_producer + i).await.unwrap();
                     }
                 })
             })

@@ -411,7 +411,7 @@ fn capacity() -> impl Strategy<Value = Option<usize>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 512 }))]
 
     #[test]
     fn channel_matches_the_vecdeque_model(cap in capacity(), ops in prop::collection::vec(op(), 1..60)) {

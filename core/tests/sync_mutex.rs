@@ -5,7 +5,7 @@ mod sync_support;
 use futures::executor::block_on;
 use std::sync::Arc;
 use std::thread;
-use sync_support::{Counter, pending, ready};
+use sync_support::{Counter, pending, ready, scaled};
 use xasync_core::sync::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 #[test]
@@ -101,12 +101,13 @@ fn a_dropped_waiter_in_the_middle_is_skipped() {
 #[test]
 fn mutex_counter_is_exact_under_contention() {
     let m = Arc::new(Mutex::new(0u64));
+    let each = scaled(10_000);
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let m = m.clone();
             thread::spawn(move || {
                 block_on(async {
-                    for i in 0..10_000 {
+                    for i in 0..each {
                         if i % 4 == 0
                             && let Some(mut g) = m.try_lock()
                         {
@@ -122,7 +123,7 @@ fn mutex_counter_is_exact_under_contention() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(*m.try_lock().unwrap(), 40_000);
+    assert_eq!(*m.try_lock().unwrap(), 4 * each as u64);
 }
 
 #[test]
@@ -223,12 +224,13 @@ fn a_cancelled_writer_releases_the_reads_it_collected() {
 #[test]
 fn rwlock_counter_is_exact_under_contention() {
     let l = Arc::new(RwLock::new(0u64));
+    let each = scaled(5_000);
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let l = l.clone();
             thread::spawn(move || {
                 block_on(async {
-                    for _ in 0..5_000 {
+                    for _ in 0..each {
                         if t % 2 == 0 {
                             *l.write_async().await += 1;
                         } else {
@@ -243,7 +245,7 @@ fn rwlock_counter_is_exact_under_contention() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(*block_on(l.read_async()), 10_000);
+    assert_eq!(*block_on(l.read_async()), 2 * each as u64);
 }
 
 #[test]

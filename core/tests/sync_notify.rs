@@ -6,7 +6,7 @@ use futures::executor::block_on;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use sync_support::{Counter, pending, ready};
+use sync_support::{Counter, pending, ready, scaled};
 use xasync_core::sync::{Barrier, Notify, WaitGroup};
 
 #[test]
@@ -103,12 +103,12 @@ fn notify_ping_pong_across_threads_loses_no_notification() {
         let (ping, pong) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let (ping2, pong2) = (ping.clone(), pong.clone());
         let t = thread::spawn(move || {
-            for _ in 0..10_000 {
+            for _ in 0..scaled(10_000) {
                 block_on(ping2.notified());
                 pong2.notify_one();
             }
         });
-        for _ in 0..10_000 {
+        for _ in 0..scaled(10_000) {
             ping.notify_one();
             block_on(pong.notified());
         }
@@ -235,13 +235,14 @@ fn barrier_dropping_after_the_round_completed_changes_nothing() {
 #[test]
 fn barrier_across_threads_for_many_rounds() {
     let b = Arc::new(Barrier::new(4));
+    let rounds = scaled(500);
     let leaders = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let (b, leaders) = (b.clone(), leaders.clone());
             thread::spawn(move || {
                 block_on(async {
-                    for _ in 0..500 {
+                    for _ in 0..rounds {
                         if b.wait_async().await.is_leader() {
                             leaders.fetch_add(1, Ordering::SeqCst);
                         }
@@ -253,7 +254,7 @@ fn barrier_across_threads_for_many_rounds() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(leaders.load(Ordering::SeqCst), 500);
+    assert_eq!(leaders.load(Ordering::SeqCst), rounds);
 }
 
 #[test]

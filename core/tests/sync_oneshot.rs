@@ -5,7 +5,7 @@ mod sync_support;
 use futures::executor::block_on;
 use std::sync::Arc;
 use std::thread;
-use sync_support::{Counter, pending, ready};
+use sync_support::{Counter, pending, ready, scaled};
 use xasync_core::sync::oneshot::{self, RecvError, TryRecvError};
 
 #[test]
@@ -73,7 +73,7 @@ fn a_value_nobody_receives_is_dropped_with_the_receiver() {
 
 #[test]
 fn across_threads_many_times() {
-    for i in 0..1_000 {
+    for i in 0..scaled(1_000) {
         let (tx, rx) = oneshot::channel();
         let t = thread::spawn(move || tx.send(i).unwrap());
         assert_eq!(block_on(rx), Ok(i));

@@ -6,7 +6,7 @@ use futures::executor::block_on;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use sync_support::{Counter, pending, ready};
+use sync_support::{Counter, pending, ready, scaled};
 use xasync_core::sync::{AcquireError, Semaphore, TryAcquireError};
 
 #[test]
@@ -145,7 +145,7 @@ fn at_most_n_holders_at_once() {
             let (s, inside) = (s.clone(), inside.clone());
             thread::spawn(move || {
                 block_on(async {
-                    for _ in 0..2_000 {
+                    for _ in 0..scaled(2_000) {
                         let n = 1 + t % 2;
                         let p = s.acquire_async(n).await.unwrap();
                         let now = inside.fetch_add(n, Ordering::SeqCst) + n;

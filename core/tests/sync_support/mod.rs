@@ -3,6 +3,12 @@
 //! while pending).
 #![allow(dead_code)] // each test crate uses a different subset
 
+/// `n`, or a small fraction of it under Miri (which runs each step some
+/// thousand times slower): loop counts of the stress-like tests.
+pub fn scaled(n: usize) -> usize {
+    if cfg!(miri) { (n / 200).max(4) } else { n }
+}
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
