@@ -512,6 +512,9 @@ mod tests {
     }
 
     proptest! {
+        // Miri runs each case some thousand times slower.
+        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+
         /// The queue against a model of two ordered lists and a notified set.
         #[test]
         fn matches_a_model_of_two_lists(ops in prop::collection::vec(
