@@ -49,6 +49,67 @@ mod imp {
     pub(crate) fn panicking() -> bool {
         std::thread::panicking()
     }
+
+    std::thread_local! {
+        /// Coroutines of this thread suspended while it counted as
+        /// panicking (see [`Suspension`]).
+        static SUSPENDED_PANICKING: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
+
+    /// What a suspending coroutine can know about being inside an unwind.
+    ///
+    /// The standard library counts panics per thread, and a coroutine
+    /// suspended inside a destructor during an unwind keeps its share of
+    /// the count while others run there. So `panicking()` at a suspension
+    /// tells whether *this* coroutine unwinds only when no other suspended
+    /// coroutine of the thread might: the thread-local count of those keeps
+    /// track.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Unwinding {
+        /// The coroutine is not unwinding.
+        No,
+        /// The coroutine is unwinding (a destructor run by its unwind waits).
+        Yes,
+        /// Another suspended coroutine may account for the panic count.
+        Unknown,
+    }
+
+    /// The record of a suspension: what was known about the coroutine being
+    /// inside an unwind when it suspended. Taken just before the switch,
+    /// dropped after it (on the same thread: a suspended coroutine never
+    /// changes thread).
+    pub(crate) struct Suspension(Unwinding);
+
+    impl Suspension {
+        /// Takes the record (a relaxed load of the global panic count when
+        /// nothing panics).
+        #[inline(always)]
+        pub(crate) fn begin() -> Suspension {
+            if !panicking() {
+                return Suspension(Unwinding::No);
+            }
+            let others = SUSPENDED_PANICKING.with(|n| n.replace(n.get() + 1));
+            Suspension(if others == 0 {
+                Unwinding::Yes
+            } else {
+                Unwinding::Unknown
+            })
+        }
+
+        /// What was known at the suspension.
+        pub(crate) fn unwinding(&self) -> Unwinding {
+            self.0
+        }
+    }
+
+    impl Drop for Suspension {
+        #[inline(always)]
+        fn drop(&mut self) {
+            if self.0 != Unwinding::No {
+                SUSPENDED_PANICKING.with(|n| n.set(n.get() - 1));
+            }
+        }
+    }
 }
 
 #[cfg(not(feature = "std"))]
@@ -82,6 +143,35 @@ mod imp {
     /// A panic never unwinds without `std`.
     pub(crate) fn panicking() -> bool {
         false
+    }
+
+    /// Without `std` nothing unwinds.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Unwinding {
+        /// The only case.
+        No,
+        /// Never.
+        #[allow(dead_code)]
+        Yes,
+        /// Never.
+        #[allow(dead_code)]
+        Unknown,
+    }
+
+    /// The record of a suspension (see the `std` version).
+    pub(crate) struct Suspension;
+
+    impl Suspension {
+        /// Takes the record.
+        #[inline(always)]
+        pub(crate) fn begin() -> Suspension {
+            Suspension
+        }
+
+        /// Nothing unwinds.
+        pub(crate) fn unwinding(&self) -> Unwinding {
+            Unwinding::No
+        }
     }
 }
 

@@ -244,3 +244,28 @@ fn timeout_on_a_join_handle_detaches_and_join_timeout_cancels() {
         3
     );
 }
+
+#[test]
+fn cancelling_a_coroutine_whose_panic_waits_in_a_destructor_lets_the_panic_finish() {
+    // Starting the cancellation's unwind inside a destructor that the
+    // panic's unwind runs would abort the process.
+    let rt = runtime(1);
+    let mutex = Arc::new(xasync::sync::Mutex::new(()));
+    let held = mutex.lock();
+    let done = Arc::new(AtomicBool::new(false));
+    let (m, d) = (mutex.clone(), done.clone());
+    let handle = rt.xasync(move || {
+        let _guard = WaitOnDrop {
+            wait: move || drop(m.lock()),
+            done: d,
+        };
+        panic!("the coroutine's own panic");
+    });
+    std::thread::sleep(Duration::from_millis(20)); // into the destructor's wait
+    handle.cancel();
+    std::thread::sleep(Duration::from_millis(20));
+    drop(held);
+    let error = handle.join().unwrap_err();
+    assert!(error.is_panic(), "{error}");
+    assert!(done.load(Ordering::SeqCst));
+}

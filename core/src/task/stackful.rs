@@ -169,29 +169,33 @@ impl Suspender<'_> {
     #[inline(always)]
     pub fn suspend(&self) {
         self.cx.set(ptr::null_mut());
+        let suspension = unwind::Suspension::begin();
         let wake = self.yielder.suspend(());
+        let unwinding = suspension.unwinding();
+        drop(suspension);
         self.cx.set(wake.cx);
         if wake.cancel && !self.cancelled.get() {
-            self.cancel();
+            self.cancel(unwinding);
         }
     }
 
-    /// Delivers the task's cancellation at this suspension point: unwinds.
-    ///
-    /// Unless the thread is unwinding: then this coroutine may be suspended
-    /// in a destructor run by an unwind of its own (a panic), where starting
-    /// another would abort the process. (The count is per thread, so another
-    /// coroutine suspended mid-unwind on this thread looks the same.) The
-    /// cancellation is then delivered at a later suspension, and the task
-    /// asks to be polled again soon.
+    /// Delivers the task's cancellation at this suspension point: unwinds
+    /// from here — unless the coroutine is suspended in a destructor run by
+    /// an unwind of its own (a panic), where starting another would abort
+    /// the process. Such a coroutine is left to end its unwinding (it ends
+    /// as panicked). When that cannot be told (another coroutine of the
+    /// thread is suspended inside an unwind too), the cancellation waits for
+    /// a later suspension, and the task asks to be polled again soon.
     #[cold]
-    fn cancel(&self) {
-        if unwind::panicking() {
-            self.with_context(|cx| cx.waker().wake_by_ref());
-            return;
+    fn cancel(&self, unwinding: unwind::Unwinding) {
+        match unwinding {
+            unwind::Unwinding::No => {
+                self.cancelled.set(true);
+                self.yielder.force_unwind();
+            }
+            unwind::Unwinding::Yes => {}
+            unwind::Unwinding::Unknown => self.with_context(|cx| cx.waker().wake_by_ref()),
         }
-        self.cancelled.set(true);
-        self.yielder.force_unwind();
     }
 }
 
