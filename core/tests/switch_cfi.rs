@@ -17,6 +17,13 @@ use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
 use xasync_core::fiber::{Fiber, Group};
 use xasync_core::stack::{HeapStack, Stack};
 
+/// A stack for these shallow test coroutines.
+fn stack(size: usize) -> HeapStack {
+    // SAFETY: the code run on these stacks is a few frames deep, far below
+    // their size.
+    unsafe { HeapStack::new(size) }
+}
+
 type Co = Coroutine<u32, u32, u32, HeapStack>;
 
 /// A coroutine that suspends once with `x + 1` and returns the next input
@@ -51,7 +58,7 @@ fn every_switch_path() {
     // The nested coroutine's stack lies above its resumer's, the reverse of
     // the usual order (a thread's stack above the heap): unwinding from it
     // into the resumer walks to a lower address.
-    let (mut low, mut high) = (HeapStack::new(64 * 1024), HeapStack::new(64 * 1024));
+    let (mut low, mut high) = (stack(64 * 1024), stack(64 * 1024));
     if low.top() > high.top() {
         std::mem::swap(&mut low, &mut high);
     }
@@ -62,11 +69,11 @@ fn every_switch_path() {
         let next = y.suspend(first);
         inner.resume(next).as_return().unwrap()
     });
-    let mut flat = counter(HeapStack::new(64 * 1024));
+    let mut flat = counter(stack(64 * 1024));
     let group = Group::new();
     let base = group.base().clone();
     let back = base.clone();
-    let fiber = group.spawn(HeapStack::new(64 * 1024), move |me: &Fiber| {
+    let fiber = group.spawn(stack(64 * 1024), move |me: &Fiber| {
         back.resume_from(me)
     });
     let results = switches(&mut flat, &mut outer, &fiber, &base);
@@ -91,11 +98,11 @@ fn resume_to_the_end(co: &mut Coroutine<(), (), String, HeapStack>) -> String {
 #[test]
 fn a_backtrace_in_a_coroutine_continues_into_its_resumers() {
     let mut inner =
-        Coroutine::with_stack(HeapStack::new(1024 * 1024), |_: &Yielder<(), ()>, ()| {
+        Coroutine::with_stack(stack(1024 * 1024), |_: &Yielder<(), ()>, ()| {
             std::backtrace::Backtrace::force_capture().to_string()
         });
     let mut outer = Coroutine::with_stack(
-        HeapStack::new(1024 * 1024),
+        stack(1024 * 1024),
         move |_: &Yielder<(), ()>, ()| resume_to_the_end(&mut inner),
     );
     let backtrace = resume_to_the_end(&mut outer);

@@ -447,6 +447,9 @@ mod tests {
     }
 
     #[test]
+    // Miri gives each use of a vtable its own address, so `will_wake` does
+    // not recognize a clone there.
+    #[cfg_attr(miri, ignore = "will_wake does not recognize clones under Miri")]
     fn register_asks_for_a_clone_only_when_needed() {
         let (_, a) = counter();
         let (_, b) = counter();
