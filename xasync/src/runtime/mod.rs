@@ -18,6 +18,7 @@
 mod blocking;
 mod park;
 mod shared;
+mod sleepers;
 mod timers;
 mod worker;
 
