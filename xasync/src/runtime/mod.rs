@@ -19,6 +19,8 @@ mod blocking;
 mod park;
 mod shared;
 mod sleepers;
+#[cfg(all(test, loom))]
+mod tests;
 mod timers;
 mod worker;
 

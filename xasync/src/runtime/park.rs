@@ -50,7 +50,13 @@ impl ParkState {
             self.0
                 .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire);
         sleep(announced.is_ok());
-        self.0.store(RUNNING, Ordering::Release);
+        // A swap, not a store: it reads the note of the last `unpark` that
+        // came while we slept, so that we see what that unparker published.
+        // A store would drop the note unread, and with it a second
+        // `unpark`, which found the note of the first (whose wake-up ended
+        // this sleep) and so woke no one: its work might go unseen, and
+        // with no wake-up pending, the next park would sleep through it.
+        self.0.swap(RUNNING, Ordering::AcqRel);
     }
 
     /// Unparks the owner, now or at its next park: calls `wake` only if it
