@@ -9,6 +9,7 @@
 //! [`Sleepers`]: super::sleepers::Sleepers
 
 mod loom_park;
+mod loom_sleepers;
 
 use super::park::ParkState;
 use loom::sync::atomic::{AtomicUsize, Ordering};
