@@ -32,6 +32,7 @@ mod context;
 pub mod coroutine;
 pub mod fs;
 pub mod io;
+mod loom;
 pub mod net;
 pub mod runtime;
 pub mod stack;

@@ -18,6 +18,9 @@
 mod blocking;
 mod park;
 mod shared;
+mod sleepers;
+#[cfg(all(test, loom))]
+mod tests;
 mod timers;
 mod worker;
 

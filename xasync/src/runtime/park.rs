@@ -11,8 +11,8 @@
 //! `park` is remembered, so a wake-up is never lost.
 
 use crate::io::reactor::Reactor;
+use crate::loom::{AtomicU8, Ordering};
 use std::io;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// The worker runs: an `unpark` only leaves a note.
@@ -23,10 +23,56 @@ const PARKED: u8 = 1;
 /// An `unpark` came; the next (or current) park returns at once.
 const NOTIFIED: u8 = 2;
 
+/// The handshake between a parking worker and its unparkers, apart from
+/// how the worker sleeps and how it is woken (the reactor here, loom's
+/// primitives in the models of `runtime::tests`).
+///
+/// Waking costs a system call, so only an `unpark` that finds the worker
+/// parked (or about to be) wakes it; one that finds it running leaves a
+/// note that makes its next park return at once.
+#[derive(Debug)]
+pub(crate) struct ParkState(AtomicU8);
+
+impl ParkState {
+    /// A running worker's state.
+    pub(crate) fn new() -> ParkState {
+        ParkState(AtomicU8::new(RUNNING))
+    }
+
+    /// Parks the owning worker: calls `sleep(true)` to sleep until the
+    /// `wake` of an [`unpark`](Self::unpark) (which may come before the
+    /// sleep begins: then the sleep returns at once), or `sleep(false)`
+    /// when an `unpark` came since the last park, to only collect what is
+    /// ready without sleeping. Called only by the owner.
+    #[inline]
+    pub(crate) fn park(&self, sleep: impl FnOnce(bool)) {
+        let announced =
+            self.0
+                .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire);
+        sleep(announced.is_ok());
+        // A swap, not a store: it reads the note of the last `unpark` that
+        // came while we slept, so that we see what that unparker published.
+        // A store would drop the note unread, and with it a second
+        // `unpark`, which found the note of the first (whose wake-up ended
+        // this sleep) and so woke no one: its work might go unseen, and
+        // with no wake-up pending, the next park would sleep through it.
+        self.0.swap(RUNNING, Ordering::AcqRel);
+    }
+
+    /// Unparks the owner, now or at its next park: calls `wake` only if it
+    /// is parked or about to be (a running owner costs one swap).
+    #[inline]
+    pub(crate) fn unpark(&self, wake: impl FnOnce()) {
+        if self.0.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
+            wake();
+        }
+    }
+}
+
 /// One worker's sleep and wake-up, over its reactor.
 #[derive(Debug)]
 pub(crate) struct Parker {
-    state: AtomicU8,
+    state: ParkState,
     reactor: Reactor,
 }
 
@@ -38,7 +84,7 @@ impl Parker {
     /// If the epoll instance or its eventfd cannot be created.
     pub(crate) fn new() -> io::Result<Parker> {
         Ok(Parker {
-            state: AtomicU8::new(RUNNING),
+            state: ParkState::new(),
             reactor: Reactor::new()?,
         })
     }
@@ -53,16 +99,17 @@ impl Parker {
     /// `deadline`; wakes the tasks waiting for the readiness it saw.
     /// Called only by the owning worker.
     pub(crate) fn park(&self, deadline: Option<Instant>) {
-        let announced =
-            self.state
-                .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire);
-        let timeout = match announced {
-            // Notified already: only collect the readiness that is there.
-            Err(_) => Some(Duration::ZERO),
-            Ok(_) => deadline.map(|d| d.saturating_duration_since(Instant::now())),
-        };
-        self.reactor.poll(timeout);
-        self.state.store(RUNNING, Ordering::Release);
+        self.state.park(|sleep| {
+            let timeout = if sleep {
+                deadline.map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                // Notified already: only collect the readiness that is there.
+                Some(Duration::ZERO)
+            };
+            // The eventfd written by `wake` stays readable until an
+            // `epoll_wait` reports it: a wake before the sleep ends it.
+            self.reactor.poll(timeout);
+        });
     }
 
     /// Collects the readiness that is there without sleeping (a busy
@@ -76,8 +123,6 @@ impl Parker {
 
     /// Wakes the worker, now or at its next park.
     pub(crate) fn unpark(&self) {
-        if self.state.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
-            self.reactor.wake();
-        }
+        self.state.unpark(|| self.reactor.wake());
     }
 }

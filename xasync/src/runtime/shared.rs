@@ -12,11 +12,12 @@
 //! threads, to the global injector, and an idle worker is unparked.
 
 use super::park::Parker;
+use super::sleepers::Sleepers;
 use super::timers::{Clock, Timers};
 use super::worker;
 use crossbeam_deque::{Injector, Stealer};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use xasync_core::task::{Runnable, TaskRef};
 
 /// How a task's tag says where it may run.
@@ -68,9 +69,8 @@ pub(crate) struct Remote {
 pub(crate) struct Shared {
     pub(crate) injector: Injector<Runnable>,
     pub(crate) remotes: Box<[Remote]>,
-    /// Indices of parked workers.
-    sleepers: Mutex<Vec<usize>>,
-    sleeping: AtomicUsize,
+    /// The parked workers.
+    pub(crate) sleepers: Sleepers,
     /// Set when the runtime shuts down: tasks are cancelled, workers exit
     /// once they run dry.
     pub(crate) closing: AtomicBool,
@@ -114,8 +114,7 @@ impl Shared {
                     timers: Timers::default(),
                 })
                 .collect(),
-            sleepers: Mutex::new(Vec::with_capacity(workers)),
-            sleeping: AtomicUsize::new(0),
+            sleepers: Sleepers::new(workers),
             closing: AtomicBool::new(false),
             census: AtomicBool::new(false),
             running: AtomicUsize::new(workers),
@@ -173,24 +172,12 @@ impl Shared {
 
     /// Whether some worker is parked.
     pub(crate) fn has_sleepers(&self) -> bool {
-        self.sleeping.load(Ordering::Relaxed) > 0
+        self.sleepers.any()
     }
 
     /// Wakes one parked worker, if any, to look for work.
     pub(crate) fn notify_one(&self) {
-        // Against a worker going to sleep (`to_sleep`, fence, `has_work`):
-        // our work is visible to it, or its entry in `sleepers` to us.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        let woken = {
-            let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
-            let woken = sleepers.pop();
-            self.sleeping.store(sleepers.len(), Ordering::Release);
-            woken
-        };
-        if let Some(index) = woken {
+        if let Some(index) = self.sleepers.notify_one() {
             self.remotes[index].parker.unpark();
         }
     }
@@ -200,25 +187,6 @@ impl Shared {
         for remote in self.remotes.iter() {
             remote.parker.unpark();
         }
-    }
-
-    /// Records that worker `index` is about to park.
-    pub(crate) fn to_sleep(&self, index: usize) {
-        let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
-        if !sleepers.contains(&index) {
-            sleepers.push(index);
-        }
-        self.sleeping.store(sleepers.len(), Ordering::Release);
-    }
-
-    /// Records that worker `index` is awake.
-    pub(crate) fn awake(&self, index: usize) {
-        if self.sleeping.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        let mut sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
-        sleepers.retain(|&i| i != index);
-        self.sleeping.store(sleepers.len(), Ordering::Release);
     }
 
     /// Whether stealable work is visible anywhere.

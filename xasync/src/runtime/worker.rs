@@ -189,28 +189,24 @@ impl Local {
             if census {
                 self.publish_unfinished();
             }
-            shared.to_sleep(self.index);
-            // Against `Shared::notify_one`: either it sees us asleep, or we
-            // see its work (a store-buffering pattern: both sides store,
-            // fence, then load).
-            std::sync::atomic::fence(Ordering::SeqCst);
-            if self.has_work() {
-                shared.awake(self.index);
-                continue;
-            }
-            let timer = self
-                .timers()
-                .next_tick()
-                .and_then(|tick| shared.clock.instant_of(tick));
-            let deadline = if closing || census {
-                // Keep counting while tasks finish elsewhere.
-                Some(std::time::Instant::now() + std::time::Duration::from_millis(1))
-            } else {
-                timer
-            };
-            shared.remotes[self.index].parker.park(deadline);
-            shared.awake(self.index);
-            if census {
+            let parked = shared.sleepers.sleep(
+                self.index,
+                || self.has_work(),
+                || {
+                    let timer = self
+                        .timers()
+                        .next_tick()
+                        .and_then(|tick| shared.clock.instant_of(tick));
+                    let deadline = if closing || census {
+                        // Keep counting while tasks finish elsewhere.
+                        Some(std::time::Instant::now() + std::time::Duration::from_millis(1))
+                    } else {
+                        timer
+                    };
+                    shared.remotes[self.index].parker.park(deadline);
+                },
+            );
+            if parked && census {
                 // Busy again: what was published no longer holds.
                 shared.remotes[self.index]
                     .unfinished
