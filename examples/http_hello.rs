@@ -19,8 +19,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use xasync::net::{TcpListener, TcpStream};
 use xasync::{xasync, xawait};
 
-/// A connection idle (or a client silent) this long is closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection idle (or a client silent) this long is closed (3 s in the
+/// tests).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(if cfg!(test) { 3 } else { 10 });
 /// A request must arrive whole within this long of its first byte, else it
 /// gets `408` and the connection is closed (1 s in the tests, to keep them
 /// short).
@@ -262,6 +263,14 @@ fn imf_fixdate(secs: u64) -> [u8; 29] {
     out.copy_from_slice(&text.as_bytes()[..29]);
     out
 }
+
+#[cfg(test)]
+#[path = "src/child_server.rs"]
+mod child_server;
+
+#[cfg(test)]
+#[path = "http_hello/bad_input.rs"]
+mod bad_input;
 
 #[cfg(test)]
 mod tests {
