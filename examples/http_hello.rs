@@ -182,13 +182,25 @@ fn header<'a>(request: &'a httparse::Request<'_, '_>, name: &str) -> Option<&'a 
 
 /// The length of the request whose head is `head` bytes long: its head
 /// and its body. Or the response that refuses it: `400` for a malformed
-/// `Content-Length`, `413` for a request larger than `MAX_REQUEST`.
+/// `Content-Length`, or two different ones (which one the client meant is
+/// unknowable, and taking either would read the rest as the wrong
+/// requests), `413` for a request larger than `MAX_REQUEST`, `501` for a
+/// `Transfer-Encoding` (the server does not decode chunked bodies, so it
+/// would read the chunks as requests).
 fn request_len(request: &httparse::Request<'_, '_>, head: usize) -> Result<usize, &'static [u8]> {
-    let body = match header(request, "content-length") {
-        Some(value) => content_length(value).ok_or(refusal!("400 Bad Request"))?,
-        None => 0,
-    };
-    head.checked_add(body)
+    let mut body = None;
+    for header in request.headers.iter() {
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let len = content_length(header.value).ok_or(refusal!("400 Bad Request"))?;
+            if body.is_some_and(|body| body != len) {
+                return Err(refusal!("400 Bad Request"));
+            }
+            body = Some(len);
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(refusal!("501 Not Implemented"));
+        }
+    }
+    head.checked_add(body.unwrap_or(0))
         .filter(|&len| len <= MAX_REQUEST)
         .ok_or(refusal!("413 Content Too Large"))
 }

@@ -162,7 +162,7 @@ fn noise(len: usize) -> Vec<u8> {
 #[test]
 fn malformed_requests_are_refused() {
     let noise = noise(4096);
-    let cases: [(&str, &[u8], &[u16]); 20] = [
+    let cases: [(&str, &[u8], &[u16]); 24] = [
         ("noise", &noise, &[400]),
         (
             "a TLS ClientHello",
@@ -211,6 +211,34 @@ fn malformed_requests_are_refused() {
             "a request, then noise",
             b"GET / HTTP/1.1\r\n\r\n\x16\x03\x01\r\n\r\n",
             &[200, 400],
+        ),
+        // Which of two lengths the client meant is unknowable (RFC 9112
+        // 6.3): taking either would read the rest as the wrong requests.
+        (
+            "two different Content-Lengths",
+            b"POST / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 24\r\n\r\n\
+              GET /smuggled HTTP/1.1\r\n\r\n",
+            &[400],
+        ),
+        (
+            "the same Content-Length twice",
+            b"POST / HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\
+              Connection: close\r\n\r\nhi",
+            &[200],
+        ),
+        // The server does not decode chunked bodies: it must not read the
+        // chunks as requests.
+        (
+            "a chunked body",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+              18\r\nGET /smuggled HTTP/1.1\r\n\r\n\r\n0\r\n\r\n",
+            &[501],
+        ),
+        (
+            "Transfer-Encoding and Content-Length",
+            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n\
+              0\r\n\r\n",
+            &[501],
         ),
         // RFC 9112 2.2 lets a server take a bare LF for CRLF; httparse does.
         (
