@@ -31,6 +31,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request head beyond this size gets `431`, a request whose head and
 /// body together exceed it gets `413`; either closes the connection.
 const MAX_REQUEST: usize = 16 * 1024;
+/// A request with more header fields than this gets `431` and the
+/// connection is closed.
+const MAX_HEADERS: usize = 32;
 
 const BODY: &[u8] = b"Hello, world!";
 
@@ -98,7 +101,7 @@ pub fn serve(mut conn: TcpStream) -> io::Result<()> {
         let mut start = 0;
         let mut close = false;
         while start < filled && !close {
-            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut request = httparse::Request::new(&mut headers);
             match request.parse(&input[start..filled]) {
                 Ok(httparse::Status::Complete(head)) => match request_len(&request, head) {
@@ -114,8 +117,13 @@ pub fn serve(mut conn: TcpStream) -> io::Result<()> {
                     }
                 },
                 Ok(httparse::Status::Partial) => break,
-                Err(_) => {
-                    output.extend_from_slice(refusal!("400 Bad Request"));
+                Err(e) => {
+                    output.extend_from_slice(match e {
+                        httparse::Error::TooManyHeaders => {
+                            refusal!("431 Request Header Fields Too Large")
+                        }
+                        _ => refusal!("400 Bad Request"),
+                    });
                     close = true;
                 }
             }
