@@ -15,11 +15,14 @@
 // Names that only #[test] functions use are written out in full: the HTTP
 // bench compiles this file (by path, with cfg(test)) but not its tests.
 use super::child_server::ChildServer;
+use reset::reset_on_close;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+#[path = "../src/reset.rs"]
+mod reset;
 
 /// How long the client waits for any one thing (a connection, a write, a
 /// response, a close) before the test fails.
@@ -107,24 +110,9 @@ fn show(bytes: &[u8]) -> String {
     format!("{text:?} ({} bytes)", bytes.len())
 }
 
-/// Closes `conn` with a reset (`SO_LINGER` 0) rather than a FIN.
-fn reset(conn: TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: `conn` owns a valid socket, and `linger` is a valid
-    // `struct linger` of the size passed, for the duration of the call.
-    let set = unsafe {
-        libc::setsockopt(
-            conn.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&raw const linger).cast(),
-            size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+/// Ends `conn` with a reset rather than a FIN.
+fn abort(conn: TcpStream) {
+    reset_on_close(&conn).unwrap();
 }
 
 /// Makes sure this process may open `fds` descriptors, raising its soft
@@ -376,7 +364,7 @@ fn a_half_closed_connection_gets_its_responses() {
 #[test]
 fn a_reset_ends_only_its_connection() {
     let addr = addr();
-    reset(connect(addr));
+    abort(connect(addr));
     still_serves();
     for partial in [
         &b"GET / HTTP/1.1\r\nHost: a\r\n"[..],
@@ -384,7 +372,7 @@ fn a_reset_ends_only_its_connection() {
     ] {
         let mut conn = connect(addr);
         conn.write_all(partial).unwrap();
-        reset(conn);
+        abort(conn);
         still_serves();
     }
     // 100,000 pipelined requests: more responses than the sockets buffer,
@@ -398,7 +386,7 @@ fn a_reset_ends_only_its_connection() {
     let mut first = [0; 17];
     conn.read_exact(&mut first).unwrap();
     assert_eq!(&first, b"HTTP/1.1 200 OK\r\n");
-    reset(conn);
+    abort(conn);
     still_serves();
 }
 
