@@ -37,26 +37,18 @@ fn serve(listener: &TcpListener) -> io::Result<()> {
 }
 
 #[cfg(test)]
+#[path = "src/child_server.rs"]
+mod child_server;
+
+#[cfg(test)]
 mod tests {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use super::child_server::{ChildServer, become_server};
+    use std::io::{Read, Write};
     use std::net::TcpStream;
-    use std::process::{Child, Command, Stdio};
     use std::time::Duration;
 
     /// The descriptor limit of the server process in the test.
     const FDS: u64 = 64;
-    /// Set in the server process.
-    const CHILD_ENV: &str = "XASYNC_ECHO_TEST_CHILD";
-
-    /// Kills the server process when the test ends, however it ends.
-    struct Kill(Child);
-
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 
     /// Sends `message` on `conn` and reads back as many bytes.
     fn echo(conn: &mut TcpStream, message: &[u8]) -> Vec<u8> {
@@ -68,60 +60,36 @@ mod tests {
         back
     }
 
-    /// The server runs in a process of its own (this test binary, running
-    /// only `server_with_few_fds`) limited to `FDS` descriptors; this
-    /// process opens twice as many connections, so accept fails with
-    /// EMFILE, then closes them: the server must echo on a new one.
+    /// The server runs in a process of its own limited to `FDS`
+    /// descriptors; this process opens twice as many connections, so accept
+    /// fails with EMFILE, then closes them: the server must echo on a new
+    /// one.
     #[test]
     fn survives_running_out_of_file_descriptors() {
-        let server = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "tests::server_with_few_fds", "--ignored"])
-            .args(["--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut server = Kill(server);
-        let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("the server exited").unwrap();
-            // The test harness's "test ... " may precede it on the line.
-            if let Some((_, addr)) = line.split_once("echoing on ") {
-                break addr.to_owned();
-            }
-        };
+        let mut server = ChildServer::start("tests::server", Some(FDS), "echoing on ");
+        let addr = server.addr();
         let mut many: Vec<TcpStream> = (0..2 * FDS)
-            .map(|_| TcpStream::connect(&addr).unwrap())
+            .map(|_| TcpStream::connect(addr).unwrap())
             .collect();
         // The first connections are served; the last ones wait in the
         // kernel's queue while the server has no descriptor left.
         assert_eq!(echo(&mut many[0], b"first"), b"first");
         drop(many);
-        let mut fresh = TcpStream::connect(&addr).unwrap();
+        let mut fresh = TcpStream::connect(addr).unwrap();
         assert_eq!(echo(&mut fresh, b"after"), b"after");
         drop(fresh);
-        drop(lines);
-        let mut stderr = server.0.stderr.take().unwrap();
-        server.0.kill().unwrap();
-        let mut log = String::new();
-        stderr.read_to_string(&mut log).unwrap();
+        server.assert_running();
+        let log = server.stop();
         assert!(log.contains("Too many open files"), "{log}");
     }
 
-    /// The server of `survives_running_out_of_file_descriptors`.
+    /// The server process of the tests.
     #[test]
-    #[ignore = "the server process of survives_running_out_of_file_descriptors"]
-    fn server_with_few_fds() {
-        if std::env::var_os(CHILD_ENV).is_none() {
+    #[ignore = "the server process of the other tests"]
+    fn server() {
+        if !become_server() {
             return;
         }
-        let limit = libc::rlimit {
-            rlim_cur: FDS,
-            rlim_max: FDS,
-        };
-        // SAFETY: `limit` is a valid rlimit for the duration of the call.
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
         let listener = xasync::net::TcpListener::bind("127.0.0.1:0").unwrap();
         println!("echoing on {}", listener.local_addr().unwrap());
         let served = xasync::xawait(xasync::xasync(move || super::serve(&listener)));

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use xasync::net::{TcpListener, TcpStream};
 use xasync::{xasync, xawait};
 
-/// A connection idle (or a client silent) this long is closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection idle (or a client silent) this long is closed (3 s in the
+/// tests).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(if cfg!(test) { 3 } else { 10 });
 /// A request must arrive whole within this long of its first byte, else it
 /// gets `408` and the connection is closed (1 s in the tests, to keep them
 /// short).
@@ -30,6 +31,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request head beyond this size gets `431`, a request whose head and
 /// body together exceed it gets `413`; either closes the connection.
 const MAX_REQUEST: usize = 16 * 1024;
+/// A request with more header fields than this gets `431` and the
+/// connection is closed.
+const MAX_HEADERS: usize = 32;
 
 const BODY: &[u8] = b"Hello, world!";
 
@@ -97,7 +101,7 @@ pub fn serve(mut conn: TcpStream) -> io::Result<()> {
         let mut start = 0;
         let mut close = false;
         while start < filled && !close {
-            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut request = httparse::Request::new(&mut headers);
             match request.parse(&input[start..filled]) {
                 Ok(httparse::Status::Complete(head)) => match request_len(&request, head) {
@@ -113,8 +117,13 @@ pub fn serve(mut conn: TcpStream) -> io::Result<()> {
                     }
                 },
                 Ok(httparse::Status::Partial) => break,
-                Err(_) => {
-                    output.extend_from_slice(refusal!("400 Bad Request"));
+                Err(e) => {
+                    output.extend_from_slice(match e {
+                        httparse::Error::TooManyHeaders => {
+                            refusal!("431 Request Header Fields Too Large")
+                        }
+                        _ => refusal!("400 Bad Request"),
+                    });
                     close = true;
                 }
             }
@@ -181,13 +190,25 @@ fn header<'a>(request: &'a httparse::Request<'_, '_>, name: &str) -> Option<&'a 
 
 /// The length of the request whose head is `head` bytes long: its head
 /// and its body. Or the response that refuses it: `400` for a malformed
-/// `Content-Length`, `413` for a request larger than `MAX_REQUEST`.
+/// `Content-Length`, or two different ones (which one the client meant is
+/// unknowable, and taking either would read the rest as the wrong
+/// requests), `413` for a request larger than `MAX_REQUEST`, `501` for a
+/// `Transfer-Encoding` (the server does not decode chunked bodies, so it
+/// would read the chunks as requests).
 fn request_len(request: &httparse::Request<'_, '_>, head: usize) -> Result<usize, &'static [u8]> {
-    let body = match header(request, "content-length") {
-        Some(value) => content_length(value).ok_or(refusal!("400 Bad Request"))?,
-        None => 0,
-    };
-    head.checked_add(body)
+    let mut body = None;
+    for header in request.headers.iter() {
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let len = content_length(header.value).ok_or(refusal!("400 Bad Request"))?;
+            if body.is_some_and(|body| body != len) {
+                return Err(refusal!("400 Bad Request"));
+            }
+            body = Some(len);
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(refusal!("501 Not Implemented"));
+        }
+    }
+    head.checked_add(body.unwrap_or(0))
         .filter(|&len| len <= MAX_REQUEST)
         .ok_or(refusal!("413 Content Too Large"))
 }
@@ -262,6 +283,14 @@ fn imf_fixdate(secs: u64) -> [u8; 29] {
     out.copy_from_slice(&text.as_bytes()[..29]);
     out
 }
+
+#[cfg(test)]
+#[path = "src/child_server.rs"]
+mod child_server;
+
+#[cfg(test)]
+#[path = "http_hello/bad_input.rs"]
+mod bad_input;
 
 #[cfg(test)]
 mod tests {
