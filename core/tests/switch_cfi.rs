@@ -73,9 +73,7 @@ fn every_switch_path() {
     let group = Group::new();
     let base = group.base().clone();
     let back = base.clone();
-    let fiber = group.spawn(stack(64 * 1024), move |me: &Fiber| {
-        back.resume_from(me)
-    });
+    let fiber = group.spawn(stack(64 * 1024), move |me: &Fiber| back.resume_from(me));
     let results = switches(&mut flat, &mut outer, &fiber, &base);
     assert_eq!(
         results,
@@ -97,14 +95,12 @@ fn resume_to_the_end(co: &mut Coroutine<(), (), String, HeapStack>) -> String {
 
 #[test]
 fn a_backtrace_in_a_coroutine_continues_into_its_resumers() {
-    let mut inner =
-        Coroutine::with_stack(stack(1024 * 1024), |_: &Yielder<(), ()>, ()| {
-            std::backtrace::Backtrace::force_capture().to_string()
-        });
-    let mut outer = Coroutine::with_stack(
-        stack(1024 * 1024),
-        move |_: &Yielder<(), ()>, ()| resume_to_the_end(&mut inner),
-    );
+    let mut inner = Coroutine::with_stack(stack(1024 * 1024), |_: &Yielder<(), ()>, ()| {
+        std::backtrace::Backtrace::force_capture().to_string()
+    });
+    let mut outer = Coroutine::with_stack(stack(1024 * 1024), move |_: &Yielder<(), ()>, ()| {
+        resume_to_the_end(&mut inner)
+    });
     let backtrace = resume_to_the_end(&mut outer);
     assert_eq!(
         backtrace.matches("resume_to_the_end").count(),
