@@ -8,6 +8,7 @@
 use alloc::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use core::fmt;
 use core::marker::PhantomData;
+use core::num::NonZeroUsize;
 use core::ptr::NonNull;
 
 /// The value an [`OverflowCheck::Canary`] word holds while the stack below it
@@ -73,6 +74,86 @@ pub unsafe trait Stack {
     }
 }
 
+/// A stack made known to valgrind for as long as this value lives, when the
+/// program runs under valgrind; dropping it forgets the stack.
+///
+/// Valgrind's memcheck follows every move of the stack pointer: a small
+/// move down makes the bytes below addressable (a new frame), a small move
+/// up makes them inaccessible (a frame popped), and only a move larger than
+/// `--max-stackframe` (2 MB by default) is taken for a switch to another
+/// stack, with a warning ("client switching stacks?"). Coroutine stacks can
+/// lie much closer together than that: a switch between two of them would
+/// be taken for a huge frame, and the memory in between, another stack's
+/// live frames, marked inaccessible or uninitialised, so that memcheck
+/// reports errors that are not there. A move from one registered stack to
+/// another is a switch whatever its size.
+///
+/// Stack types register their memory when they make it (not when a
+/// coroutine takes it, nor at each switch): [`HeapStack`] does, and so do
+/// the std crate's mapped stacks. Natively registering costs a few no-op
+/// instructions and gives `None`, and there is nothing to drop.
+///
+/// ```
+/// use core::ptr::NonNull;
+/// use xasync_core::stack::StackRegistration;
+///
+/// // A stack type's memory, registered for as long as it lives.
+/// let mut memory = vec![0u8; 16 * 1024];
+/// let range = memory.as_mut_ptr_range();
+/// let registration =
+///     StackRegistration::new(NonNull::new(range.start).unwrap(), NonNull::new(range.end).unwrap());
+/// drop(registration);
+/// ```
+#[derive(Debug)]
+pub struct StackRegistration {
+    /// Valgrind's id for the stack: never 0, the id of the process's main
+    /// stack, which valgrind registers itself before the program starts;
+    /// 0 is also the answer natively.
+    id: NonZeroUsize,
+}
+
+/// Valgrind's client request codes (`Vg_ClientRequest` in valgrind.h).
+const VG_USERREQ_STACK_REGISTER: usize = 0x1501;
+const VG_USERREQ_STACK_DEREGISTER: usize = 0x1502;
+
+impl StackRegistration {
+    /// Registers the memory from `start` up to `end` (exclusive) as a stack
+    /// with valgrind. `None` when the program does not run under valgrind.
+    pub fn new(start: NonNull<u8>, end: NonNull<u8>) -> Option<StackRegistration> {
+        // Valgrind wants the highest byte of the stack, not one past it.
+        let last = (end.as_ptr() as usize).wrapping_sub(1);
+        let id = client_request(
+            0,
+            &[
+                VG_USERREQ_STACK_REGISTER,
+                start.as_ptr() as usize,
+                last,
+                0,
+                0,
+                0,
+            ],
+        );
+        NonZeroUsize::new(id).map(|id| StackRegistration { id })
+    }
+}
+
+impl Drop for StackRegistration {
+    fn drop(&mut self) {
+        client_request(0, &[VG_USERREQ_STACK_DEREGISTER, self.id.get(), 0, 0, 0, 0]);
+    }
+}
+
+/// Makes a valgrind client request (see the arch modules); under Miri,
+/// which cannot run inline assembly and is not valgrind, answers `default`.
+#[inline(always)]
+fn client_request(default: usize, args: &[usize; 6]) -> usize {
+    if cfg!(miri) {
+        default
+    } else {
+        crate::arch::client_request(default, args)
+    }
+}
+
 /// A stack allocated from the global allocator, with a canary below it.
 ///
 /// Portable (it serves kernels and tests) but without a guard page: an
@@ -92,6 +173,8 @@ pub unsafe trait Stack {
 pub struct HeapStack {
     base: NonNull<u8>,
     layout: Layout,
+    /// The whole allocation, slack included, registered with valgrind.
+    registration: Option<StackRegistration>,
 }
 
 /// Bytes a [`HeapStack`] keeps below its limit, its canary at their
@@ -124,7 +207,13 @@ impl HeapStack {
         };
         // SAFETY: the canary opens the slack, at the allocation's start.
         unsafe { base.cast::<u64>().write(STACK_CANARY) };
-        HeapStack { base, layout }
+        // SAFETY: one past the end of the allocation.
+        let end = unsafe { base.add(layout.size()) };
+        HeapStack {
+            base,
+            layout,
+            registration: StackRegistration::new(base, end),
+        }
     }
 }
 
@@ -148,6 +237,8 @@ unsafe impl Stack for HeapStack {
 
 impl Drop for HeapStack {
     fn drop(&mut self) {
+        // Forget the stack before its memory can become something else.
+        drop(self.registration.take());
         // SAFETY: allocated in `new` with this layout.
         unsafe { dealloc(self.base.as_ptr(), self.layout) }
     }

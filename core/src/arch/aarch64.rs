@@ -49,6 +49,38 @@ pub(crate) fn stack_pointer() -> usize {
     sp
 }
 
+/// Makes a valgrind client request: `args` holds the request's code and its
+/// five arguments. Returns valgrind's answer, or `default` when the program
+/// does not run under valgrind, to which the sequence is a no-op: the four
+/// rotations of x12 add up to 128 bits and leave it as it was, and
+/// `orr x10, x10, x10` changes nothing. Valgrind recognises the sequence
+/// when it translates the code and carries out the request instead
+/// (`VALGRIND_DO_CLIENT_REQUEST_EXPR` in valgrind.h, arm64).
+#[inline(always)]
+pub(crate) fn client_request(default: usize, args: &[usize; 6]) -> usize {
+    let answer: usize;
+    // SAFETY: natively the sequence changes nothing (`ror` by an immediate
+    // sets no flags). Under valgrind the request reads `args` through x4
+    // and writes its answer to x3; it may read or change client memory
+    // (the default, no `nomem`) but never the stack.
+    unsafe {
+        asm!(
+            // The preamble valgrind looks for: x12 rotated by 3, 13, 51 and
+            // 61 bits, 128 in all, so x12 keeps its value.
+            "ror x12, x12, #3",
+            "ror x12, x12, #13",
+            "ror x12, x12, #51",
+            "ror x12, x12, #61",
+            // The request: x3 = request(x4). A no-op on the CPU.
+            "orr x10, x10, x10",
+            in("x4") args.as_ptr(),
+            inlateout("x3") default => answer,
+            options(nostack, preserves_flags),
+        );
+    }
+    answer
+}
+
 /// Prepares a fresh stack whose top is `top`; returns its initial stack pointer.
 ///
 /// # Safety

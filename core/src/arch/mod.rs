@@ -31,6 +31,13 @@
 //! three are inline asm inlined into their callers, so the compiler saves
 //! only the callee-saved registers that are live across the switch.
 //!
+//! Valgrind:
+//!
+//! * `client_request(default, args)`: the instruction sequence valgrind
+//!   recognises as a client request (valgrind.h), a no-op on the CPU, where
+//!   it answers `default`. The core uses it to tell valgrind's memcheck
+//!   which memory is a stack ([`crate::stack::StackRegistration`]).
+//!
 //! # Call frame information
 //!
 //! Debuggers, sampling profilers and backtraces find a function's caller
@@ -95,21 +102,24 @@ pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: *mut u8) -> !;
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use self::x86_64::{
-    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, stack_pointer, suspend, switch,
+    STACK_ALIGNMENT, client_request, finish, init_coroutine, init_stack, resume, stack_pointer,
+    suspend, switch,
 };
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]
 pub(crate) use self::aarch64::{
-    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, stack_pointer, suspend, switch,
+    STACK_ALIGNMENT, client_request, finish, init_coroutine, init_stack, resume, stack_pointer,
+    suspend, switch,
 };
 
 #[cfg(target_arch = "riscv64")]
 mod riscv64;
 #[cfg(target_arch = "riscv64")]
 pub(crate) use self::riscv64::{
-    STACK_ALIGNMENT, finish, init_coroutine, init_stack, resume, stack_pointer, suspend, switch,
+    STACK_ALIGNMENT, client_request, finish, init_coroutine, init_stack, resume, stack_pointer,
+    suspend, switch,
 };
 
 #[cfg(not(any(

@@ -86,6 +86,39 @@ pub(crate) fn stack_pointer() -> usize {
     sp
 }
 
+/// Makes a valgrind client request: `args` holds the request's code and its
+/// five arguments. Returns valgrind's answer, or `default` when the program
+/// does not run under valgrind, to which the sequence is a no-op: the four
+/// rotations of rdi add up to 128 bits and leave it as it was, and
+/// `xchg rbx, rbx` changes nothing. Valgrind recognises the sequence when
+/// it translates the code and carries out the request instead
+/// (`VALGRIND_DO_CLIENT_REQUEST_EXPR` in valgrind.h, amd64).
+#[inline(always)]
+pub(crate) fn client_request(default: usize, args: &[usize; 6]) -> usize {
+    let answer: usize;
+    // SAFETY: natively the sequence changes only the flags (the rotations
+    // set CF and OF), which are not declared preserved. Under valgrind the
+    // request reads `args` through rax and writes its answer to rdx; it
+    // may read or change client memory (the default, no `nomem`) but never
+    // the stack.
+    unsafe {
+        asm!(
+            // The preamble valgrind looks for: rdi rotated by 3, 13, 61 and
+            // 51 bits, 128 in all, so rdi keeps its value.
+            "rol rdi, 3",
+            "rol rdi, 13",
+            "rol rdi, 61",
+            "rol rdi, 51",
+            // The request: rdx = request(rax). A no-op on the CPU.
+            "xchg rbx, rbx",
+            in("rax") args.as_ptr(),
+            inlateout("rdx") default => answer,
+            options(nostack),
+        );
+    }
+    answer
+}
+
 /// Prepares a fresh stack whose top is `top`; returns its initial stack pointer.
 ///
 /// # Safety
