@@ -1,10 +1,12 @@
 //! One mapping of equal stack slots, with or without a guard at the bottom
-//! of each; guarded ones are known to the overflow handler while mapped.
+//! of each; guarded ones are known to the overflow handler while mapped,
+//! and every slot to valgrind when the program runs under it.
 
 use crate::sys::memory::{self, page_size};
 use crate::sys::overflow::{self, GuardRegistration};
 use std::io;
 use std::ptr::NonNull;
+use xasync_core::stack::StackRegistration;
 
 /// `count` slots of `stride` bytes in one mapping. The lowest page of each
 /// slot is its guard (or, unguarded, the slack under its canary); the
@@ -16,6 +18,9 @@ pub(crate) struct Region {
     stride: usize,
     /// Present for guarded regions.
     registration: Option<GuardRegistration>,
+    /// Each slot registered as a stack with valgrind; empty when the
+    /// program does not run under it.
+    stacks: Vec<StackRegistration>,
 }
 
 impl Region {
@@ -57,12 +62,23 @@ impl Region {
     pub(crate) fn unguarded(stride: usize, count: usize) -> io::Result<Region> {
         debug_assert!(stride.is_multiple_of(page_size()) && stride > page_size());
         let len = stride * count;
-        Ok(Region {
+        let mut region = Region {
             base: memory::map(len)?,
             len,
             stride,
             registration: None,
-        })
+            stacks: Vec::new(),
+        };
+        // Natively the first registration answers `None` and the loop
+        // stops there: one no-op client request per mapping.
+        region.stacks = (0..count)
+            .map_while(|index| {
+                let start = region.slot(index);
+                // SAFETY: the slot's end, inside the mapping or one past it.
+                StackRegistration::new(start, unsafe { start.add(stride) })
+            })
+            .collect();
+        Ok(region)
     }
 
     /// The start of slot `index` (its guard page).
@@ -83,8 +99,10 @@ impl Region {
 impl Drop for Region {
     fn drop(&mut self) {
         // Unregister first: once unmapped, the range may be mapped again by
-        // anyone, and a fault there must not be taken for an overflow.
+        // anyone, and a fault there must not be taken for an overflow (nor,
+        // under valgrind, a stack pointer there for one of these stacks).
         drop(self.registration.take());
+        self.stacks.clear();
         // SAFETY: the owner drops a region only when no slot is in use.
         unsafe { memory::unmap(self.base, self.len) }
     }
