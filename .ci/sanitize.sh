@@ -27,7 +27,7 @@ fi
 # What runs. Left out, and why:
 # - core: compile_fail (runs rustc), loom_* (loom's models, not real
 #   threads), switch_cfi (single-steps under gdb), time_wheel_model,
-#   time_wheel_million and sync_channel_model (safe code only, 2 minutes
+#   time_wheel_million and sync_channel_model (safe code only, over 2 minutes
 #   under valgrind; Miri runs the models), fiber_leak (counts the process's
 #   allocations, which the test harness's main thread perturbs when valgrind
 #   schedules it into the counted window; memcheck's own leak check covers
@@ -35,18 +35,12 @@ fi
 # - xasync: overflow (its children overflow on purpose, and an overflow is
 #   an invalid access by definition; untraced, only the parent would run
 #   under memcheck), nested (it looks for a stack mapped below its own,
-#   which valgrind's address-space manager never gives).
+#   which valgrind's address-space manager did not give in 10,000 tries).
 core_tests=(coroutine fiber task executor sync_channel sync_mutex sync_notify sync_oneshot
   sync_semaphore)
-xasync_tests=(runtime cancel shutdown shutdown_leak sync time stacks stacks_fallback fs net_tcp
-  net_udp_unix net_callback net_cancel net_emfile net_many stress)
+xasync_tests=(runtime cancel cancel_mid_unwind shutdown shutdown_leak sync time stacks
+  stacks_fallback fs net_tcp net_udp_unix net_callback net_cancel net_emfile net_many stress)
 
-# Test arguments by binary. cancel: a_destructor_waits_while_the_runtime_shuts_down
-# hangs under valgrind, and natively when the shutdown comes before every
-# coroutine has started (see docs/RELIABILITY-sanitizers.md, "Found").
-declare -A test_args=(
-  [cancel]="--skip a_destructor_waits_while_the_runtime_shuts_down"
-)
 # Valgrind arguments by binary. stacks_fallback re-runs itself in children
 # with XASYNC_GUARD_REGIONS=0; they pass or fail like the parent, so trace them.
 declare -A valgrind_args=(
@@ -55,8 +49,8 @@ declare -A valgrind_args=(
 
 export XASYNC_STRESS_ITERATIONS=${XASYNC_STRESS_ITERATIONS:-100}
 
-# Prints "name path" for each test binary that `cargo test --no-run "$@"`
-# builds.
+# Prints "crate name path" for each test binary that `cargo test --no-run
+# "$@"` builds, the crate named by its directory.
 binaries() {
   cargo test --no-run --message-format=json "$@" | python3 -c '
 import json, sys
@@ -64,7 +58,8 @@ for line in sys.stdin:
     message = json.loads(line)
     if message.get("reason") == "compiler-artifact" and message.get("executable") \
             and message["target"]["kind"] == ["test"]:
-        print(message["target"]["name"], message["executable"])
+        crate = message["manifest_path"].split("/")[-2]
+        print(crate, message["target"]["name"], message["executable"])
 '
 }
 
@@ -80,41 +75,36 @@ flags=(--quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=defi
 summary=()
 failed=()
 
-# Runs each binary of the "name path" lines on stdin under memcheck; goes
-# on past a failure, which is reported at the end.
+# Runs each binary of the "crate name path" lines on stdin under
+# memcheck; goes on past a failure, which is reported at the end.
 run_all() {
-  local label=$1 name path start status
-  while read -r name path; do
+  local suffix=$1 crate name path start status
+  while read -r crate name path; do
     start=$SECONDS
-    echo "--- $label $name"
+    echo "--- $crate$suffix $name"
     status=0
-    # shellcheck disable=SC2086 # the per-binary arguments are word lists
+    # shellcheck disable=SC2086 # the per-binary valgrind arguments are a word list
     timeout 900 valgrind "${flags[@]}" ${valgrind_args[$name]:-} "$path" \
-      --test-threads=1 ${test_args[$name]:-} || status=$?
-    summary+=("$label $name: $((SECONDS - start)) s, exit $status")
-    if ((status != 0)); then failed+=("$label $name"); fi
+      --test-threads=1 || status=$?
+    summary+=("$crate$suffix $name: $((SECONDS - start)) s, exit $status")
+    if ((status != 0)); then failed+=("$crate$suffix $name"); fi
   done
 }
 
-select_tests() {
-  local args=()
-  for name in "$@"; do args+=(--test "$name"); done
-  printf '%s\n' "${args[@]}"
-}
+tests=()
+for name in "${core_tests[@]}" "${xasync_tests[@]}"; do tests+=(--test "$name"); done
 
-step "build the test binaries (debug; core's switches also optimized)"
-mapfile -t core_args < <(select_tests "${core_tests[@]}")
-mapfile -t xasync_args < <(select_tests "${xasync_tests[@]}")
-core_debug=$(binaries -p xasync-core --features std "${core_args[@]}")
-core_release=$(binaries -p xasync-core --features std --release --test coroutine --test fiber)
-xasync_debug=$(binaries -p xasync "${xasync_args[@]}")
+# The debug binaries are those of the README's `cargo test --workspace`
+# (same features: the C ABI turns on the core's fp-env), so that in
+# .ci/run, which runs that first, nothing is built again.
+step "build the test binaries (debug, and the core's switches optimized)"
+debug=$(binaries --workspace "${tests[@]}")
+release=$(binaries -p xasync-core --features std --release --test coroutine --test fiber)
 
-step "xasync-core under memcheck"
-run_all core <<<"$core_debug"
-step "xasync-core's switches, optimized, under memcheck"
-run_all "core (release)" <<<"$core_release"
-step "xasync under memcheck (XASYNC_STRESS_ITERATIONS=$XASYNC_STRESS_ITERATIONS)"
-run_all xasync <<<"$xasync_debug"
+step "under memcheck (XASYNC_STRESS_ITERATIONS=$XASYNC_STRESS_ITERATIONS)"
+run_all "" <<<"$debug"
+step "the core's switches, optimized, under memcheck"
+run_all " (release)" <<<"$release"
 
 printf '\n%s\n' "time under memcheck, by test binary:"
 printf '  %s\n' "${summary[@]}"
