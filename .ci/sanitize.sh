@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Rust test suites under valgrind's memcheck (runnable alone; see
-# docs/RELIABILITY-sanitizers.md for what it found and costs): invalid
+# docs/RELIABILITY.md, "Sanitizers" for what it found and costs): invalid
 # reads and writes, uses of uninitialised memory, and definite leaks fail
 # the run. Coroutine stacks are registered with valgrind by the code itself
 # (xasync_core::stack::StackRegistration), so switches between them are
