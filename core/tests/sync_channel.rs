@@ -344,6 +344,7 @@ fn ends_and_futures_are_send_and_sync() {
 /// `producers` threads each send `per` distinct numbers; `consumers` threads
 /// receive until disconnection. Every number must arrive exactly once.
 fn stress(cap: Option<usize>, producers: usize, consumers: usize, per: usize) {
+    let per = scaled(per);
     let (tx, rx) = match cap {
         Some(cap) => channel::bounded(cap),
         None => channel::unbounded(),
