@@ -171,8 +171,7 @@ impl Suspender<'_> {
         self.cx.set(ptr::null_mut());
         let suspension = unwind::Suspension::begin();
         let wake = self.yielder.suspend(());
-        let unwinding = suspension.unwinding();
-        drop(suspension);
+        let unwinding = suspension.end();
         self.cx.set(wake.cx);
         if wake.cancel && !self.cancelled.get() {
             self.cancel(unwinding);
