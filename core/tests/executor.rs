@@ -675,11 +675,11 @@ fn work_is_handed_between_two_executors_with_kicks() {
     assert_eq!(ran[0].load(Ordering::SeqCst), jobs);
     assert_eq!(ran[1].load(Ordering::SeqCst), jobs);
     assert_eq!(stats1.spawned, jobs, "CPU 1 received every first half");
-    assert!(stats1.idles >= ROUNDS, "CPU 1 idled between batches");
-    assert!(
-        host.kicks.load(Ordering::SeqCst) >= ROUNDS,
-        "and was kicked"
-    );
+    // Usually CPU 1 idles (and is kicked) once per round; on a loaded
+    // machine its thread may be descheduled across a round's end and find
+    // the next batch already queued, so only demand that it happened.
+    assert!(stats1.idles >= 1, "CPU 1 idled between batches");
+    assert!(host.kicks.load(Ordering::SeqCst) >= 1, "and was kicked");
     assert_eq!(host.lost.load(Ordering::SeqCst), 0);
 }
 
