@@ -14,7 +14,7 @@
 #[path = "src/reset.rs"]
 mod reset;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -101,12 +101,12 @@ fn connection(addr: &str, ending: Ending, message: &[u8]) -> io::Result<()> {
     let conn = TcpStream::connect(addr)?;
     conn.set_read_timeout(Some(TIMEOUT))?;
     conn.set_write_timeout(Some(TIMEOUT))?;
-    (&conn).write_all(message)?;
+    conn.write_all(message)?;
     let mut echo = Vec::with_capacity(message.len());
     match ending {
         Ending::Close => {
             echo.resize(message.len(), 0);
-            (&conn).read_exact(&mut echo)?;
+            conn.read_exact(&mut echo)?;
         }
         // Dropping `conn` resets it.
         Ending::Reset => return reset::reset_on_close(&conn),

@@ -5,7 +5,7 @@
 //! cargo run --release --example echo_client -- 127.0.0.1:7000 [connections] [messages]
 //! ```
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::time::{Duration, Instant};
 use xasync::net::TcpStream;
 use xasync::{join_all, xasync};
@@ -31,7 +31,7 @@ fn main() -> io::Result<()> {
             let mut line = String::new();
             for n in 0..messages {
                 let message = format!("client {id} message {n}\n");
-                (&conn).write_all(message.as_bytes())?;
+                conn.write_all(message.as_bytes())?;
                 line.clear();
                 reader.read_line(&mut line)?;
                 if line != message {

@@ -14,7 +14,7 @@
 #[path = "src/accept.rs"]
 mod accept;
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use xasync::net::{TcpListener, TcpStream};
 use xasync::{xasync, xawait};
@@ -74,7 +74,7 @@ pub fn accept_loop(listener: &TcpListener) -> io::Result<()> {
 /// Serves one connection: reads, answers every complete request in the
 /// buffer with one write, until the client closes, asks to close, goes
 /// silent, is too slow, or sends garbage.
-pub fn serve(mut conn: TcpStream) -> io::Result<()> {
+pub fn serve(conn: TcpStream) -> io::Result<()> {
     conn.set_nodelay(true)?;
     conn.set_read_timeout(Some(IDLE_TIMEOUT))?;
     conn.set_write_timeout(Some(WRITE_TIMEOUT))?;

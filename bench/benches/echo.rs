@@ -14,7 +14,6 @@
 mod io;
 
 use io::{SERVER_ENV, Server, announce, median};
-use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -93,7 +92,7 @@ fn run(kind: &str, connections: usize, duration: Duration) -> Run {
         .map(|_| {
             let stop = stop.clone();
             rt.xasync(move || {
-                let mut conn = xasync::net::TcpStream::connect(addr).unwrap();
+                let conn = xasync::net::TcpStream::connect(addr).unwrap();
                 conn.set_nodelay(true).unwrap();
                 let mut latencies = Vec::with_capacity(1 << 16);
                 let out = [7u8; MESSAGE];
@@ -134,7 +133,7 @@ fn serve(kind: &str) {
             let listener = xasync::net::TcpListener::bind("127.0.0.1:0").unwrap();
             announce(listener.local_addr().unwrap());
             rt.xasync(move || {
-                while let Ok((mut conn, _)) = listener.accept() {
+                while let Ok((conn, _)) = listener.accept() {
                     xasync::xasync(move || {
                         conn.set_nodelay(true).unwrap();
                         let mut buf = [0u8; 4096];

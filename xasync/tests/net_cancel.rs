@@ -50,7 +50,7 @@ fn cancelling_a_blocked_reader_closes_and_deregisters_its_socket() {
     let guard = Dropped(dropped.clone());
     let reader = rt.xasync(move || {
         let _guard = guard;
-        let mut conn = conn;
+        let conn = conn;
         let mut buf = [0; 16];
         let _ = conn.read(&mut buf); // the client never sends
         unreachable!("the read returned");

@@ -44,7 +44,7 @@ fn child() {
     rt.xasync(move || {
         loop {
             match listener.accept() {
-                Ok((mut conn, _)) => {
+                Ok((conn, _)) => {
                     s.fetch_add(1, Ordering::SeqCst);
                     xasync::xasync(move || {
                         let mut buf = [0; 4];

@@ -5,7 +5,7 @@
 //! the hard limit may not allow 20,000 in one process); both raise their
 //! soft `RLIMIT_NOFILE` to what they need.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 use std::time::Duration;
 use xasync::Runtime;
@@ -51,7 +51,7 @@ fn ten_thousand_concurrent_echo_connections() {
         .map(|i| {
             let (connecting, all_open) = (connecting.clone(), all_open.clone());
             rt.xasync(move || {
-                let mut conn = {
+                let conn = {
                     let _permit = connecting.acquire(1).unwrap();
                     TcpStream::connect(addr).unwrap()
                 };

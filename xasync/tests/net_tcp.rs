@@ -60,7 +60,7 @@ fn a_plain_thread_blocks_and_async_code_awaits() {
     let rt = runtime(2);
     let addr = echo_server(&rt);
     // Plain thread: blocking calls.
-    let mut conn = TcpStream::connect(addr).unwrap();
+    let conn = TcpStream::connect(addr).unwrap();
     conn.write_all(b"thread").unwrap();
     let mut buf = [0; 6];
     conn.read_exact(&mut buf).unwrap();
@@ -78,7 +78,7 @@ fn serde_json_reads_from_a_socket_in_a_coroutine() {
         value
     });
     rt.xasync(move || {
-        let mut conn = TcpStream::connect(addr).unwrap();
+        let conn = TcpStream::connect(addr).unwrap();
         // Slowly, in pieces, so that the reader must suspend in between.
         for piece in [
             &b"{\"name\": \"xa"[..],
@@ -101,14 +101,14 @@ fn a_coroutine_reading_does_not_block_its_worker() {
     let rt = runtime(1);
     let (listener, addr) = listener();
     let reader = rt.xasync(move || {
-        let (mut conn, _) = listener.accept().unwrap();
+        let (conn, _) = listener.accept().unwrap();
         let mut buf = [0; 3];
         conn.read_exact(&mut buf).unwrap();
         buf
     });
     // The same (only) worker runs this while the reader waits.
     let writer = rt.xasync(move || {
-        let mut conn = TcpStream::connect(addr).unwrap();
+        let conn = TcpStream::connect(addr).unwrap();
         xasync::time::sleep(Duration::from_millis(20));
         conn.write_all(b"abc").unwrap();
         conn
@@ -148,7 +148,7 @@ fn read_timeout_on_a_silent_peer() {
     let _silent = std::net::TcpStream::connect(addr).unwrap(); // never sends
     let result = rt
         .xasync(move || {
-            let (mut conn, _) = listener.accept().unwrap();
+            let (conn, _) = listener.accept().unwrap();
             conn.set_read_timeout(Some(Duration::from_millis(30)))
                 .unwrap();
             let start = Instant::now();
@@ -165,7 +165,7 @@ fn read_timeout_on_a_silent_peer() {
     let (conn, _) = listener.accept().unwrap();
     conn.set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
-    let err = (&conn).read(&mut [0; 8]).unwrap_err();
+    let err = conn.read(&mut [0; 8]).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::TimedOut);
 }
 
@@ -273,7 +273,7 @@ fn writing_to_a_reset_connection_fails_cleanly() {
         .xasync(move || {
             let chunk = vec![7u8; 64 * 1024];
             loop {
-                if let Err(e) = (&conn).write(&chunk) {
+                if let Err(e) = conn.write(&chunk) {
                     return e;
                 }
             }
@@ -328,18 +328,18 @@ fn zero_length_buffers_and_closed_sockets() {
     let conn = rt
         .xasync(move || {
             // Reads into an empty buffer return 0 at once: no wait, no hang.
-            assert_eq!((&conn).read(&mut []).unwrap(), 0);
-            assert_eq!((&conn).write(&[]).unwrap(), 0);
+            assert_eq!(conn.read(&mut []).unwrap(), 0);
+            assert_eq!(conn.write(&[]).unwrap(), 0);
             conn
         })
         .join()
         .unwrap();
     // A closed read side reads end of stream; a closed peer too.
     conn.shutdown(Shutdown::Read).unwrap();
-    assert_eq!((&conn).read(&mut [0; 4]).unwrap(), 0);
+    assert_eq!(conn.read(&mut [0; 4]).unwrap(), 0);
     drop(client);
     conn.shutdown(Shutdown::Both).unwrap();
-    let err = (&conn).write(b"x").unwrap_err();
+    let err = conn.write(b"x").unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     // Setting a zero timeout is refused.
     assert_eq!(
@@ -356,7 +356,7 @@ fn a_stream_moves_between_workers_and_kinds_of_task() {
     let addr = echo_server(&rt);
     let mut conn = rt
         .xasync(move || {
-            let mut conn = TcpStream::connect(addr).unwrap();
+            let conn = TcpStream::connect(addr).unwrap();
             conn.write_all(b"one").unwrap();
             let mut buf = [0; 3];
             conn.read_exact(&mut buf).unwrap();
@@ -397,7 +397,7 @@ fn one_task_reads_while_another_writes() {
             let conn = conn.clone();
             xasync(move || {
                 for i in 0..1000u32 {
-                    (&*conn).write_all(&i.to_le_bytes()).unwrap();
+                    conn.write_all(&i.to_le_bytes()).unwrap();
                 }
                 conn.shutdown(Shutdown::Write).unwrap();
             })
@@ -428,15 +428,16 @@ fn std_conversions_round_trip() {
     let mut std_client = client.into_std().unwrap();
     std_client.write_all(b"std").unwrap();
     let mut buf = [0; 3];
-    xawait(xasync(move || (&server).read_exact(&mut buf).map(|()| buf)))
+    xawait(xasync(move || server.read_exact(&mut buf).map(|()| buf)))
         .map(|b| assert_eq!(&b, b"std"))
         .unwrap();
     let std_listener = listener.into_std().unwrap();
     assert_eq!(std_listener.local_addr().unwrap(), addr);
 }
 
-/// Async code: the futures-io traits (their extension traits clash with
-/// std::io's, so they live apart).
+/// Async code: the inherent `_async` methods, and the futures-io traits
+/// called as trait methods (the inherent waiting methods of the same names
+/// come first in method calls).
 mod async_code {
     use super::{Runtime, SocketAddr, TcpStream};
     use futures_util::{AsyncReadExt, AsyncWriteExt};
@@ -444,9 +445,9 @@ mod async_code {
     pub(super) fn echo(rt: &Runtime, addr: SocketAddr) -> [u8; 5] {
         rt.block_on(async move {
             let mut conn = TcpStream::connect_async(addr).await.unwrap();
-            conn.write_all(b"async").await.unwrap();
+            conn.write_all_async(b"async").await.unwrap();
             let mut buf = [0; 5];
-            conn.read_exact(&mut buf).await.unwrap();
+            conn.read_exact_async(&mut buf).await.unwrap();
             conn.close().await.unwrap();
             buf
         })
@@ -454,9 +455,11 @@ mod async_code {
 
     pub(super) fn round_trip(rt: &Runtime, mut conn: TcpStream, round: u8) -> TcpStream {
         rt.spawn(async move {
-            conn.write_all(&[round; 100]).await.unwrap();
+            AsyncWriteExt::write_all(&mut conn, &[round; 100])
+                .await
+                .unwrap();
             let mut buf = [0; 100];
-            conn.read_exact(&mut buf).await.unwrap();
+            AsyncReadExt::read_exact(&mut conn, &mut buf).await.unwrap();
             assert_eq!(buf, [round; 100]);
             conn
         })

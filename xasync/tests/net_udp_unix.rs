@@ -105,7 +105,7 @@ fn unix_echo_with_coroutines_and_a_thread() {
     .detach();
     let p = path.clone();
     rt.xasync(move || {
-        let mut conn = UnixStream::connect(&p).unwrap();
+        let conn = UnixStream::connect(&p).unwrap();
         conn.write_all(b"unix").unwrap();
         let mut buf = [0; 4];
         conn.read_exact(&mut buf).unwrap();
@@ -113,7 +113,7 @@ fn unix_echo_with_coroutines_and_a_thread() {
     })
     .join()
     .unwrap();
-    let mut conn = UnixStream::connect(&path).unwrap();
+    let conn = UnixStream::connect(&path).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     conn.write_all(b"thread").unwrap();
@@ -177,7 +177,7 @@ fn unix_std_conversions_round_trip() {
     let mut std_client = client.into_std().unwrap();
     std_client.write_all(b"std").unwrap();
     let mut buf = [0; 3];
-    (&server).read_exact(&mut buf).unwrap();
+    server.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"std");
     let std_server = server.into_std().unwrap();
     std_server

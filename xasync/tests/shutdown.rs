@@ -85,9 +85,8 @@ fn shutdown_ends_while_a_loaded_server_runs() {
         let listener = xasync::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         rt.xasync(move || {
-            while let Ok((mut stream, _)) = listener.accept() {
+            while let Ok((stream, _)) = listener.accept() {
                 xasync::xasync(move || {
-                    use std::io::{Read, Write};
                     let mut buf = [0; 64];
                     while let Ok(n) = stream.read(&mut buf) {
                         if n == 0 || stream.write_all(&buf[..n]).is_err() {

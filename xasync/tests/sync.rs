@@ -94,11 +94,11 @@ fn oneshot_from_a_coroutine_to_a_thread() {
     })
     .detach();
     assert_eq!(rx.recv(), Ok("ready"));
-    let (tx, rx) = oneshot::channel::<u8>();
-    let rx = match rx.recv_timeout(2 * MS) {
-        Err(Ok(rx)) => rx,
-        other => panic!("expected a timeout, got {other:?}"),
-    };
+    let (tx, mut rx) = oneshot::channel::<u8>();
+    assert_eq!(
+        rx.recv_timeout(2 * MS),
+        Err(oneshot::RecvTimeoutError::Timeout)
+    );
     tx.send(9).unwrap();
     assert_eq!(rx.recv(), Ok(9));
 }

@@ -303,6 +303,55 @@ impl From<std::fs::File> for File {
     }
 }
 
+/// The reads and writes of the trait implementations, as inherent methods:
+/// with both `std::io::Read` and `futures::AsyncReadExt` in scope,
+/// `file.read(..)` would otherwise be ambiguous (E0034).
+impl File {
+    /// Reads into `buf` (suspending a coroutine meanwhile); 0 at the end
+    /// of the file.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(self, buf)
+    }
+
+    /// Writes from `buf`; the number of bytes written.
+    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(self, buf)
+    }
+
+    /// Reads exactly `buf.len()` bytes (`UnexpectedEof` if the file ends
+    /// first).
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        Read::read_exact(self, buf)
+    }
+
+    /// Writes all of `buf`.
+    pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        Write::write_all(self, buf)
+    }
+
+    /// The future of [`read`](Self::read).
+    pub async fn read_async(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| futures_io::AsyncRead::poll_read(Pin::new(&mut *self), cx, buf))
+            .await
+    }
+
+    /// The future of [`write`](Self::write).
+    pub async fn write_async(&mut self, buf: &[u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| futures_io::AsyncWrite::poll_write(Pin::new(&mut *self), cx, buf))
+            .await
+    }
+
+    /// The future of [`read_exact`](Self::read_exact).
+    pub async fn read_exact_async(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        crate::io::exact::read_exact(self, buf).await
+    }
+
+    /// The future of [`write_all`](Self::write_all).
+    pub async fn write_all_async(&mut self, buf: &[u8]) -> io::Result<()> {
+        crate::io::exact::write_all(self, buf).await
+    }
+}
+
 impl Read for File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.taken < self.ahead.len() {

@@ -16,6 +16,7 @@
 
 pub mod callback;
 mod entry;
+pub(crate) mod exact;
 pub(crate) mod pollable;
 pub(crate) mod reactor;
 mod registration;

@@ -147,11 +147,71 @@ pub(crate) fn close_write(
 }
 
 /// Implements `Read`, `Write`, `AsyncRead` and `AsyncWrite` for a stream
-/// type and for shared references to it, through its `stream` field.
+/// type and for shared references to it, through its `stream` field, and
+/// gives the type the same reads and writes as inherent methods: with both
+/// `std::io::Read` and `futures::AsyncReadExt` in scope, `conn.read(..)`
+/// would otherwise be ambiguous (E0034).
 macro_rules! stream_io_traits {
     ($ty:ty) => {
         $crate::net::stream::stream_io_traits!(@for $ty);
         $crate::net::stream::stream_io_traits!(@for &$ty);
+
+        impl $ty {
+            /// Reads into `buf`, waiting until something arrives
+            /// (suspending a coroutine, blocking a thread), within the
+            /// read timeout if one is set; 0 at the end of the stream.
+            ///
+            /// # Panics
+            ///
+            /// Inside `Future::poll`; use [`read_async`](Self::read_async).
+            #[inline]
+            pub fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.stream.read(buf)
+            }
+
+            /// Writes from `buf`, waiting for room (within the write
+            /// timeout if one is set); the number of bytes written.
+            ///
+            /// # Panics
+            ///
+            /// Inside `Future::poll`; use [`write_async`](Self::write_async).
+            #[inline]
+            pub fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                self.stream.write(buf)
+            }
+
+            /// Reads exactly `buf.len()` bytes (`UnexpectedEof` if the
+            /// stream ends first).
+            pub fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
+                std::io::Read::read_exact(&mut &*self, buf)
+            }
+
+            /// Writes all of `buf`.
+            pub fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+                std::io::Write::write_all(&mut &*self, buf)
+            }
+
+            /// The future of [`read`](Self::read) (no timeout: combine
+            /// with [`timeout_async`](crate::time::timeout_async)).
+            pub async fn read_async(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::future::poll_fn(|cx| self.stream.poll_read(cx, buf)).await
+            }
+
+            /// The future of [`write`](Self::write).
+            pub async fn write_async(&self, buf: &[u8]) -> std::io::Result<usize> {
+                std::future::poll_fn(|cx| self.stream.poll_write(cx, buf)).await
+            }
+
+            /// The future of [`read_exact`](Self::read_exact).
+            pub async fn read_exact_async(&self, buf: &mut [u8]) -> std::io::Result<()> {
+                $crate::io::exact::read_exact(self, buf).await
+            }
+
+            /// The future of [`write_all`](Self::write_all).
+            pub async fn write_all_async(&self, buf: &[u8]) -> std::io::Result<()> {
+                $crate::io::exact::write_all(self, buf).await
+            }
+        }
     };
     (@for $t:ty) => {
         impl std::io::Read for $t {

@@ -14,7 +14,7 @@
 //! assert!(rx.recv().is_err()); // disconnected and drained
 //! ```
 
-use super::wraps;
+use super::{forward, wraps};
 use crate::time::timeout_async;
 use crate::xawait;
 use std::fmt;
@@ -45,6 +45,31 @@ pub struct Receiver<T>(core_channel::Receiver<T>);
 
 wraps!(Sender<T>, core_channel::Sender<T>);
 wraps!(Receiver<T>, core_channel::Receiver<T>);
+
+/// The methods both ends forward to the core's.
+macro_rules! common_methods {
+    ($end:ident) => {
+        impl<T> $end<T> {
+            forward! {
+                /// The number of buffered values.
+                fn len(&self) -> usize;
+                /// Whether no value is buffered.
+                fn is_empty(&self) -> bool;
+                /// Whether the buffer is at capacity (always for
+                /// `bounded(0)`, never for an unbounded channel).
+                fn is_full(&self) -> bool;
+                /// The capacity, or `None` if unbounded.
+                fn capacity(&self) -> Option<usize>;
+                /// The number of live senders.
+                fn sender_count(&self) -> usize;
+                /// The number of live receivers.
+                fn receiver_count(&self) -> usize;
+            }
+        }
+    };
+}
+common_methods!(Sender);
+common_methods!(Receiver);
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
@@ -139,6 +164,16 @@ impl<T> Sender<T> {
                 .map_or(Ok(()), |v| Err(SendTimeoutError::Timeout(v))),
         }
     }
+
+    forward! {
+        /// The future of [`send`](Self::send). Dropping it while it waits
+        /// withdraws the value, unless a receiver already took it.
+        fn send_async(&self, value: T) -> SendFut<'_, T>;
+        /// Sends `value` if that is possible without waiting.
+        fn try_send(&self, value: T) -> Result<(), TrySendError<T>>;
+        /// Whether every receiver is gone.
+        fn is_disconnected(&self) -> bool;
+    }
 }
 
 impl<T> Receiver<T> {
@@ -156,6 +191,15 @@ impl<T> Receiver<T> {
             Ok(Err(RecvError)) => Err(RecvTimeoutError::Disconnected),
             Err(_) => Err(RecvTimeoutError::Timeout),
         }
+    }
+
+    forward! {
+        /// The future of [`recv`](Self::recv).
+        fn recv_async(&self) -> RecvFut<'_, T>;
+        /// Receives a value if one is there now.
+        fn try_recv(&self) -> Result<T, TryRecvError>;
+        /// Whether every sender is gone (values may still be buffered).
+        fn is_disconnected(&self) -> bool;
     }
 
     /// The values as they arrive, until every sender is gone: waits

@@ -1,12 +1,13 @@
 //! Mutual exclusion: [`Mutex`], [`RwLock`], [`Semaphore`].
 
-use super::wraps;
+use super::{forward, wraps};
 use crate::xawait;
 use std::fmt;
 use std::ops::Deref;
 use xasync_core::sync as core_sync;
 use xasync_core::sync::{
-    AcquireError, MutexGuard, RwLockReadGuard, RwLockWriteGuard, SemaphorePermit,
+    AcquireError, AcquireFut, MutexGuard, MutexLockFut, RwLockReadFut, RwLockReadGuard,
+    RwLockWriteFut, RwLockWriteGuard, SemaphorePermit, TryAcquireError,
 };
 
 /// A mutex whose `lock` suspends a coroutine (blocks a thread) instead of
@@ -51,6 +52,19 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         xawait(self.0.lock_async())
+    }
+
+    forward! {
+        /// The future of [`lock`](Self::lock).
+        fn lock_async(&self) -> MutexLockFut<'_, T>;
+        /// Locks if nobody holds the lock, without waiting.
+        fn try_lock(&self) -> Option<MutexGuard<'_, T>>;
+    }
+
+    /// The value, through a unique borrow (no locking needed).
+    #[inline]
+    pub fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut()
     }
 }
 
@@ -107,6 +121,23 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         xawait(self.0.write_async())
     }
+
+    forward! {
+        /// The future of [`read`](Self::read).
+        fn read_async(&self) -> RwLockReadFut<'_, T>;
+        /// The future of [`write`](Self::write).
+        fn write_async(&self) -> RwLockWriteFut<'_, T>;
+        /// Locks for reading if no writer holds or awaits the lock.
+        fn try_read(&self) -> Option<RwLockReadGuard<'_, T>>;
+        /// Locks for writing if nobody holds the lock.
+        fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>>;
+    }
+
+    /// The value, through a unique borrow (no locking needed).
+    #[inline]
+    pub fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut()
+    }
 }
 
 impl<T: ?Sized> Deref for RwLock<T> {
@@ -151,6 +182,21 @@ impl Semaphore {
     #[inline]
     pub fn acquire(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
         xawait(self.0.acquire_async(n))
+    }
+
+    forward! {
+        /// The future of [`acquire`](Self::acquire).
+        fn acquire_async(&self, n: usize) -> AcquireFut<'_>;
+        /// Takes `n` permits if they are available now.
+        fn try_acquire(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError>;
+        /// Adds `n` permits.
+        fn add_permits(&self, n: usize);
+        /// The number of permits available now.
+        fn available_permits(&self) -> usize;
+        /// Closes the semaphore: waiting and later acquisitions fail.
+        fn close(&self);
+        /// Whether the semaphore is closed.
+        fn is_closed(&self) -> bool;
     }
 }
 

@@ -2,10 +2,11 @@
 //! async tasks and plain threads alike, in any mix — a coroutine sends, a
 //! future receives, a thread waits on the lock a coroutine holds.
 //!
-//! Each type wraps the core's future-based primitive (all of whose methods
-//! remain available through `Deref`) and adds the waiting methods under the
-//! crate's naming rule: the plain name waits — suspending a coroutine or
-//! blocking a thread — and the `_async` name returns a future.
+//! Each type wraps the core's future-based primitive, has all of its
+//! methods as its own (and reaches it through `Deref` too), and adds the
+//! waiting methods under the crate's naming rule: the plain name waits —
+//! suspending a coroutine or blocking a thread — and the `_async` name
+//! returns a future.
 //!
 //! ```
 //! use xasync::sync::channel;
@@ -35,8 +36,9 @@ mod signals;
 pub use locks::{Mutex, RwLock, Semaphore};
 pub use signals::{Barrier, Condvar, Notify, WaitGroup};
 pub use xasync_core::sync::{
-    AcquireError, BarrierWaitResult, MutexGuard, RwLockReadGuard, RwLockWriteGuard,
-    SemaphorePermit, TryAcquireError,
+    AcquireError, AcquireFut, BarrierWaitFut, BarrierWaitResult, CondvarWaitFut, MutexGuard,
+    MutexLockFut, Notified, RwLockReadFut, RwLockReadGuard, RwLockWriteFut, RwLockWriteGuard,
+    SemaphorePermit, TryAcquireError, WaitGroupWaitFut,
 };
 
 /// Implements `Deref` to the wrapped core primitive and `Debug`.
@@ -57,3 +59,20 @@ macro_rules! wraps {
     };
 }
 pub(crate) use wraps;
+
+/// Declares inherent methods that forward to the same method of the
+/// wrapped core primitive (`self.0`), so that they show in the wrapper's
+/// own documentation and need no `Deref` to be found.
+macro_rules! forward {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident(&self $(, $arg:ident: $ty:ty)*) $(-> $ret:ty)?;
+    )*) => {$(
+        $(#[$doc])*
+        #[inline]
+        pub fn $name(&self $(, $arg: $ty)*) $(-> $ret)? {
+            self.0.$name($($arg),*)
+        }
+    )*};
+}
+pub(crate) use forward;

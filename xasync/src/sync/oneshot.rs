@@ -11,6 +11,7 @@ use crate::xawait;
 use std::time::Duration;
 use xasync_core::sync::oneshot as core_oneshot;
 
+pub use super::channel::RecvTimeoutError;
 pub use core_oneshot::{RecvError, Sender, TryRecvError};
 
 /// A oneshot channel.
@@ -31,12 +32,27 @@ impl<T> Receiver<T> {
         xawait(self.0)
     }
 
-    /// As [`recv`](Self::recv), giving up after `timeout` (the receiver
-    /// comes back in the error to try again).
-    pub fn recv_timeout(mut self, timeout: Duration) -> Result<T, Result<Self, RecvError>> {
+    /// As [`recv`](Self::recv), giving up after `timeout`: then the
+    /// receiver stays usable, to wait again. Once the value has been
+    /// received, or the sender dropped without sending, it fails with
+    /// [`RecvTimeoutError::Disconnected`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use xasync::sync::oneshot::{self, RecvTimeoutError};
+    ///
+    /// let (tx, mut rx) = oneshot::channel();
+    /// let short = Duration::from_millis(10);
+    /// assert_eq!(rx.recv_timeout(short), Err(RecvTimeoutError::Timeout));
+    /// tx.send(7).unwrap();
+    /// assert_eq!(rx.recv_timeout(short), Ok(7));
+    /// assert_eq!(rx.recv_timeout(short), Err(RecvTimeoutError::Disconnected));
+    /// ```
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         match xawait(timeout_async(timeout, &mut self.0)) {
-            Ok(result) => result.map_err(Err),
-            Err(_) => Err(Ok(self)),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(RecvError)) => Err(RecvTimeoutError::Disconnected),
+            Err(_) => Err(RecvTimeoutError::Timeout),
         }
     }
 

@@ -1,11 +1,13 @@
 //! Waiting for events: [`Notify`], [`Condvar`], [`WaitGroup`], [`Barrier`].
 
-use super::wraps;
+use super::{forward, wraps};
 use crate::time::timeout_async;
 use crate::xawait;
 use std::time::Duration;
 use xasync_core::sync as core_sync;
-use xasync_core::sync::{BarrierWaitResult, MutexGuard};
+use xasync_core::sync::{
+    BarrierWaitFut, BarrierWaitResult, CondvarWaitFut, MutexGuard, Notified, WaitGroupWaitFut,
+};
 
 /// Wakes waiters on demand. A [`notify_one`](core_sync::Notify::notify_one)
 /// with nobody waiting is remembered (one permit) for the next waiter.
@@ -39,8 +41,17 @@ impl Notify {
     }
 
     /// The future of [`wait`](Self::wait).
-    pub fn wait_async(&self) -> core_sync::Notified<'_> {
+    pub fn wait_async(&self) -> Notified<'_> {
         self.0.notified()
+    }
+
+    forward! {
+        /// Wakes one waiter, or stores a permit for the next one.
+        fn notify_one(&self);
+        /// Wakes every current waiter (stores no permit).
+        fn notify_all(&self);
+        /// The future of [`wait`](Self::wait) (the core's name).
+        fn notified(&self) -> Notified<'_>;
     }
 }
 
@@ -89,6 +100,19 @@ impl Condvar {
             Err(_) => (mutex.lock(), true),
         }
     }
+
+    /// The future of [`wait`](Self::wait).
+    #[inline]
+    pub fn wait_async<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> CondvarWaitFut<'_, 'a, T> {
+        self.0.wait_async(guard)
+    }
+
+    forward! {
+        /// Wakes one waiter.
+        fn notify_one(&self);
+        /// Wakes every waiter.
+        fn notify_all(&self);
+    }
 }
 
 /// Waits for a number of jobs to be done (Go's `sync.WaitGroup`).
@@ -117,6 +141,17 @@ impl WaitGroup {
     pub fn wait(&self) {
         xawait(self.0.wait_async())
     }
+
+    forward! {
+        /// The future of [`wait`](Self::wait).
+        fn wait_async(&self) -> WaitGroupWaitFut<'_>;
+        /// Adds `n` jobs to the count.
+        fn add(&self, n: usize);
+        /// Marks one job done; the waiters wake when the count reaches zero.
+        fn done(&self);
+        /// The current count.
+        fn count(&self) -> usize;
+    }
 }
 
 /// Makes `n` parties wait for each other; reusable.
@@ -143,6 +178,11 @@ impl Barrier {
     /// Waits until all parties arrived; exactly one of them is the leader.
     pub fn wait(&self) -> BarrierWaitResult {
         xawait(self.0.wait_async())
+    }
+
+    forward! {
+        /// The future of [`wait`](Self::wait).
+        fn wait_async(&self) -> BarrierWaitFut<'_>;
     }
 }
 
