@@ -1,11 +1,11 @@
 //! A reusable barrier for a fixed number of tasks.
 
-use super::waiters::{Key, Waiters, wake_all};
+use super::waiters::{Key, Waiters, poll_wait, wake_all};
 use crate::spin::SpinLock;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll, ready};
 
 /// Lets `n` tasks wait until all of them have arrived, then releases them
 /// together; it then starts over for the next round (generation).
@@ -112,50 +112,38 @@ impl Future for BarrierWaitFut<'_> {
         let this = &mut *self;
         assert!(!this.done, "BarrierWaitFut polled after completion");
         let barrier = this.barrier;
-        let mut spare = None;
-        let mut _old_waker: Option<Waker> = None;
-        loop {
-            let mut state = barrier.state.lock();
-            match this.round {
-                Some(round) if round != state.generation => {
-                    let key = this.key.take().expect("an arrival has a key");
-                    _old_waker = state.waiters.remove(key).waker;
-                    this.round = None;
-                    this.done = true;
-                    return Poll::Ready(BarrierWaitResult { leader: false });
+        let (leader, _old_waker) = ready!(poll_wait(
+            &barrier.state,
+            |s| &mut s.waiters,
+            &mut this.key,
+            &mut this.round,
+            cx.waker(),
+            |state, key, round| match *round {
+                Some(r) if r != state.generation => {
+                    let k = key.take().expect("an arrival has a key");
+                    *round = None;
+                    Some((false, state.waiters.remove(k).waker))
                 }
-                Some(_) => {}
+                Some(_) => None,
                 None if state.arrived + 1 == barrier.n => {
                     state.arrived = 0;
                     state.generation = state.generation.wrapping_add(1);
                     state.waiters.notify_all();
-                    drop(state);
-                    wake_all(&barrier.state, |s| &mut s.waiters);
-                    this.done = true;
-                    return Poll::Ready(BarrierWaitResult { leader: true });
+                    Some((true, None))
                 }
-                None => {}
-            }
-            match state
-                .waiters
-                .register(&mut this.key, cx.waker(), &mut spare, || ())
-            {
-                Ok(replaced) => {
-                    if this.round.is_none() {
-                        // Arrive only together with joining the line.
-                        state.arrived += 1;
-                        this.round = Some(state.generation);
-                    }
-                    drop(state);
-                    drop(replaced);
-                    return Poll::Pending;
-                }
-                Err(_) => {
-                    drop(state);
-                    spare = Some(cx.waker().clone());
-                }
-            }
+                None => None,
+            },
+            // Arrive only together with joining the line.
+            |state, round| {
+                state.arrived += 1;
+                *round = Some(state.generation);
+            },
+        ));
+        if leader {
+            wake_all(&barrier.state, |s| &mut s.waiters);
         }
+        this.done = true;
+        Poll::Ready(BarrierWaitResult { leader })
     }
 }
 

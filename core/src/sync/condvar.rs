@@ -1,12 +1,12 @@
 //! A condition variable for the asynchronous [`Mutex`].
 
 use super::mutex::{Mutex, MutexGuard, MutexLockFut};
-use super::waiters::{Key, Waiters, wake_all};
+use super::waiters::{Key, Waiters, poll_wait, wake_all};
 use crate::spin::SpinLock;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll, Waker, ready};
 
 /// A condition variable: lets a task holding a [`Mutex`] wait, with the
 /// mutex released, until another task notifies it.
@@ -123,32 +123,24 @@ impl<'a, T: ?Sized> Future for CondvarWaitFut<'_, 'a, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if this.relock.is_none() {
-            let mut spare = None;
-            loop {
-                let mut waiters = this.condvar.waiters.lock();
-                let key = this
-                    .key
-                    .take()
-                    .expect("CondvarWaitFut polled after completion");
-                if waiters.is_notified(&key) {
-                    let removed = waiters.remove(key);
-                    drop(waiters);
-                    drop(removed);
-                    break;
-                }
-                this.key = Some(key);
-                match waiters.register(&mut this.key, cx.waker(), &mut spare, || false) {
-                    Ok(replaced) => {
-                        drop(waiters);
-                        drop(replaced);
-                        return Poll::Pending;
+            let notified = poll_wait(
+                &this.condvar.waiters,
+                |w| w,
+                &mut this.key,
+                &mut (),
+                cx.waker(),
+                |waiters, key, ()| {
+                    let k = key.take().expect("CondvarWaitFut polled after completion");
+                    if waiters.is_notified(&k) {
+                        return Some(waiters.remove(k));
                     }
-                    Err(_) => {
-                        drop(waiters);
-                        spare = Some(cx.waker().clone());
-                    }
-                }
-            }
+                    *key = Some(k);
+                    None
+                },
+                |_, ()| unreachable!("a condvar waiter joins the line in wait_async"),
+            );
+            // The removed waiter, dropped unlocked.
+            drop(ready!(notified));
             this.relock = Some(this.mutex.lock_async());
         }
         let relock = this

@@ -1,11 +1,11 @@
 //! Wake one or all waiting tasks, without data.
 
-use super::waiters::{Key, Waiters, WakeList, wake_all};
+use super::waiters::{Key, Waiters, WakeList, poll_wait, wake_all};
 use crate::spin::SpinLock;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll, Waker, ready};
 
 /// Notifies waiting tasks: the building block for "wait until something
 /// changes".
@@ -134,44 +134,37 @@ impl Future for Notified<'_> {
         if this.done {
             return Poll::Ready(());
         }
-        let mut spare = None;
-        let mut _old_waker: Option<Waker> = None;
-        loop {
-            let mut state = this.notify.state.lock();
-            let broadcast = state.generation != this.generation;
-            match this.key.take() {
-                Some(key) if broadcast || state.waiters.is_notified(&key) => {
-                    _old_waker = state.waiters.remove(key).waker;
-                    this.done = true;
-                    return Poll::Ready(());
+        let generation = this.generation;
+        let finished = poll_wait(
+            &this.notify.state,
+            |s| &mut s.waiters,
+            &mut this.key,
+            &mut (),
+            cx.waker(),
+            |state, key, ()| {
+                let broadcast = state.generation != generation;
+                match key.take() {
+                    Some(k) if broadcast || state.waiters.is_notified(&k) => {
+                        Some(state.waiters.remove(k).waker)
+                    }
+                    Some(k) => {
+                        *key = Some(k);
+                        None
+                    }
+                    None if broadcast => Some(None),
+                    None if state.permit => {
+                        state.permit = false;
+                        Some(None)
+                    }
+                    None => None,
                 }
-                Some(key) => this.key = Some(key),
-                None if broadcast => {
-                    this.done = true;
-                    return Poll::Ready(());
-                }
-                None if state.permit => {
-                    state.permit = false;
-                    this.done = true;
-                    return Poll::Ready(());
-                }
-                None => {}
-            }
-            match state
-                .waiters
-                .register(&mut this.key, cx.waker(), &mut spare, || false)
-            {
-                Ok(replaced) => {
-                    drop(state);
-                    drop(replaced);
-                    return Poll::Pending;
-                }
-                Err(_) => {
-                    drop(state);
-                    spare = Some(cx.waker().clone());
-                }
-            }
-        }
+            },
+            |_, ()| false,
+        );
+        // The removed waiter's waker, dropped unlocked.
+        drop(ready!(finished));
+        this.done = true;
+        Poll::Ready(())
     }
 }
 

@@ -17,7 +17,7 @@
 //! or all of it if it had been served but not yet polled, through the same
 //! release path, so the permits go to the next waiter.
 
-use super::waiters::{Key, Waiters, WakeList, wake_all};
+use super::waiters::{Key, Waiters, WakeList, poll_wait, wake_all};
 use crate::spin::SpinLock;
 use core::task::{Context, Poll};
 
@@ -148,62 +148,51 @@ impl Acquire {
         sem: &RawSemaphore,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Closed>> {
-        let mut spare = None;
-        loop {
-            let mut state = sem.state.lock();
-            if let Some(key) = self.key.take() {
-                // Notified: either served (needs nothing more) or woken by
-                // `close`.
-                if state.waiters.is_notified(&key) || state.closed {
-                    let removed = state.waiters.remove(key);
-                    let result = if removed.data == 0 {
-                        Ok(())
-                    } else {
-                        // Whatever it had collected stays with the closed
-                        // semaphore, counted as available.
-                        state.available += self.n - removed.data;
-                        Err(Closed)
-                    };
-                    drop(state);
-                    drop(removed);
-                    return Poll::Ready(result);
+        let n = self.n;
+        poll_wait(
+            &sem.state,
+            |s| &mut s.waiters,
+            &mut self.key,
+            &mut (),
+            cx.waker(),
+            |state, key, ()| {
+                if let Some(k) = key.take() {
+                    // Notified: either served (needs nothing more) or woken
+                    // by `close`.
+                    if state.waiters.is_notified(&k) || state.closed {
+                        let removed = state.waiters.remove(k);
+                        let result = if removed.data == 0 {
+                            Ok(())
+                        } else {
+                            // Whatever it had collected stays with the
+                            // closed semaphore, counted as available.
+                            state.available += n - removed.data;
+                            Err(Closed)
+                        };
+                        return Some((result, Some(removed)));
+                    }
+                    *key = Some(k);
+                    None
+                } else if state.closed {
+                    Some((Err(Closed), None))
+                } else if state.available >= n && (n == 0 || state.waiters.is_empty()) {
+                    // Zero permits never wait; anything else waits its turn.
+                    state.available -= n;
+                    Some((Ok(()), None))
+                } else {
+                    None
                 }
-                self.key = Some(key);
-            } else {
-                if state.closed {
-                    return Poll::Ready(Err(Closed));
-                }
-                // Zero permits never wait; anything else waits its turn.
-                if state.available >= self.n && (self.n == 0 || state.waiters.is_empty()) {
-                    state.available -= self.n;
-                    return Poll::Ready(Ok(()));
-                }
-            }
-            let state_ref = &mut *state;
-            let available = &mut state_ref.available;
-            let n = self.n;
-            let registered =
-                state_ref
-                    .waiters
-                    .register(&mut self.key, cx.waker(), &mut spare, || {
-                        // Joining the line: take what there is now (only possible
-                        // when the line was empty, see the invariant).
-                        let taken = (*available).min(n);
-                        *available -= taken;
-                        n - taken
-                    });
-            match registered {
-                Ok(old) => {
-                    drop(state);
-                    drop(old);
-                    return Poll::Pending;
-                }
-                Err(_) => {
-                    drop(state);
-                    spare = Some(cx.waker().clone());
-                }
-            }
-        }
+            },
+            |state, ()| {
+                // Joining the line: take what there is now (only possible
+                // when the line was empty, see the invariant).
+                let taken = state.available.min(n);
+                state.available -= taken;
+                n - taken
+            },
+        )
+        // The removed waiter is dropped unlocked.
+        .map(|(result, _removed)| result)
     }
 
     /// Leaves the line if waiting, giving back what was collected. Call from

@@ -1,11 +1,11 @@
 //! Wait for a counted set of jobs, Go style.
 
-use super::waiters::{Key, Waiters, wake_all};
+use super::waiters::{Key, Waiters, poll_wait, wake_all};
 use crate::spin::SpinLock;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 
 /// A counter of outstanding jobs that tasks can wait on, like Go's
 /// `sync.WaitGroup`: [`add`](Self::add) before starting jobs,
@@ -125,34 +125,27 @@ impl Future for WaitGroupWaitFut<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let mut spare = None;
-        let mut _old_waker: Option<Waker> = None;
-        loop {
-            let mut state = this.group.state.lock();
-            match this.key.take() {
-                Some(key) if state.count == 0 || state.waiters.is_notified(&key) => {
-                    _old_waker = state.waiters.remove(key).waker;
-                    return Poll::Ready(());
+        poll_wait(
+            &this.group.state,
+            |s| &mut s.waiters,
+            &mut this.key,
+            &mut (),
+            cx.waker(),
+            |state, key, ()| match key.take() {
+                Some(k) if state.count == 0 || state.waiters.is_notified(&k) => {
+                    Some(state.waiters.remove(k).waker)
                 }
-                Some(key) => this.key = Some(key),
-                None if state.count == 0 => return Poll::Ready(()),
-                None => {}
-            }
-            match state
-                .waiters
-                .register(&mut this.key, cx.waker(), &mut spare, || ())
-            {
-                Ok(replaced) => {
-                    drop(state);
-                    drop(replaced);
-                    return Poll::Pending;
+                Some(k) => {
+                    *key = Some(k);
+                    None
                 }
-                Err(_) => {
-                    drop(state);
-                    spare = Some(cx.waker().clone());
-                }
-            }
-        }
+                None if state.count == 0 => Some(None),
+                None => None,
+            },
+            |_, ()| (),
+        )
+        // The removed waiter's waker is dropped unlocked.
+        .map(drop)
     }
 }
 

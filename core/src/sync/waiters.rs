@@ -36,15 +36,18 @@
 //!   primitive's own state (a generation, a closed flag) tells its future
 //!   that it may finish, and the waker follows shortly.
 //! * Wakers are cloned, woken and dropped only with the lock released:
-//!   [`register`](Waiters::register) asks for a clone made outside the lock,
-//!   and every waker leaving the queue is handed back to the caller.
+//!   [`poll_wait`] clones outside the lock, and every waker leaving the
+//!   queue is handed back to the caller.
+//!
+//! Every waiting future polls through [`poll_wait`]: look at the state,
+//! finish or stay in line.
 //!
 //! [`notify_all`]: Waiters::notify_all
 
 use crate::spin::SpinLock;
 use alloc::vec::Vec;
 use core::mem::{self, MaybeUninit};
-use core::task::Waker;
+use core::task::{Poll, Waker};
 
 /// Sentinel index of the line.
 const LINE: usize = usize::MAX;
@@ -90,11 +93,6 @@ pub(crate) struct Removed<D> {
     /// Whether a notifier had unlinked the waiter.
     pub(crate) notified: bool,
 }
-
-/// [`Waiters::register`] needs a clone of the waker, which must be made with
-/// the lock released (cloning runs executor code).
-#[derive(Debug)]
-pub(crate) struct NeedWaker;
 
 /// A FIFO queue of waiting futures; see the [module docs](self).
 #[derive(Debug)]
@@ -152,37 +150,19 @@ impl<D: Default> Waiters<D> {
         Key(index)
     }
 
-    /// Makes sure the waiter `key` will wake `waker`; if `key` is `None`,
-    /// joins the line (with the data `data()`) and stores the new key.
-    ///
-    /// Call with the lock held, after checking that the future cannot finish
-    /// now. Returns the replaced waker, to drop after unlocking. Needs a clone
-    /// of `waker` when joining or when the stored waker would wake another
-    /// task: it then takes it from `spare`, or if `spare` is empty returns
-    /// [`NeedWaker`], and the caller unlocks, clones into `spare`, locks and
-    /// starts over (the state may have changed meanwhile).
-    pub(crate) fn register(
-        &mut self,
-        key: &mut Option<Key>,
-        waker: &Waker,
-        spare: &mut Option<Waker>,
-        data: impl FnOnce() -> D,
-    ) -> Result<Option<Waker>, NeedWaker> {
-        match key {
-            Some(key) => {
-                let slot = &mut self.slots[key.0];
-                if slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                    return Ok(None);
-                }
-                let new = spare.take().ok_or(NeedWaker)?;
-                Ok(slot.waker.replace(new))
-            }
-            None => {
-                let new = spare.take().ok_or(NeedWaker)?;
-                *key = Some(self.push(Some(new), data()));
-                Ok(None)
-            }
-        }
+    /// Whether the waiter `key` already holds a waker that wakes the same
+    /// task as `waker`.
+    fn wakes(&self, key: &Key, waker: &Waker) -> bool {
+        self.slots[key.0]
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+    }
+
+    /// Gives the waiter `key` a new waker; returns the old one, to drop
+    /// after unlocking.
+    fn replace_waker(&mut self, key: &Key, waker: Waker) -> Option<Waker> {
+        self.slots[key.0].waker.replace(waker)
     }
 
     /// Leaves the queue: unlinks the waiter if it is still linked and frees
@@ -291,6 +271,57 @@ impl<D: Default> Waiters<D> {
                 _ => unreachable!("linking through an unlinked slot"),
             },
         }
+    }
+}
+
+/// One poll of a waiting future: the protocol every primitive shares.
+///
+/// With `lock` held, `look` decides from the state (and from the future's
+/// `key`, taking it back when the future leaves the line) whether the
+/// future finishes now: `Some(output)`. If not, the future must be in the
+/// line of `waiters` with a waker for this task: joining computes the
+/// waiter's data with `join` (which may update the state, e.g. take what
+/// is available), and a waker that would wake another task is replaced.
+/// Both need a clone of the waker, which must be made with the lock
+/// released (cloning runs executor code): the poll then unlocks, clones,
+/// and looks again, as the state may have changed meanwhile.
+///
+/// `ctx` is the part of the future that both `look` and `join` need. The
+/// output is returned after unlocking, so it may carry what has to be
+/// dropped without the lock (a removed waiter's waker).
+pub(crate) fn poll_wait<S, D: Default, C, T>(
+    lock: &SpinLock<S>,
+    waiters: impl Fn(&mut S) -> &mut Waiters<D>,
+    key: &mut Option<Key>,
+    ctx: &mut C,
+    waker: &Waker,
+    mut look: impl FnMut(&mut S, &mut Option<Key>, &mut C) -> Option<T>,
+    join: impl FnOnce(&mut S, &mut C) -> D,
+) -> Poll<T> {
+    let mut spare: Option<Waker> = None;
+    loop {
+        let mut state = lock.lock();
+        if let Some(output) = look(&mut state, key, ctx) {
+            drop(state);
+            return Poll::Ready(output);
+        }
+        let replaced = match (&*key, spare.take()) {
+            (Some(k), _) if waiters(&mut state).wakes(k, waker) => None,
+            (Some(k), Some(new)) => waiters(&mut state).replace_waker(k, new),
+            (None, Some(new)) => {
+                let data = join(&mut state, ctx);
+                *key = Some(waiters(&mut state).push(Some(new), data));
+                None
+            }
+            (_, None) => {
+                drop(state);
+                spare = Some(waker.clone());
+                continue;
+            }
+        };
+        drop(state);
+        drop(replaced);
+        return Poll::Pending;
     }
 }
 
@@ -450,32 +481,34 @@ mod tests {
     // Miri gives each use of a vtable its own address, so `will_wake` does
     // not recognize a clone there.
     #[cfg_attr(miri, ignore = "will_wake does not recognize clones under Miri")]
-    fn register_asks_for_a_clone_only_when_needed() {
+    fn poll_wait_joins_once_and_keeps_the_latest_waker() {
         let (_, a) = counter();
         let (_, b) = counter();
-        let mut w = Waiters::<u32>::new();
+        let lock = SpinLock::new(Waiters::<u32>::new());
         let mut key = None;
-        let mut spare = None;
-        assert!(w.register(&mut key, &a, &mut spare, || 7).is_err());
-        assert!(key.is_none());
-        spare = Some(a.clone());
-        assert!(
-            w.register(&mut key, &a, &mut spare, || 7)
-                .unwrap()
-                .is_none()
-        );
+        let mut joins = 0;
+        let mut poll = |key: &mut Option<Key>, waker: &Waker, ready: bool| {
+            poll_wait(
+                &lock,
+                |w| w,
+                key,
+                &mut joins,
+                waker,
+                |_, _, _| ready.then_some("done"),
+                |_, joins| {
+                    *joins += 1;
+                    7
+                },
+            )
+        };
+        assert!(poll(&mut key, &a, false).is_pending());
+        assert!(poll(&mut key, &a, false).is_pending());
+        // Another task polls: its waker replaces the first.
+        assert!(poll(&mut key, &b, false).is_pending());
+        assert_eq!(poll(&mut key, &b, true), Poll::Ready("done"));
+        assert_eq!(joins, 1, "joined the line once");
+        let mut w = lock.lock();
         assert_eq!(w.first_mut(), Some(&mut 7));
-        // Same task: nothing to clone.
-        assert!(
-            w.register(&mut key, &a, &mut spare, || 0)
-                .unwrap()
-                .is_none()
-        );
-        // Another task: the old waker comes back to be dropped outside.
-        assert!(w.register(&mut key, &b, &mut spare, || 0).is_err());
-        spare = Some(b.clone());
-        let old = w.register(&mut key, &b, &mut spare, || 0).unwrap();
-        assert!(old.unwrap().will_wake(&a));
         assert!(w.remove(key.unwrap()).waker.unwrap().will_wake(&b));
     }
 

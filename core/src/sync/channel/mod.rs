@@ -49,7 +49,7 @@ mod state;
 
 pub use error::{RecvError, SendError, TryRecvError, TrySendError};
 
-use super::waiters::{Key, WakeList, wake_all};
+use super::waiters::{Key, WakeList, poll_wait, wake_all};
 use crate::spin::SpinLock;
 use alloc::sync::Arc;
 use core::fmt;
@@ -290,44 +290,36 @@ fn poll_recv<T>(
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, RecvError>> {
     let mut wakers = WakeList::new();
-    let mut spare = None;
+    // A removed waiter's waker, dropped unlocked.
     let mut _old_waker: Option<Waker> = None;
-    loop {
-        let mut state = chan.state.lock();
-        if let Some(k) = key.take() {
-            if state.receiving.is_notified(&k) || state.senders == 0 {
-                let removed = state.receiving.remove(k);
-                _old_waker = removed.waker;
-                if let Some(value) = removed.data {
-                    return Poll::Ready(Ok(value));
+    poll_wait(
+        &chan.state,
+        |s| &mut s.receiving,
+        key,
+        &mut (),
+        cx.waker(),
+        |state, key, ()| {
+            if let Some(k) = key.take() {
+                if state.receiving.is_notified(&k) || state.senders == 0 {
+                    let removed = state.receiving.remove(k);
+                    _old_waker = removed.waker;
+                    if let Some(value) = removed.data {
+                        return Some(Ok(value));
+                    }
+                    // Woken because the senders are gone: take what is left.
+                } else {
+                    *key = Some(k);
+                    return None;
                 }
-                // Woken because the senders are gone: take what is left.
-            } else {
-                *key = Some(k);
             }
-        }
-        if key.is_none() {
             match state.try_recv(&mut wakers) {
-                Ok(value) => return Poll::Ready(Ok(value)),
-                Err(TryRecvError::Disconnected) => return Poll::Ready(Err(RecvError)),
-                Err(TryRecvError::Empty) => {}
+                Ok(value) => Some(Ok(value)),
+                Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
+                Err(TryRecvError::Empty) => None,
             }
-        }
-        match state
-            .receiving
-            .register(key, cx.waker(), &mut spare, || None)
-        {
-            Ok(replaced) => {
-                drop(state);
-                drop(replaced);
-                return Poll::Pending;
-            }
-            Err(_) => {
-                drop(state);
-                spare = Some(cx.waker().clone());
-            }
-        }
-    }
+        },
+        |_, ()| None,
+    )
 }
 
 /// Leaves the line of receivers, passing on a value handed over meanwhile.
@@ -379,46 +371,40 @@ impl<T> Future for SendFut<'_, T> {
         let this = &mut *self;
         let chan = &*this.sender.chan;
         let mut wakers = WakeList::new();
-        let mut spare = None;
+        // A removed waiter's waker, dropped unlocked.
         let mut _old_waker: Option<Waker> = None;
-        loop {
-            let mut state = chan.state.lock();
-            if let Some(key) = this.key.take() {
-                if state.sending.is_notified(&key) || state.receivers == 0 {
-                    let removed = state.sending.remove(key);
-                    _old_waker = removed.waker;
-                    return Poll::Ready(match removed.data {
-                        None => Ok(()),
-                        Some(value) => Err(SendError(value)),
-                    });
-                }
-                this.key = Some(key);
-            } else {
-                let value = this.value.take().expect("SendFut polled after completion");
-                match state.try_send(value, &mut wakers) {
-                    Ok(()) => return Poll::Ready(Ok(())),
-                    Err(TrySendError::Disconnected(value)) => {
-                        return Poll::Ready(Err(SendError(value)));
+        poll_wait(
+            &chan.state,
+            |s| &mut s.sending,
+            &mut this.key,
+            &mut this.value,
+            cx.waker(),
+            |state, key, value| {
+                if let Some(k) = key.take() {
+                    if state.sending.is_notified(&k) || state.receivers == 0 {
+                        let removed = state.sending.remove(k);
+                        _old_waker = removed.waker;
+                        return Some(match removed.data {
+                            None => Ok(()),
+                            Some(value) => Err(SendError(value)),
+                        });
                     }
-                    Err(TrySendError::Full(value)) => this.value = Some(value),
+                    *key = Some(k);
+                    return None;
                 }
-            }
-            let value = &mut this.value;
-            match state
-                .sending
-                .register(&mut this.key, cx.waker(), &mut spare, || value.take())
-            {
-                Ok(replaced) => {
-                    drop(state);
-                    drop(replaced);
-                    return Poll::Pending;
+                let v = value.take().expect("SendFut polled after completion");
+                match state.try_send(v, &mut wakers) {
+                    Ok(()) => Some(Ok(())),
+                    Err(TrySendError::Disconnected(v)) => Some(Err(SendError(v))),
+                    Err(TrySendError::Full(v)) => {
+                        *value = Some(v);
+                        None
+                    }
                 }
-                Err(_) => {
-                    drop(state);
-                    spare = Some(cx.waker().clone());
-                }
-            }
-        }
+            },
+            // The value waits in the waiter's slot.
+            |_, value| value.take(),
+        )
     }
 }
 
