@@ -1,0 +1,121 @@
+//! Sleeps: `nanosleep`, `clock_nanosleep`, `usleep`, `sleep`. In a
+//! coroutine they suspend it on its worker's timers (a zero duration
+//! yields to the worker's other coroutines); a coroutine is never
+//! interrupted by a signal, so they return 0 and leave the remainder alone.
+
+use super::fail;
+use super::real::call;
+use crate::context::{self, Caller};
+use libc::{c_int, c_uint, clockid_t, timespec, useconds_t};
+use std::time::Duration;
+
+/// Sleeps a coroutine for `duration`; false (the caller makes the real
+/// call) outside coroutines.
+fn coroutine_sleep(duration: Duration) -> bool {
+    if !matches!(context::caller(), Caller::Coroutine(_)) {
+        return false;
+    }
+    if duration.is_zero() {
+        crate::yield_now();
+    } else {
+        crate::time::sleep(duration);
+    }
+    true
+}
+
+/// A valid `timespec` as a duration (`None`: `EINVAL`).
+fn duration_of(ts: &timespec) -> Option<Duration> {
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec)
+        .ok()
+        .filter(|&n| n < 1_000_000_000)?;
+    Some(Duration::new(secs, nanos))
+}
+
+/// The hooked `nanosleep(2)` (what `std::thread::sleep` calls).
+///
+/// # Safety
+///
+/// As `nanosleep(2)`'s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
+    if !matches!(context::caller(), Caller::Coroutine(_)) || req.is_null() {
+        // SAFETY: the caller's arguments, passed on.
+        return unsafe { call::nanosleep(req, rem) };
+    }
+    // SAFETY: the caller's request, not null.
+    match duration_of(unsafe { &*req }) {
+        Some(duration) => {
+            coroutine_sleep(duration);
+            0
+        }
+        None => fail(libc::EINVAL),
+    }
+}
+
+/// The hooked `clock_nanosleep(2)`: relative sleeps, and absolute ones
+/// (`TIMER_ABSTIME`) measured on their clock. Returns the error number.
+///
+/// # Safety
+///
+/// As `clock_nanosleep(2)`'s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn clock_nanosleep(
+    clock: clockid_t,
+    flags: c_int,
+    req: *const timespec,
+    rem: *mut timespec,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    let real = || unsafe { call::clock_nanosleep(clock, flags, req, rem) };
+    if !matches!(context::caller(), Caller::Coroutine(_)) || req.is_null() {
+        return real();
+    }
+    // SAFETY: the caller's request, not null.
+    let Some(mut duration) = duration_of(unsafe { &*req }) else {
+        return libc::EINVAL;
+    };
+    if flags & libc::TIMER_ABSTIME != 0 {
+        let mut now = timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid timespec to fill.
+        if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
+            // Not a clock to sleep on (a CPU-time clock): the kernel says.
+            return real();
+        }
+        let now = duration_of(&now).unwrap_or_default();
+        duration = duration.saturating_sub(now);
+    }
+    coroutine_sleep(duration);
+    0
+}
+
+/// The hooked `usleep(3)`.
+///
+/// # Safety
+///
+/// As `usleep(3)`'s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usleep(usec: useconds_t) -> c_int {
+    if coroutine_sleep(Duration::from_micros(usec.into())) {
+        return 0;
+    }
+    // SAFETY: the caller's argument, passed on.
+    unsafe { call::usleep(usec) }
+}
+
+/// The hooked `sleep(3)`.
+///
+/// # Safety
+///
+/// As `sleep(3)`'s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
+    if coroutine_sleep(Duration::from_secs(seconds.into())) {
+        return 0;
+    }
+    // SAFETY: the caller's argument, passed on.
+    unsafe { call::sleep(seconds) }
+}
