@@ -132,7 +132,12 @@ fn slot(fd: RawFd, create: bool) -> Option<&'static Slot> {
         if !create {
             return None;
         }
-        let fresh = Box::into_raw(Box::new([const { Mutex::new(None) }; CHUNK]));
+        // Built on the heap: a coroutine's stack may be too small for it.
+        let fresh: Box<[Slot]> = (0..CHUNK).map(|_| Mutex::new(None)).collect();
+        let Ok(fresh) = Box::<[Slot; CHUNK]>::try_from(fresh) else {
+            unreachable!("CHUNK slots were made")
+        };
+        let fresh = Box::into_raw(fresh);
         slots = match chunk.compare_exchange(
             ptr::null_mut(),
             fresh,
