@@ -1,0 +1,280 @@
+//! Feature `hook`: the emulated calls keep the semantics of the real ones
+//! (non-blocking mode as the user set it, timeouts, whole writes, errno,
+//! descriptor numbers), and only coroutines wait at the hooks: plain
+//! threads and code inside `Future::poll` get the real calls.
+#![cfg(all(feature = "hook", target_os = "linux"))]
+
+use std::future::poll_fn;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+use xasync::{Runtime, xawait};
+
+fn one_worker() -> Runtime {
+    Runtime::builder().workers(1).build().unwrap()
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap()
+}
+
+fn nonblocking_flag(fd: i32) -> bool {
+    // SAFETY: F_GETFL on an open descriptor.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    assert!(flags >= 0);
+    flags & libc::O_NONBLOCK != 0
+}
+
+/// Counts in a coroutine every millisecond: shows whether the worker ran
+/// other coroutines while one waited.
+fn ticker(runtime: &Runtime) -> (Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicUsize::new(0));
+    let (t, s) = (ticks.clone(), stop.clone());
+    drop(runtime.xasync(move || {
+        while s.load(Ordering::Relaxed) == 0 {
+            xasync::time::sleep(Duration::from_millis(1));
+            t.fetch_add(1, Ordering::Relaxed);
+        }
+    }));
+    (ticks, stop)
+}
+
+#[test]
+fn user_nonblocking_gets_eagain_in_a_coroutine() {
+    let runtime = one_worker();
+    xawait(runtime.xasync(|| {
+        let (mut a, _b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap(); // ioctl(FIONBIO)
+        let error = a.read(&mut [0; 8]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::WouldBlock);
+        // The same with fcntl(F_SETFL, O_NONBLOCK) on a fresh one.
+        let (mut c, _d) = UnixStream::pair().unwrap();
+        let fd = c.as_raw_fd();
+        // SAFETY: F_GETFL/F_SETFL on an open descriptor.
+        unsafe {
+            libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+            )
+        };
+        let error = c.read(&mut [0; 8]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::WouldBlock);
+    }));
+}
+
+#[test]
+fn f_getfl_reports_what_the_user_set() {
+    let runtime = one_worker();
+    xawait(runtime.xasync(|| {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        b.write_all(b"x").unwrap();
+        a.read_exact(&mut [0; 1]).unwrap(); // the hooks make it non-blocking
+        assert!(!nonblocking_flag(fd), "the user did not set O_NONBLOCK");
+        a.set_nonblocking(true).unwrap();
+        assert!(nonblocking_flag(fd));
+        a.set_nonblocking(false).unwrap();
+        assert!(!nonblocking_flag(fd));
+        // SAFETY: F_GETFL/F_SETFL on an open descriptor.
+        unsafe {
+            libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+            )
+        };
+        assert!(nonblocking_flag(fd));
+        // SAFETY: as above.
+        unsafe {
+            libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                libc::fcntl(fd, libc::F_GETFL) & !libc::O_NONBLOCK,
+            )
+        };
+        assert!(!nonblocking_flag(fd));
+        // Blocking again for the user: a read waits for data.
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            b.write_all(b"y").unwrap();
+            b
+        });
+        let mut byte = [0; 1];
+        a.read_exact(&mut byte).unwrap();
+        assert_eq!(&byte, b"y");
+        drop(writer.join().unwrap());
+    }));
+}
+
+#[test]
+fn so_rcvtimeo_times_out_with_eagain_and_suspends() {
+    let runtime = one_worker();
+    let (ticks, stop) = ticker(&runtime);
+    xawait(runtime.xasync(move || {
+        let (mut a, _b) = UnixStream::pair().unwrap();
+        a.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let before = ticks.load(Ordering::Relaxed);
+        let start = Instant::now();
+        let error = a.read(&mut [0; 8]).unwrap_err();
+        let took = start.elapsed();
+        // Linux reports a receive timeout as EAGAIN (WouldBlock).
+        assert_eq!(error.kind(), ErrorKind::WouldBlock);
+        assert!(took >= Duration::from_millis(100), "{took:?}");
+        assert!(
+            ticks.load(Ordering::Relaxed) > before,
+            "the worker ran nothing else while the read waited"
+        );
+        stop.store(1, Ordering::Relaxed);
+    }));
+}
+
+#[test]
+fn a_large_write_to_a_slow_reader_is_written_whole() {
+    const LEN: usize = 4 << 20;
+    let runtime = one_worker();
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut got = 0;
+        let mut buf = vec![0; 64 << 10];
+        while got < LEN {
+            std::thread::sleep(Duration::from_millis(1));
+            got += b.read(&mut buf).unwrap();
+        }
+        got
+    });
+    let written = xawait(runtime.xasync(move || {
+        // One write(2) call: blocking semantics write all of it.
+        a.write(&vec![7; LEN]).unwrap()
+    }));
+    assert_eq!(written, LEN);
+    assert_eq!(reader.join().unwrap(), LEN);
+}
+
+#[test]
+fn errno_is_the_real_calls_on_a_plain_thread() {
+    let mut buf = [0u8; 4];
+    // SAFETY: reads into a valid buffer; -1 is no descriptor.
+    let got = unsafe { libc::read(-1, buf.as_mut_ptr().cast(), buf.len()) };
+    assert_eq!((got, errno()), (-1, libc::EBADF));
+    let (a, _b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    // SAFETY: as above, on an open, empty, non-blocking socket.
+    let got = unsafe { libc::read(a.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    assert_eq!((got, errno()), (-1, libc::EAGAIN));
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 2_000_000_000,
+    };
+    // SAFETY: valid timespecs.
+    let got = unsafe { libc::nanosleep(&ts, &mut ts) };
+    assert_eq!((got, errno()), (-1, libc::EINVAL));
+}
+
+#[test]
+fn a_closed_number_is_reused_cleanly() {
+    let runtime = one_worker();
+    xawait(runtime.xasync(|| {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let number = a.as_raw_fd();
+        let peer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            b.write_all(b"1").unwrap();
+            b
+        });
+        a.read_exact(&mut [0; 1]).unwrap(); // waited: registered
+        drop(a);
+        drop(peer.join().unwrap());
+        // The lowest free numbers: the closed one comes back.
+        let (mut c, mut d) = UnixStream::pair().unwrap();
+        assert!(c.as_raw_fd() == number || d.as_raw_fd() == number);
+        if d.as_raw_fd() == number {
+            std::mem::swap(&mut c, &mut d);
+        }
+        let peer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            d.write_all(b"2").unwrap();
+            d
+        });
+        let mut byte = [0; 1];
+        c.read_exact(&mut byte).unwrap(); // waits on the new registration
+        assert_eq!(&byte, b"2");
+        drop(peer.join().unwrap());
+    }));
+}
+
+#[test]
+fn close_wakes_a_coroutine_waiting_on_the_descriptor() {
+    let runtime = one_worker();
+    let (a, _b) = UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let reader = runtime.xasync(move || {
+        let mut buf = [0u8; 1];
+        // SAFETY: a valid buffer; the descriptor is closed under it.
+        let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), 1) };
+        (got, errno())
+    });
+    xawait(runtime.xasync(move || {
+        xasync::time::sleep(Duration::from_millis(20));
+        drop(a);
+    }));
+    assert_eq!(xawait(reader), (-1, libc::EBADF));
+}
+
+#[test]
+fn a_plain_thread_blocks_on_a_socket_a_coroutine_used() {
+    let runtime = one_worker();
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let a = xawait(runtime.xasync(move || {
+        b.write_all(b"x").unwrap();
+        a.read_exact(&mut [0; 1]).unwrap(); // non-blocking from now on
+        (a, b)
+    }));
+    let (mut a, mut b) = a;
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        b.write_all(b"y").unwrap();
+        b
+    });
+    let mut byte = [0; 1];
+    a.read_exact(&mut byte).unwrap(); // blocks, as the user expects
+    assert_eq!(&byte, b"y");
+    drop(writer.join().unwrap());
+}
+
+#[test]
+fn code_inside_future_poll_gets_the_real_sleep() {
+    let runtime = one_worker();
+    let (ticks, stop) = ticker(&runtime);
+    xawait(runtime.xasync(move || {
+        xasync::time::sleep(Duration::from_millis(5));
+        let before = ticks.load(Ordering::Relaxed);
+        xawait(poll_fn(|_| {
+            std::thread::sleep(Duration::from_millis(50)); // blocks the worker
+            Poll::Ready(())
+        }));
+        assert_eq!(
+            ticks.load(Ordering::Relaxed),
+            before,
+            "nothing ran meanwhile"
+        );
+        stop.store(1, Ordering::Relaxed);
+    }));
+}
+
+#[test]
+fn an_async_task_gets_the_real_sleep() {
+    let runtime = one_worker();
+    let took = xawait(runtime.spawn(async {
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_millis(30));
+        start.elapsed()
+    }));
+    assert!(took >= Duration::from_millis(30));
+}
