@@ -75,10 +75,10 @@ macro_rules! real {
                     if f.is_null() {
                         f = super::resolve(&super::$name, concat!(stringify!($name), "\0").as_bytes());
                     }
+                    type Real = unsafe extern "C" fn($($ty),* $(, $variadic)?) -> $ret;
                     // SAFETY: `f` is the address of the libc function of
-                    // this name, whose C signature this one spells.
-                    let f: unsafe extern "C" fn($($ty),* $(, $variadic)?) -> $ret =
-                        unsafe { std::mem::transmute(f) };
+                    // this name, whose C signature `Real` spells.
+                    let f = unsafe { std::mem::transmute::<*mut c_void, Real>(f) };
                     // SAFETY: the caller upholds the function's contract.
                     unsafe { f($($arg),*) }
                 }
