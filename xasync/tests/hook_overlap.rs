@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use xasync::{Runtime, xawait};
@@ -117,10 +118,20 @@ impl RedisServer {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--maxclients", "1000"])
-            .stdout(Stdio::null())
+            .stdout(Stdio::null());
+        // SAFETY: prctl is async-signal-safe. The server dies with this
+        // thread, even if the test process crashes.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            })
+        };
+        let child = command
             .spawn()
             .expect("redis-server must be installed (apt-get install redis-server)");
         let server = RedisServer { child, port };
