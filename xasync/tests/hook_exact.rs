@@ -278,3 +278,32 @@ fn an_async_task_gets_the_real_sleep() {
     }));
     assert!(took >= Duration::from_millis(30));
 }
+
+#[test]
+fn a_coroutine_cancelled_in_a_hooked_read_gets_ecanceled() {
+    let runtime = one_worker();
+    let (seen, saw) = std::sync::mpsc::channel();
+    let (a, _b) = UnixStream::pair().unwrap();
+    let started = runtime.xasync(move || {
+        let mut a = a;
+        let got = a.read(&mut [0; 8]); // nothing comes
+        seen.send(got.map_err(|e| e.raw_os_error())).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    started.cancel();
+    // The cancellation does not unwind through the hook (that would abort
+    // the process): the read fails and the coroutine returns.
+    assert_eq!(saw.recv().unwrap(), Err(Some(libc::ECANCELED)));
+    runtime.shutdown();
+}
+
+#[test]
+fn shutdown_ends_coroutines_sleeping_in_std() {
+    let runtime = one_worker();
+    let sleepers: Vec<_> = (0..3)
+        .map(|_| runtime.xasync(|| std::thread::sleep(Duration::from_secs(3600))))
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    drop(sleepers);
+    runtime.shutdown(); // would wait an hour if the sleeps went on
+}

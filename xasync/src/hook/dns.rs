@@ -3,7 +3,7 @@
 //! calls, which no hook sees), so only the coroutine waits.
 
 use super::real::call;
-use super::{errno, set_errno};
+use super::{errno, set_errno, wait};
 use crate::context::{self, Caller};
 use libc::{addrinfo, c_char, c_int};
 use std::ffi::{CStr, CString};
@@ -20,10 +20,11 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const addrinfo,
     res: *mut *mut addrinfo,
 ) -> c_int {
-    if !matches!(context::caller(), Caller::Coroutine(_)) || res.is_null() {
+    let coroutine = match context::caller() {
+        Caller::Coroutine(coroutine) if !res.is_null() => coroutine,
         // SAFETY: the caller's arguments, passed on.
-        return unsafe { call::getaddrinfo(node, service, hints, res) };
-    }
+        _ => return unsafe { call::getaddrinfo(node, service, hints, res) },
+    };
     // Owned copies for the pool thread.
     // SAFETY: non-null strings are the caller's NUL-terminated ones.
     let owned =
@@ -36,7 +37,7 @@ pub unsafe extern "C" fn getaddrinfo(
         let h = &*hints;
         [h.ai_flags, h.ai_family, h.ai_socktype, h.ai_protocol]
     });
-    let (status, list, error) = crate::blocking(move || {
+    let lookup = crate::Handle::current().blocking(move || {
         let hints = hints.map(|[flags, family, socktype, protocol]| {
             // SAFETY: all-zero is a valid addrinfo (null pointers).
             let mut h: addrinfo = unsafe { std::mem::zeroed() };
@@ -58,6 +59,12 @@ pub unsafe extern "C" fn getaddrinfo(
         // The list is the caller's to free; an address, to cross threads.
         (status, list as usize, errno())
     });
+    // Cancelled meanwhile: the lookup finishes on the pool (its list is
+    // not freed) and the call fails.
+    let Some((status, list, error)) = wait::suspend(coroutine, lookup) else {
+        set_errno(libc::ECANCELED);
+        return libc::EAI_SYSTEM;
+    };
     // SAFETY: the caller's place for the result.
     unsafe { *res = list as *mut addrinfo };
     set_errno(error);

@@ -1,26 +1,41 @@
 //! Sleeps: `nanosleep`, `clock_nanosleep`, `usleep`, `sleep`. In a
 //! coroutine they suspend it on its worker's timers (a zero duration
 //! yields to the worker's other coroutines); a coroutine is never
-//! interrupted by a signal, so they return 0 and leave the remainder alone.
+//! interrupted by a signal, so they return 0 and leave the remainder alone
+//! — unless the coroutine is cancelled while it sleeps: then they fail with
+//! `ECANCELED` (see `wait::suspend`).
 
 use super::fail;
 use super::real::call;
+use super::wait;
 use crate::context::{self, Caller};
 use libc::{c_int, c_uint, clockid_t, timespec, useconds_t};
 use std::time::Duration;
 
-/// Sleeps a coroutine for `duration`; false (the caller makes the real
-/// call) outside coroutines.
-fn coroutine_sleep(duration: Duration) -> bool {
-    if !matches!(context::caller(), Caller::Coroutine(_)) {
-        return false;
-    }
-    if duration.is_zero() {
-        crate::yield_now();
+/// How a coroutine's sleep went.
+enum Slept {
+    /// Not in a coroutine: the caller makes the real call.
+    NotHere,
+    /// The whole duration.
+    Done,
+    /// The coroutine was cancelled meanwhile.
+    Cancelled,
+}
+
+/// Sleeps a coroutine for `duration`.
+fn coroutine_sleep(duration: Duration) -> Slept {
+    let Caller::Coroutine(coroutine) = context::caller() else {
+        return Slept::NotHere;
+    };
+    let slept = if duration.is_zero() {
+        wait::suspend(coroutine, crate::yield_now_async())
     } else {
-        crate::time::sleep(duration);
+        wait::suspend(coroutine, crate::time::sleep_async(duration))
+    };
+    match slept {
+        Some(()) => Slept::Done,
+        None => Slept::Cancelled,
     }
-    true
 }
 
 /// A valid `timespec` as a duration (`None`: `EINVAL`).
@@ -45,10 +60,10 @@ pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> 
     }
     // SAFETY: the caller's request, not null.
     match duration_of(unsafe { &*req }) {
-        Some(duration) => {
-            coroutine_sleep(duration);
-            0
-        }
+        Some(duration) => match coroutine_sleep(duration) {
+            Slept::Cancelled => fail(libc::ECANCELED),
+            Slept::Done | Slept::NotHere => 0,
+        },
         None => fail(libc::EINVAL),
     }
 }
@@ -88,8 +103,10 @@ pub unsafe extern "C" fn clock_nanosleep(
         let now = duration_of(&now).unwrap_or_default();
         duration = duration.saturating_sub(now);
     }
-    coroutine_sleep(duration);
-    0
+    match coroutine_sleep(duration) {
+        Slept::Cancelled => libc::ECANCELED,
+        Slept::Done | Slept::NotHere => 0,
+    }
 }
 
 /// The hooked `usleep(3)`.
@@ -99,11 +116,12 @@ pub unsafe extern "C" fn clock_nanosleep(
 /// As `usleep(3)`'s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usleep(usec: useconds_t) -> c_int {
-    if coroutine_sleep(Duration::from_micros(usec.into())) {
-        return 0;
+    match coroutine_sleep(Duration::from_micros(usec.into())) {
+        Slept::Done => 0,
+        Slept::Cancelled => fail(libc::ECANCELED),
+        // SAFETY: the caller's argument, passed on.
+        Slept::NotHere => unsafe { call::usleep(usec) },
     }
-    // SAFETY: the caller's argument, passed on.
-    unsafe { call::usleep(usec) }
 }
 
 /// The hooked `sleep(3)`.
@@ -113,9 +131,11 @@ pub unsafe extern "C" fn usleep(usec: useconds_t) -> c_int {
 /// As `sleep(3)`'s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
-    if coroutine_sleep(Duration::from_secs(seconds.into())) {
-        return 0;
+    match coroutine_sleep(Duration::from_secs(seconds.into())) {
+        Slept::Done => 0,
+        // All of it is left, as far as the caller can tell.
+        Slept::Cancelled => seconds,
+        // SAFETY: the caller's argument, passed on.
+        Slept::NotHere => unsafe { call::sleep(seconds) },
     }
-    // SAFETY: the caller's argument, passed on.
-    unsafe { call::sleep(seconds) }
 }

@@ -4,7 +4,7 @@
 //! timing wheel); any other caller blocks in `poll(2)`. An io_uring backend
 //! would replace this function.
 
-use crate::context::{self, Caller};
+use crate::context::{self, Caller, CoroutineCx};
 use crate::io::entry::Entry;
 use crate::io::pollable::{self, Direction};
 use crate::io::registration::Registration;
@@ -13,6 +13,7 @@ use libc::c_int;
 use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -131,12 +132,15 @@ pub(super) fn wait(
     deadline: Option<Instant>,
 ) -> Waited {
     match context::caller() {
-        Caller::Coroutine(coroutine) => coroutine.wait(Readiness {
-            watch,
-            direction,
-            ticket,
-            deadline: deadline.map(sleep_until_async),
-        }),
+        Caller::Coroutine(coroutine) => {
+            let readiness = Readiness {
+                watch,
+                direction,
+                ticket,
+                deadline: deadline.map(sleep_until_async),
+            };
+            suspend(coroutine, readiness).unwrap_or(Waited::Failed(libc::ECANCELED))
+        }
         Caller::Polling | Caller::Thread => {
             match pollable::block_until_ready(watch.fd, direction, deadline) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => Waited::TimedOut,
@@ -145,6 +149,18 @@ pub(super) fn wait(
             }
         }
     }
+}
+
+/// Suspends `coroutine` until `future` completes and returns its output;
+/// `None` if the coroutine was cancelled meanwhile (its task cancelled, its
+/// runtime shut down). The unwind that cancels a suspended coroutine must
+/// not cross the hook's frame (an `extern "C"` function, called by code
+/// that cannot unwind): it stops here, and the hooked call fails with
+/// `ECANCELED`. Later waits of the coroutine work as usual (the core
+/// cancels a coroutine once), as those of a destructor during a
+/// cancellation do.
+pub(super) fn suspend<F: Future>(coroutine: &CoroutineCx<'_>, future: F) -> Option<F::Output> {
+    catch_unwind(AssertUnwindSafe(|| coroutine.wait(future))).ok()
 }
 
 /// Readiness since a ticket, or the deadline.
