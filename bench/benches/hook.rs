@@ -32,8 +32,8 @@ fn main() {
 type ReadFn = unsafe extern "C" fn(i32, *mut libc::c_void, usize) -> isize;
 
 /// Reads per sample: fewer than a pipe holds.
-const READS: usize = 50_000;
-const READ_ROUNDS: usize = 41;
+const READS: usize = 5_000;
+const READ_ROUNDS: usize = 301;
 
 fn read_overhead() {
     let mut fds = [0; 2];
