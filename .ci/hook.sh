@@ -20,8 +20,9 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-step "cargo clippy --features hook (xasync, xasync-ffi; all targets, -D warnings)"
-cargo clippy -p xasync -p xasync-ffi --features xasync/hook,xasync-ffi/hook --all-targets -- -D warnings
+step "cargo clippy --features hook (xasync, xasync-ffi, xasync-bench; all targets, -D warnings)"
+cargo clippy -p xasync -p xasync-ffi -p xasync-bench \
+  --features xasync/hook,xasync-ffi/hook,xasync-bench/hook --all-targets -- -D warnings
 
 step "the Rust hook tests (the tests start and stop their redis-server)"
 hook_tests=()

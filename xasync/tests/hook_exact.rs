@@ -307,3 +307,40 @@ fn shutdown_ends_coroutines_sleeping_in_std() {
     drop(sleepers);
     runtime.shutdown(); // would wait an hour if the sleeps went on
 }
+
+#[test]
+fn a_process_forked_in_a_coroutine_gets_the_real_calls() {
+    let runtime = one_worker();
+    let (mut rx, tx) = UnixStream::pair().unwrap();
+    // Another coroutine of the worker, due to write once in 20 ms.
+    let other = runtime.xasync(move || {
+        xasync::time::sleep(Duration::from_millis(20));
+        (&tx).write_all(b"B").unwrap();
+    });
+    let pid = xawait(runtime.xasync(|| {
+        // SAFETY: the child only sleeps and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // No runtime runs here: the sleep must be the real one. Were it
+            // to suspend the coroutine, the worker loop copied into the
+            // child would run the other coroutine there too.
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(7) };
+        }
+        pid
+    }));
+    assert!(pid > 0);
+    xawait(other);
+    let mut status = 0;
+    // SAFETY: waits for our child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 7,
+        "status {status:#x}"
+    );
+    rx.set_nonblocking(true).unwrap();
+    let mut written = Vec::new();
+    let _ = rx.read_to_end(&mut written);
+    assert_eq!(written, b"B", "the other coroutine ran in the child");
+}

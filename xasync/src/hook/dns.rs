@@ -3,8 +3,7 @@
 //! calls, which no hook sees), so only the coroutine waits.
 
 use super::real::call;
-use super::{errno, set_errno, wait};
-use crate::context::{self, Caller};
+use super::{coroutine, errno, set_errno, wait};
 use libc::{addrinfo, c_char, c_int};
 use std::ffi::{CStr, CString};
 
@@ -20,8 +19,8 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const addrinfo,
     res: *mut *mut addrinfo,
 ) -> c_int {
-    let coroutine = match context::caller() {
-        Caller::Coroutine(coroutine) if !res.is_null() => coroutine,
+    let coroutine = match coroutine() {
+        Some(coroutine) if !res.is_null() => coroutine,
         // SAFETY: the caller's arguments, passed on.
         _ => return unsafe { call::getaddrinfo(node, service, hints, res) },
     };

@@ -123,8 +123,12 @@ type Slot = Mutex<Option<Arc<Fd>>>;
 static TABLE: [AtomicPtr<[Slot; CHUNK]>; CHUNKS] =
     [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS];
 
-/// The slot of `fd`, allocating its chunk if `create`.
+/// The slot of `fd`, allocating its chunk if `create`; none in a forked
+/// process (see `FORKED`).
 fn slot(fd: RawFd, create: bool) -> Option<&'static Slot> {
+    if super::is_forked() {
+        return None;
+    }
     let fd = usize::try_from(fd).ok()?;
     let chunk = TABLE.get(fd / CHUNK)?;
     let mut slots = chunk.load(Ordering::Acquire);

@@ -5,8 +5,7 @@
 use super::fds::{self, Fd};
 use super::real::call;
 use super::wait::{self, Waited};
-use super::{errno, fail};
-use crate::context::{self, Caller};
+use super::{coroutine, errno, fail};
 use crate::io::pollable::Direction;
 use libc::{c_int, c_void, iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
@@ -22,7 +21,7 @@ pub(super) fn blocking(
     direction: Direction,
     mut op: impl FnMut() -> ssize_t,
 ) -> ssize_t {
-    if let Caller::Coroutine(_) = context::caller() {
+    if coroutine().is_some() {
         return match fds::get(fd) {
             Some(managed) if managed.emulates_blocking() && managed.make_nonblocking() => {
                 retry(&managed, direction, op)

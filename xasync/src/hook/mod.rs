@@ -21,7 +21,47 @@ mod sleep;
 mod sockets;
 mod wait;
 
+use crate::context::{self, Caller, CoroutineCx};
 use libc::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Runs when the program or library is loaded: a constructor in
+/// `.init_array`, kept by `#[used]` (and linked, as the hooks are, with no
+/// call from the user).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static AT_LOAD: extern "C" fn() = at_load;
+
+extern "C" fn at_load() {
+    real::resolve_all();
+    // SAFETY: registers a handler with no state to run in fork's child.
+    unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+}
+
+/// Set in a process forked from this one: only the forking thread goes on
+/// there, without the runtime's workers, so nothing can wait at the hooks
+/// (not even the forking thread's coroutine) and every hook is the real
+/// call; the descriptor table, whose locks other threads may have held at
+/// the fork, is left alone.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn forked() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// Whether this is a process forked from the one that loaded the hooks.
+fn is_forked() -> bool {
+    FORKED.load(Ordering::Relaxed)
+}
+
+/// The coroutine calling a hook, if the caller is one.
+#[inline(always)]
+fn coroutine<'a>() -> Option<&'a CoroutineCx<'a>> {
+    match context::caller() {
+        Caller::Coroutine(coroutine) if !is_forked() => Some(coroutine),
+        _ => None,
+    }
+}
 
 /// The calling thread's errno.
 fn errno() -> c_int {

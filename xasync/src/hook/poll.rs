@@ -6,8 +6,7 @@
 
 use super::real::call;
 use super::wait::{self, Waited, Watch};
-use super::{errno, fail, set_errno};
-use crate::context::{self, Caller};
+use super::{coroutine, errno, fail, set_errno};
 use crate::io::pollable::Direction;
 use libc::{c_int, fd_set, nfds_t, pollfd, sigset_t, timespec, timeval};
 use std::time::{Duration, Instant};
@@ -93,7 +92,7 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// As `poll(2)`'s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
-    if timeout == 0 || !matches!(context::caller(), Caller::Coroutine(_)) || fds.is_null() {
+    if timeout == 0 || coroutine().is_none() || fds.is_null() {
         // SAFETY: the caller's arguments, passed on.
         return unsafe { call::poll(fds, nfds, timeout) };
     }
@@ -121,7 +120,7 @@ pub unsafe extern "C" fn ppoll(
     // SAFETY: a non-null timeout is the caller's timespec.
     let timeout_ts = (!timeout.is_null()).then(|| unsafe { *timeout });
     let zero = timeout_ts.is_some_and(|t| t.tv_sec == 0 && t.tv_nsec == 0);
-    if zero || !matches!(context::caller(), Caller::Coroutine(_)) || fds.is_null() {
+    if zero || coroutine().is_none() || fds.is_null() {
         // SAFETY: the caller's arguments, passed on.
         return unsafe { call::ppoll(fds, nfds, timeout, sigmask) };
     }
@@ -157,8 +156,8 @@ pub unsafe extern "C" fn select(
     // SAFETY: a non-null timeout is the caller's timeval.
     let timeout_tv = (!timeout.is_null()).then(|| unsafe { *timeout });
     let zero = timeout_tv.is_some_and(|t| t.tv_sec == 0 && t.tv_usec == 0);
-    let limit = usize::try_from(nfds).unwrap_or(0);
-    if zero || !matches!(context::caller(), Caller::Coroutine(_)) || limit > libc::FD_SETSIZE {
+    let limit = usize::try_from(nfds).unwrap_or(usize::MAX);
+    if zero || coroutine().is_none() || limit > libc::FD_SETSIZE {
         // SAFETY: the caller's arguments, passed on.
         return unsafe { call::select(nfds, readfds, writefds, exceptfds, timeout) };
     }

@@ -8,8 +8,8 @@
 //! `usleep` built on `nanosleep`, `getaddrinfo`, which is no system call at
 //! all). Photon, libgo and brpc's bthread do the same.
 //!
-//! Each pointer is resolved once, by a constructor that runs when the
-//! program (or the shared library) is loaded, so that a hooked call never
+//! Each pointer is resolved once, when the program (or the shared
+//! library) is loaded (`mod.rs`), so that a hooked call never
 //! enters `dlsym` (which takes the loader's lock and may allocate: neither
 //! is safe in a signal handler). A call made before the constructor ran
 //! (from another library's constructor) resolves its own pointer.
@@ -52,10 +52,10 @@ macro_rules! real {
             static $name: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
         )*
 
-        /// Resolves every real function (the constructor below). One that
+        /// Resolves every real function (at load, see `mod.rs`). One that
         /// this libc lacks (`fcntl64` before glibc 2.28) stays null: only a
         /// call to it fails.
-        extern "C" fn resolve_all() {
+        pub(super) fn resolve_all() {
             $( $name.store(lookup(concat!(stringify!($name), "\0").as_bytes()), Ordering::Relaxed); )*
         }
 
@@ -123,8 +123,3 @@ real! {
     fn sleep(seconds: c_uint) -> c_uint;
     fn getaddrinfo(node: *const c_char, service: *const c_char, hints: *const addrinfo, res: *mut *mut addrinfo) -> c_int;
 }
-
-/// Runs `resolve_all` when the program or library is loaded.
-#[used]
-#[unsafe(link_section = ".init_array")]
-static RESOLVE_AT_LOAD: extern "C" fn() = resolve_all;

@@ -5,10 +5,9 @@
 //! — unless the coroutine is cancelled while it sleeps: then they fail with
 //! `ECANCELED` (see `wait::suspend`).
 
-use super::fail;
 use super::real::call;
 use super::wait;
-use crate::context::{self, Caller};
+use super::{coroutine, fail};
 use libc::{c_int, c_uint, clockid_t, timespec, useconds_t};
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ enum Slept {
 
 /// Sleeps a coroutine for `duration`.
 fn coroutine_sleep(duration: Duration) -> Slept {
-    let Caller::Coroutine(coroutine) = context::caller() else {
+    let Some(coroutine) = coroutine() else {
         return Slept::NotHere;
     };
     let slept = if duration.is_zero() {
@@ -54,7 +53,7 @@ fn duration_of(ts: &timespec) -> Option<Duration> {
 /// As `nanosleep(2)`'s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
-    if !matches!(context::caller(), Caller::Coroutine(_)) || req.is_null() {
+    if coroutine().is_none() || req.is_null() {
         // SAFETY: the caller's arguments, passed on.
         return unsafe { call::nanosleep(req, rem) };
     }
@@ -83,7 +82,7 @@ pub unsafe extern "C" fn clock_nanosleep(
 ) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     let real = || unsafe { call::clock_nanosleep(clock, flags, req, rem) };
-    if !matches!(context::caller(), Caller::Coroutine(_)) || req.is_null() {
+    if coroutine().is_none() || req.is_null() {
         return real();
     }
     // SAFETY: the caller's request, not null.

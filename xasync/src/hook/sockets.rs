@@ -6,8 +6,7 @@ use super::fds;
 use super::io::blocking;
 use super::real::call;
 use super::wait::{self, Waited};
-use super::{errno, fail};
-use crate::context::{self, Caller};
+use super::{coroutine, errno, fail};
 use crate::io::pollable::Direction;
 use libc::{c_int, c_ulong, c_void, sockaddr, socklen_t};
 use std::time::Duration;
@@ -131,8 +130,8 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     // SAFETY: the caller's arguments, passed on.
     let real = || unsafe { call::connect(fd, addr, len) };
     // The connect is started, then waited for.
-    let (managed, mut ticket) = match context::caller() {
-        Caller::Coroutine(_) => match fds::get(fd) {
+    let (managed, mut ticket) = match coroutine() {
+        Some(_) => match fds::get(fd) {
             Some(managed) if managed.emulates_blocking() && managed.make_nonblocking() => {
                 let ticket = managed.watch.ticket(Direction::Write);
                 let done = real();
@@ -143,7 +142,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
             }
             _ => return real(),
         },
-        Caller::Polling | Caller::Thread => {
+        None => {
             let done = real();
             if done == 0 || errno() != libc::EINPROGRESS {
                 return done;

@@ -4,7 +4,8 @@
 //! timing wheel); any other caller blocks in `poll(2)`. An io_uring backend
 //! would replace this function.
 
-use crate::context::{self, Caller, CoroutineCx};
+use super::coroutine;
+use crate::context::CoroutineCx;
 use crate::io::entry::Entry;
 use crate::io::pollable::{self, Direction};
 use crate::io::registration::Registration;
@@ -131,8 +132,8 @@ pub(super) fn wait(
     ticket: u64,
     deadline: Option<Instant>,
 ) -> Waited {
-    match context::caller() {
-        Caller::Coroutine(coroutine) => {
+    match coroutine() {
+        Some(coroutine) => {
             let readiness = Readiness {
                 watch,
                 direction,
@@ -141,7 +142,7 @@ pub(super) fn wait(
             };
             suspend(coroutine, readiness).unwrap_or(Waited::Failed(libc::ECANCELED))
         }
-        Caller::Polling | Caller::Thread => {
+        None => {
             match pollable::block_until_ready(watch.fd, direction, deadline) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => Waited::TimedOut,
                 // Anything else: the next attempt reports it.
