@@ -121,7 +121,10 @@ enum Api {
 trait Conn: Read + Write + Send {}
 impl<T: Read + Write + Send> Conn for T {}
 
-fn listen(api: Api) -> (SocketAddr, Box<dyn FnMut() -> Option<Box<dyn Conn>> + Send>) {
+/// Accepts the next connection (`None`: the listener failed).
+type Accept = Box<dyn FnMut() -> Option<Box<dyn Conn>> + Send>;
+
+fn listen(api: Api) -> (SocketAddr, Accept) {
     match api {
         Api::Std => {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

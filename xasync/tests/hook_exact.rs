@@ -177,34 +177,48 @@ fn errno_is_the_real_calls_on_a_plain_thread() {
     assert_eq!((got, errno()), (-1, libc::EINVAL));
 }
 
+/// A descriptor number no other test uses (tests run in parallel and take
+/// the lowest free numbers), below the usual limit of 1024.
+const NUMBER: i32 = 1000;
+
+/// Moves `stream` to descriptor `NUMBER` (which must be free).
+fn at_number(stream: UnixStream) -> UnixStream {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let fd = stream.into_raw_fd();
+    // SAFETY: `fd` is ours; NUMBER is free (closed by the test).
+    unsafe {
+        assert_eq!(libc::dup2(fd, NUMBER), NUMBER);
+        libc::close(fd);
+        UnixStream::from_raw_fd(NUMBER)
+    }
+}
+
 #[test]
 fn a_closed_number_is_reused_cleanly() {
     let runtime = one_worker();
     xawait(runtime.xasync(|| {
-        let (mut a, mut b) = UnixStream::pair().unwrap();
-        let number = a.as_raw_fd();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut a = at_number(a);
         let peer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
             b.write_all(b"1").unwrap();
             b
         });
         a.read_exact(&mut [0; 1]).unwrap(); // waited: registered
-        drop(a);
+        drop(a); // close(NUMBER)
         drop(peer.join().unwrap());
-        // The lowest free numbers: the closed one comes back.
-        let (mut c, mut d) = UnixStream::pair().unwrap();
-        assert!(c.as_raw_fd() == number || d.as_raw_fd() == number);
-        if d.as_raw_fd() == number {
-            std::mem::swap(&mut c, &mut d);
-        }
+        // The number comes back for another socket.
+        let (c, mut d) = UnixStream::pair().unwrap();
+        let mut c = at_number(c);
         let peer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
             d.write_all(b"2").unwrap();
             d
         });
         let mut byte = [0; 1];
-        c.read_exact(&mut byte).unwrap(); // waits on the new registration
+        c.read_exact(&mut byte).unwrap(); // waits on a new registration
         assert_eq!(&byte, b"2");
+        assert!(!nonblocking_flag(NUMBER));
         drop(peer.join().unwrap());
     }));
 }
@@ -343,4 +357,76 @@ fn a_process_forked_in_a_coroutine_gets_the_real_calls() {
     let mut written = Vec::new();
     let _ = rx.read_to_end(&mut written);
     assert_eq!(written, b"B", "the other coroutine ran in the child");
+}
+
+#[test]
+fn poll_and_select_in_a_coroutine_suspend_and_report_readiness() {
+    let runtime = one_worker();
+    let (ticks, stop) = ticker(&runtime);
+    xawait(runtime.xasync(move || {
+        let (a, b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        // Nothing comes: both time out, and the worker runs the ticker.
+        let before = ticks.load(Ordering::Relaxed);
+        let mut pollfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        assert_eq!(unsafe { libc::poll(&mut pollfd, 1, 30) }, 0);
+        // SAFETY: an fd_set is plain data.
+        let mut set: libc::fd_set = unsafe { std::mem::zeroed() };
+        // SAFETY: FD_SET on a valid descriptor.
+        unsafe { libc::FD_SET(fd, &mut set) };
+        let mut timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 30_000,
+        };
+        let null = std::ptr::null_mut();
+        // SAFETY: valid sets and timeout.
+        assert_eq!(
+            unsafe { libc::select(fd + 1, &mut set, null, null, &mut timeout) },
+            0
+        );
+        assert!(
+            ticks.load(Ordering::Relaxed) > before,
+            "the waits blocked the worker"
+        );
+        // Data written by another coroutine 20 ms later wakes them.
+        let writer = xasync::xasync(move || {
+            xasync::time::sleep(Duration::from_millis(20));
+            (&b).write_all(b"x").unwrap();
+            b
+        });
+        // SAFETY: one valid pollfd.
+        assert_eq!(unsafe { libc::poll(&mut pollfd, 1, -1) }, 1);
+        assert_ne!(pollfd.revents & libc::POLLIN, 0);
+        // SAFETY: FD_SET on a valid descriptor.
+        unsafe { libc::FD_SET(fd, &mut set) };
+        // SAFETY: valid sets; no timeout.
+        assert_eq!(
+            unsafe { libc::select(fd + 1, &mut set, null, null, std::ptr::null_mut()) },
+            1
+        );
+        // SAFETY: the set select filled.
+        assert!(unsafe { libc::FD_ISSET(fd, &set) });
+        drop(xawait(writer));
+        stop.store(1, Ordering::Relaxed);
+    }));
+}
+
+#[test]
+fn getaddrinfo_in_a_coroutine_resolves_as_on_a_thread() {
+    use std::net::ToSocketAddrs;
+    let on_thread: Vec<_> = ("localhost", 80).to_socket_addrs().unwrap().collect();
+    let runtime = one_worker();
+    let in_coroutine = xawait(runtime.xasync(|| {
+        ("localhost", 80)
+            .to_socket_addrs()
+            .unwrap()
+            .collect::<Vec<_>>()
+    }));
+    assert_eq!(in_coroutine, on_thread);
+    assert!(!in_coroutine.is_empty());
 }
