@@ -385,10 +385,8 @@ fn poll_and_select_in_a_coroutine_suspend_and_report_readiness() {
         };
         let null = std::ptr::null_mut();
         // SAFETY: valid sets and timeout.
-        assert_eq!(
-            unsafe { libc::select(fd + 1, &mut set, null, null, &mut timeout) },
-            0
-        );
+        let ready = unsafe { libc::select(fd + 1, &mut set, null, null, &mut timeout) };
+        assert_eq!(ready, 0);
         assert!(
             ticks.load(Ordering::Relaxed) > before,
             "the waits blocked the worker"
@@ -404,11 +402,10 @@ fn poll_and_select_in_a_coroutine_suspend_and_report_readiness() {
         assert_ne!(pollfd.revents & libc::POLLIN, 0);
         // SAFETY: FD_SET on a valid descriptor.
         unsafe { libc::FD_SET(fd, &mut set) };
+        let forever = std::ptr::null_mut();
         // SAFETY: valid sets; no timeout.
-        assert_eq!(
-            unsafe { libc::select(fd + 1, &mut set, null, null, std::ptr::null_mut()) },
-            1
-        );
+        let ready = unsafe { libc::select(fd + 1, &mut set, null, null, forever) };
+        assert_eq!(ready, 1);
         // SAFETY: the set select filled.
         assert!(unsafe { libc::FD_ISSET(fd, &set) });
         drop(xawait(writer));
