@@ -31,7 +31,7 @@ for file in xasync/tests/hook_*.rs; do
 done
 cargo test -p xasync --features hook "${hook_tests[@]}"
 
-step "the C hook test (capi/tests/hook), static and shared library"
+step "the C hook test (capi/tests/hook): static and shared library, and fortified"
 cargo build -p xasync-ffi --features hook
 target_dir=${CARGO_TARGET_DIR:-target}
 cflags=(-std=c11 -g -Wall -Wextra -Werror -pedantic -Iinclude -Icapi/tests)
@@ -43,6 +43,10 @@ for src in capi/tests/hook/test_*.c; do
   cc "${cflags[@]}" "$src" -L"$target_dir/debug" -lxasync_ffi \
     -Wl,-rpath,"$(cd "$target_dir/debug" && pwd)" -o "$work/${name}_shared"
   timeout 120 "$work/${name}_shared"
+  # -O2 -D_FORTIFY_SOURCE=2 makes the calls go to __read_chk, __poll_chk.
+  cc "${cflags[@]}" -O2 -D_FORTIFY_SOURCE=2 "$src" "$target_dir/debug/libxasync_ffi.a" \
+    -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$work/${name}_fortified"
+  timeout 120 "$work/${name}_fortified"
 done
 # Leave the libraries as the other steps expect them: without the feature.
 cargo build -p xasync-ffi

@@ -50,8 +50,8 @@
  * - Only descriptors made by the hooked calls above are managed; regular
  *   files, terminals and inherited descriptors keep the real calls (a read
  *   of a file blocks the worker: use a thread). CPU loops still hold it.
- * - Fortified builds (-O2 -D_FORTIFY_SOURCE) may call __read_chk,
- *   __poll_chk, ... instead: those are not hooked.
+ * - Fortified builds (-O2 -D_FORTIFY_SOURCE) call __read_chk, __recv_chk,
+ *   __recvfrom_chk, __poll_chk, __ppoll_chk instead: hooked as well.
  */
 
 

@@ -14,6 +14,7 @@
 
 mod dns;
 mod fds;
+mod fortify;
 mod io;
 mod poll;
 mod real;

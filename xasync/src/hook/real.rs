@@ -121,5 +121,6 @@ real! {
     fn clock_nanosleep(clock: clockid_t, flags: c_int, req: *const timespec, rem: *mut timespec) -> c_int;
     fn usleep(usec: useconds_t) -> c_int;
     fn sleep(seconds: c_uint) -> c_uint;
+    fn __chk_fail() -> ();
     fn getaddrinfo(node: *const c_char, service: *const c_char, hints: *const addrinfo, res: *mut *mut addrinfo) -> c_int;
 }
