@@ -427,3 +427,37 @@ fn getaddrinfo_in_a_coroutine_resolves_as_on_a_thread() {
     assert_eq!(in_coroutine, on_thread);
     assert!(!in_coroutine.is_empty());
 }
+
+#[test]
+fn dups_share_the_mode_the_user_set() {
+    let runtime = one_worker();
+    xawait(runtime.xasync(|| {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        b.write_all(b"x").unwrap();
+        a.read_exact(&mut [0; 1]).unwrap(); // the hooks make it non-blocking
+        let copy = a.try_clone().unwrap(); // dup (F_DUPFD_CLOEXEC)
+        assert!(!nonblocking_flag(copy.as_raw_fd()));
+        a.set_nonblocking(true).unwrap();
+        // One open file description: the kernel shares O_NONBLOCK.
+        assert!(nonblocking_flag(copy.as_raw_fd()));
+        let error = (&copy).read(&mut [0; 1]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::WouldBlock);
+    }));
+}
+
+#[test]
+fn a_plain_thread_keeps_so_rcvtimeo_on_a_socket_a_coroutine_used() {
+    let runtime = one_worker();
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let (mut a, _b) = xawait(runtime.xasync(move || {
+        b.write_all(b"x").unwrap();
+        a.read_exact(&mut [0; 1]).unwrap(); // non-blocking from now on
+        (a, b)
+    }));
+    // The kernel ignores SO_RCVTIMEO in non-blocking mode: the hooks keep it.
+    a.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let start = Instant::now();
+    let error = a.read(&mut [0; 1]).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WouldBlock);
+    assert!(start.elapsed() >= Duration::from_millis(50));
+}
