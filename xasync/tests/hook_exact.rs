@@ -461,3 +461,46 @@ fn a_plain_thread_keeps_so_rcvtimeo_on_a_socket_a_coroutine_used() {
     assert_eq!(error.kind(), ErrorKind::WouldBlock);
     assert!(start.elapsed() >= Duration::from_millis(50));
 }
+
+#[test]
+fn epoll_wait_in_a_coroutine_suspends_and_reports_events() {
+    let runtime = one_worker();
+    let (ticks, stop) = ticker(&runtime);
+    xawait(runtime.xasync(move || {
+        let (a, b) = UnixStream::pair().unwrap();
+        // SAFETY: plain epoll calls on valid descriptors and buffers.
+        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        assert!(epfd >= 0);
+        let mut event = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 42,
+        };
+        // SAFETY: as above.
+        let added =
+            unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, a.as_raw_fd(), &mut event) };
+        assert_eq!(added, 0);
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        let before = ticks.load(Ordering::Relaxed);
+        // SAFETY: as above. Nothing comes: times out.
+        let got = unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), 4, 30) };
+        assert_eq!(got, 0);
+        assert!(
+            ticks.load(Ordering::Relaxed) > before,
+            "the wait blocked the worker"
+        );
+        let writer = xasync::xasync(move || {
+            xasync::time::sleep(Duration::from_millis(20));
+            (&b).write_all(b"x").unwrap();
+            b
+        });
+        // SAFETY: as above; no timeout.
+        let got = unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), 4, -1) };
+        assert_eq!(got, 1);
+        let data = events[0].u64;
+        assert_eq!(data, 42);
+        drop(xawait(writer));
+        // SAFETY: ours, closed once.
+        unsafe { libc::close(epfd) };
+        stop.store(1, Ordering::Relaxed);
+    }));
+}
