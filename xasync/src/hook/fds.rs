@@ -185,8 +185,10 @@ pub(super) fn insert(fd: RawFd, file: Arc<File>) {
         file,
         watch: Watch::new(fd),
     });
-    // A stale entry (the number was closed behind the hooks' back) goes.
-    if let Some(stale) = lock(slot).replace(fresh) {
+    // A stale entry (the number was closed behind the hooks' back) goes,
+    // outside the slot's lock.
+    let stale = lock(slot).replace(fresh);
+    if let Some(stale) = stale {
         stale.watch.close();
     }
 }
