@@ -1,8 +1,10 @@
 //! What the hooks (feature `hook`) cost.
 //!
-//! * On a plain thread: `read` of one byte from a ready pipe, through the
-//!   hook (the program's `read` is the hook) against libc's own `read`
-//!   (its address from `dlsym(RTLD_NEXT)`) and the raw system call.
+//! * `read` of one byte from a ready pipe, through the hook (the program's
+//!   `read` is the hook) against libc's own `read` (its address from
+//!   `dlsym(RTLD_NEXT)`) and the raw system call: on a plain thread, and
+//!   in a coroutine on a non-blocking pipe (what `xasync::net` pays for the
+//!   hooks) and on a blocking one (the emulated path of `std::net`).
 //! * In coroutines: echo of 64-byte messages over loopback, 100
 //!   connections, server and client coroutines on one worker, with
 //!   `std::net` (through the hooks) against `xasync::net`.
@@ -22,7 +24,15 @@ const ROUNDS: usize = 11;
 
 fn main() {
     if xasync_bench::selected("read") {
-        read_overhead();
+        read_overhead("plain thread, blocking pipe", 0);
+        let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+        rt.block_on(rt.xasync(|| {
+            read_overhead(
+                "coroutine, O_NONBLOCK pipe (as xasync::net's sockets)",
+                libc::O_NONBLOCK,
+            );
+            read_overhead("coroutine, blocking pipe (emulated, as std::net's)", 0);
+        }));
     }
     if xasync_bench::selected("echo") {
         echo();
@@ -35,10 +45,11 @@ type ReadFn = unsafe extern "C" fn(i32, *mut libc::c_void, usize) -> isize;
 const READS: usize = 5_000;
 const READ_ROUNDS: usize = 301;
 
-fn read_overhead() {
+/// Reads of a ready pipe made with `flags`, where this runs.
+fn read_overhead(place: &str, flags: i32) {
     let mut fds = [0; 2];
     // SAFETY: a valid array for the two ends.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), flags) }, 0);
     let [rx, tx] = fds;
     // SAFETY: `read` names libc's (the next definition after the program's
     // hook); its signature is `ReadFn`'s.
@@ -79,9 +90,7 @@ fn read_overhead() {
         }
     }
     let medians: Vec<f64> = times.into_iter().map(median).collect();
-    println!(
-        "read of 1 byte from a ready pipe, plain thread, median of {READ_ROUNDS} x {READS} reads"
-    );
+    println!("read of 1 byte from a ready pipe, {place}, median of {READ_ROUNDS} x {READS} reads");
     for ((name, _), m) in contenders.iter().zip(&medians) {
         println!(
             "  {name:<12} {m:>8.1} ns/op   hooked / {name} = {:.3}",

@@ -165,16 +165,29 @@ fn lock(slot: &Slot) -> MutexGuard<'_, Option<Arc<Fd>>> {
     slot.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The managed descriptor `fd`, if it is one and `wanted` holds for it
+/// (checked under the slot's lock: no reference is taken otherwise).
+fn get_if(fd: RawFd, wanted: impl FnOnce(&Fd) -> bool) -> Option<Arc<Fd>> {
+    let slot = slot(fd, false)?;
+    let managed = lock(slot);
+    managed.as_ref().filter(|&fd| wanted(fd)).cloned()
+}
+
 /// The managed descriptor `fd`, if it is one.
 pub(super) fn get(fd: RawFd) -> Option<Arc<Fd>> {
-    lock(slot(fd, false)?).clone()
+    get_if(fd, |_| true)
+}
+
+/// The managed descriptor `fd` if the hooks emulate blocking calls on it.
+pub(super) fn emulating(fd: RawFd) -> Option<Arc<Fd>> {
+    get_if(fd, Fd::emulates_blocking)
 }
 
 /// The managed descriptor `fd` if the hooks emulate blocking calls on it
 /// and put it in non-blocking mode: a call on it that fails with `EAGAIN`
 /// must wait and try again.
 pub(super) fn emulated(fd: RawFd) -> Option<Arc<Fd>> {
-    get(fd).filter(|fd| fd.emulates_blocking() && fd.file.is_nonblocking())
+    get_if(fd, |fd| fd.emulates_blocking() && fd.file.is_nonblocking())
 }
 
 /// Starts managing the new descriptor `fd` as `file`.

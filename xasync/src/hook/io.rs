@@ -22,10 +22,8 @@ pub(super) fn blocking(
     mut op: impl FnMut() -> ssize_t,
 ) -> ssize_t {
     if coroutine().is_some() {
-        return match fds::get(fd) {
-            Some(managed) if managed.emulates_blocking() && managed.make_nonblocking() => {
-                retry(&managed, direction, op)
-            }
+        return match fds::emulating(fd) {
+            Some(managed) if managed.make_nonblocking() => retry(&managed, direction, op),
             _ => op(),
         };
     }

@@ -131,8 +131,8 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     let real = || unsafe { call::connect(fd, addr, len) };
     // The connect is started, then waited for.
     let (managed, mut ticket) = match coroutine() {
-        Some(_) => match fds::get(fd) {
-            Some(managed) if managed.emulates_blocking() && managed.make_nonblocking() => {
+        Some(_) => match fds::emulating(fd) {
+            Some(managed) if managed.make_nonblocking() => {
                 let ticket = managed.watch.ticket(Direction::Write);
                 let done = real();
                 if done == 0 || errno() != libc::EINPROGRESS {
