@@ -32,8 +32,7 @@
  * hook`; Linux): the library then defines these libc functions, and the
  * program's calls to them bind to its definitions: socket, socketpair,
  * connect, accept, accept4, pipe, pipe2, read, write, readv, writev, recv,
- * recvfrom, recvmsg, send, sendto, sendmsg, poll, ppoll, select,
- * epoll_wait, epoll_pwait, nanosleep,
+ * recvfrom, recvmsg, send, sendto, sendmsg, poll, ppoll, select, nanosleep,
  * clock_nanosleep, usleep, sleep, getaddrinfo, and, to keep descriptors
  * consistent, close, dup, dup2, dup3, fcntl, fcntl64, ioctl (FIONBIO),
  * setsockopt (SO_RCVTIMEO, SO_SNDTIMEO), shutdown.

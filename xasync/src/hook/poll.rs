@@ -1,15 +1,14 @@
-//! Waiting for several descriptors: `poll`, `ppoll`, `select`,
-//! `epoll_wait`, `epoll_pwait`. In a coroutine, a wait that does not end at
-//! once waits for an epoll instance to become readable, at the one wait
-//! point (`wait.rs`): for `poll` and `select` a temporary one watching the
-//! descriptors (level-triggered, any descriptor that `poll` takes), for
-//! `epoll_wait` the caller's own. The result comes from the real call.
+//! Waiting for several descriptors: `poll`, `ppoll`, `select`. In a
+//! coroutine, a wait that does not end at once watches the descriptors
+//! with a temporary epoll instance (level-triggered, any descriptor that
+//! `poll` takes) and waits for that instance to become readable, at the
+//! one wait point (`wait.rs`); the result comes from the real call.
 
 use super::real::call;
 use super::wait::{self, Waited, Watch};
 use super::{coroutine, errno, fail, set_errno};
 use crate::io::pollable::Direction;
-use libc::{c_int, epoll_event, fd_set, nfds_t, pollfd, sigset_t, timespec, timeval};
+use libc::{c_int, fd_set, nfds_t, pollfd, sigset_t, timespec, timeval};
 use std::time::{Duration, Instant};
 
 /// Polls `fds` in a coroutine until one is ready or `deadline` passes
@@ -30,22 +29,6 @@ fn coroutine_poll(fds: &mut [pollfd], deadline: Option<Instant>) -> c_int {
     for entry in fds.iter() {
         watch(epfd, entry);
     }
-    let done = wait_for_epoll(epfd, deadline, ready);
-    let error = errno();
-    // SAFETY: the epoll instance made above, closed once.
-    unsafe { call::close(epfd) };
-    set_errno(error);
-    done
-}
-
-/// Waits in a coroutine, up to `deadline`, until `ready` (a real call that
-/// does not wait) reports something, or fails: its result. `epfd` is an
-/// epoll instance that becomes readable when `ready` may.
-fn wait_for_epoll(
-    epfd: c_int,
-    deadline: Option<Instant>,
-    mut ready: impl FnMut() -> c_int,
-) -> c_int {
     let watch = Watch::new(epfd);
     let done = loop {
         let ticket = watch.ticket(Direction::Read);
@@ -61,6 +44,8 @@ fn wait_for_epoll(
     };
     let error = errno();
     watch.close();
+    // SAFETY: the epoll instance made above, closed once.
+    unsafe { call::close(epfd) };
     set_errno(error);
     done
 }
@@ -113,7 +98,10 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
     }
     // SAFETY: the caller's array of `nfds` pollfds.
     let fds = unsafe { std::slice::from_raw_parts_mut(fds, nfds as usize) };
-    coroutine_poll(fds, deadline_in_ms(timeout))
+    let deadline = u64::try_from(timeout)
+        .ok()
+        .and_then(|ms| deadline_after(Duration::from_millis(ms)));
+    coroutine_poll(fds, deadline)
 }
 
 /// The hooked `ppoll(2)`; in a coroutine, `sigmask` is ignored (signals
@@ -241,55 +229,4 @@ pub unsafe extern "C" fn select(
         }
     }
     count
-}
-
-/// The deadline of a `poll`-style timeout in milliseconds (negative:
-/// none).
-fn deadline_in_ms(timeout: c_int) -> Option<Instant> {
-    u64::try_from(timeout)
-        .ok()
-        .and_then(|ms| deadline_after(Duration::from_millis(ms)))
-}
-
-/// The hooked `epoll_wait(2)`: in a coroutine, waits for the epoll
-/// instance itself to become readable.
-///
-/// # Safety
-///
-/// As `epoll_wait(2)`'s.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn epoll_wait(
-    epfd: c_int,
-    events: *mut epoll_event,
-    maxevents: c_int,
-    timeout: c_int,
-) -> c_int {
-    // SAFETY: the caller's arguments, passed on.
-    let real = |timeout| unsafe { call::epoll_wait(epfd, events, maxevents, timeout) };
-    if timeout == 0 || coroutine().is_none() {
-        return real(timeout);
-    }
-    wait_for_epoll(epfd, deadline_in_ms(timeout), || real(0))
-}
-
-/// The hooked `epoll_pwait(2)`; in a coroutine, `sigmask` is ignored, as
-/// `ppoll`'s.
-///
-/// # Safety
-///
-/// As `epoll_pwait(2)`'s.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn epoll_pwait(
-    epfd: c_int,
-    events: *mut epoll_event,
-    maxevents: c_int,
-    timeout: c_int,
-    sigmask: *const sigset_t,
-) -> c_int {
-    // SAFETY: the caller's arguments, passed on.
-    let real = |timeout| unsafe { call::epoll_pwait(epfd, events, maxevents, timeout, sigmask) };
-    if timeout == 0 || coroutine().is_none() {
-        return real(timeout);
-    }
-    wait_for_epoll(epfd, deadline_in_ms(timeout), || real(0))
 }
