@@ -27,6 +27,31 @@
  *   restore it before returning.
  * - Timer callbacks run in coroutines and may wait; fd callbacks run on the
  *   event loop and must not (waiting there returns XASYNC_ERR_BUSY).
+ *
+ * Hooks (the library built with `cargo build -p xasync-ffi --features
+ * hook`; Linux): the library then defines these libc functions, and the
+ * program's calls to them bind to its definitions: socket, socketpair,
+ * connect, accept, accept4, pipe, pipe2, read, write, readv, writev, recv,
+ * recvfrom, recvmsg, send, sendto, sendmsg, poll, ppoll, select, nanosleep,
+ * clock_nanosleep, usleep, sleep, getaddrinfo, and, to keep descriptors
+ * consistent, close, dup, dup2, dup3, fcntl, fcntl64, ioctl (FIONBIO),
+ * setsockopt (SO_RCVTIMEO, SO_SNDTIMEO), shutdown.
+ * - In a coroutine, a call that would block suspends only the coroutine:
+ *   sockets and pipes wait in the worker's reactor, sleeps and timeouts in
+ *   its timers, getaddrinfo runs on the blocking pool.
+ * - Everywhere else (plain threads, fd callbacks) they are the real calls
+ *   (found with dlsym(RTLD_NEXT)), errno included. A signal handler that
+ *   interrupts a coroutine counts as the coroutine: give it non-blocking
+ *   descriptors (the usual self-pipe), which get the real calls.
+ * - Blocking semantics are kept: a descriptor you did not make
+ *   non-blocking behaves as blocking (writes are written whole, SO_RCVTIMEO
+ *   and SO_SNDTIMEO end a wait with EAGAIN), fcntl(F_GETFL) reports the
+ *   O_NONBLOCK you set, and one you made non-blocking fails with EAGAIN.
+ * - Only descriptors made by the hooked calls above are managed; regular
+ *   files, terminals and inherited descriptors keep the real calls (a read
+ *   of a file blocks the worker: use a thread). CPU loops still hold it.
+ * - Fortified builds (-O2 -D_FORTIFY_SOURCE) call __read_chk, __recv_chk,
+ *   __recvfrom_chk, __poll_chk, __ppoll_chk instead: hooked as well.
  */
 
 

@@ -31,6 +31,8 @@
 mod context;
 pub mod coroutine;
 pub mod fs;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+mod hook;
 pub mod io;
 mod loom;
 pub mod net;

@@ -15,11 +15,11 @@
 //!   code (re-exported; in a coroutine, use `std::io::Read`/`Write`).
 
 pub mod callback;
-mod entry;
+pub(crate) mod entry;
 pub(crate) mod exact;
 pub(crate) mod pollable;
 pub(crate) mod reactor;
-mod registration;
+pub(crate) mod registration;
 mod waiters;
 
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};

@@ -216,7 +216,7 @@ impl<S: AsRawFd> Pollable<S> {
     }
 }
 
-fn waiters(registration: &Registration, direction: Direction) -> &Waiters {
+pub(crate) fn waiters(registration: &Registration, direction: Direction) -> &Waiters {
     match (registration.entry(), direction) {
         (Entry::Io { read, .. }, Direction::Read) => read,
         (Entry::Io { write, .. }, Direction::Write) => write,
@@ -282,7 +282,11 @@ fn left_until(deadline: Instant) -> io::Result<Duration> {
 
 /// Blocks the thread in `poll(2)` until `fd` is ready for `direction` (or
 /// hangs up, or has an error: the next attempt reports it).
-fn block_until_ready(fd: RawFd, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+pub(crate) fn block_until_ready(
+    fd: RawFd,
+    direction: Direction,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
     let timeout_ms = match deadline {
         None => -1,
         Some(deadline) => {
