@@ -68,6 +68,10 @@ impl Wake for ThreadWaker {
 }
 
 fn block_on_thread<F: Future>(future: F) -> F::Output {
+    // Tokio futures polled here find the tokio driver (for the whole wait:
+    // nothing else can enter a context on this thread in between).
+    #[cfg(feature = "tokio")]
+    let _tokio = crate::compat::tokio::enter();
     let mut future = pin!(future);
     let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
     let mut cx = Context::from_waker(&waker);

@@ -53,6 +53,7 @@ pub struct Builder {
     stacks: StackConfig,
     thread_name: String,
     max_blocking_threads: usize,
+    hooks: worker::Hooks,
 }
 
 impl Default for Builder {
@@ -62,6 +63,7 @@ impl Default for Builder {
             stacks: StackConfig::default(),
             thread_name: "xasync-worker".into(),
             max_blocking_threads: 512,
+            hooks: worker::Hooks::default(),
         }
     }
 }
@@ -126,6 +128,56 @@ impl Builder {
         self
     }
 
+    /// Runs `f` on each worker thread as it starts, before it runs any
+    /// task (like tokio's hook of the same name): to set up thread-local
+    /// state, pin the thread, enter another library's context for the
+    /// thread's whole life. [`Handle::current`] in `f` is this runtime's.
+    /// Replaces an earlier hook.
+    ///
+    /// It runs on the worker threads only, not on the threads of the
+    /// blocking pool. A panic in `f` is reported on standard error and the
+    /// worker goes on.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// static STARTED: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// let rt = xasync::Runtime::builder()
+    ///     .workers(2)
+    ///     .on_thread_start(|| {
+    ///         STARTED.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.shutdown();
+    /// assert_eq!(STARTED.load(Ordering::Relaxed), 2);
+    /// ```
+    pub fn on_thread_start<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.start = Some(worker::Hook::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread before it exits, once it has run its
+    /// last task (at [`shutdown`](Runtime::shutdown), or when the runtime
+    /// is dropped): the counterpart of
+    /// [`on_thread_start`](Self::on_thread_start). Tasks spawned by `f`
+    /// are cancelled, the runtime being shut down. Replaces an earlier
+    /// hook.
+    ///
+    /// A worker still busy when [`shutdown_timeout`](Runtime::shutdown_timeout)
+    /// gives up runs `f` later, when it ends. A panic in `f` is reported on
+    /// standard error.
+    pub fn on_thread_stop<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.stop = Some(worker::Hook::new(f));
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
@@ -170,6 +222,7 @@ impl Builder {
                 index,
                 shared: shared.clone(),
                 deque,
+                hooks: self.hooks.clone(),
             };
             let spawned = thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
