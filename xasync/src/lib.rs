@@ -28,7 +28,7 @@
 //! stacks for millions of coroutines, and stack-overflow reports.
 #![cfg(unix)]
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "hyper"))]
 pub mod compat;
 mod context;
 pub mod coroutine;
