@@ -61,14 +61,17 @@
 //! `docs/BENCHMARKS.md` ("tokio-based crates under xawait") for the round
 //! trips and wake-up latency measured against tokio's own runtime.
 
-use std::sync::OnceLock;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use tokio::runtime::{EnterGuard, Handle};
 
 /// The driver's handle, once started.
 static DRIVER: OnceLock<Handle> = OnceLock::new();
 
 /// The handle of the process's tokio driver, whose context every xasync
-/// worker has entered; starts the driver thread on first use.
+/// worker has entered; starts the driver thread on first use (every
+/// [`Runtime`](crate::Runtime) starts it as it is built).
 ///
 /// User code does not need it on workers. Elsewhere it gives a context to
 /// create tokio futures in (`handle().enter()`), or runs tokio code on the
@@ -79,23 +82,38 @@ static DRIVER: OnceLock<Handle> = OnceLock::new();
 /// If the driver thread or its runtime cannot be started (out of threads
 /// or file descriptors).
 pub fn handle() -> &'static Handle {
-    DRIVER.get_or_init(start_driver)
+    try_handle().expect("xasync: failed to start the tokio driver")
+}
+
+/// The driver's handle, starting the driver if it has not started (a
+/// failed start is tried again next time).
+pub(crate) fn try_handle() -> io::Result<&'static Handle> {
+    if let Some(handle) = DRIVER.get() {
+        return Ok(handle);
+    }
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _starting = STARTING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(handle) = DRIVER.get() {
+        return Ok(handle);
+    }
+    let handle = start_driver()?;
+    Ok(DRIVER.get_or_init(|| handle))
 }
 
 /// Starts the driver thread and returns its runtime's handle.
-fn start_driver() -> Handle {
+fn start_driver() -> io::Result<Handle> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .expect("xasync: failed to build the tokio driver's runtime");
+        .build()?;
     let handle = runtime.handle().clone();
     std::thread::Builder::new()
         .name("xasync-tokio".into())
         // Driving the runtime forever: its I/O and time drivers run when
         // this thread parks in `block_on`, and so do tokio's tasks.
-        .spawn(move || runtime.block_on(std::future::pending::<()>()))
-        .expect("xasync: failed to start the tokio driver thread");
-    handle
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+    Ok(handle)
 }
 
 /// Enters the driver's context on this thread until the guard is dropped,
@@ -104,9 +122,22 @@ fn start_driver() -> Handle {
 ///
 /// The guard must be dropped on this thread after every guard entered
 /// after it: callers hold it around a whole worker loop or a whole wait.
+/// If the driver cannot start (here, on a plain thread: a runtime's
+/// workers find it started by [`Builder::build`](crate::Builder::build)),
+/// says so once on standard error and enters nothing; tokio futures then
+/// panic as they would without the feature.
 pub(crate) fn enter() -> Option<EnterGuard<'static>> {
-    match Handle::try_current() {
-        Ok(_) => None,
-        Err(_) => Some(handle().enter()),
+    if Handle::try_current().is_ok() {
+        return None;
+    }
+    match try_handle() {
+        Ok(handle) => Some(handle.enter()),
+        Err(e) => {
+            static REPORTED: AtomicBool = AtomicBool::new(false);
+            if !REPORTED.swap(true, Ordering::Relaxed) {
+                eprintln!("xasync: the tokio driver could not start: {e}");
+            }
+            None
+        }
     }
 }

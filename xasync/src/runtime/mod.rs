@@ -141,16 +141,23 @@ impl Builder {
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// static STARTED: AtomicUsize = AtomicUsize::new(0);
+    /// static STOPPED: AtomicUsize = AtomicUsize::new(0);
     ///
     /// let rt = xasync::Runtime::builder()
     ///     .workers(2)
     ///     .on_thread_start(|| {
+    ///         assert!(xasync::Handle::try_current().is_some()); // a worker already
     ///         STARTED.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .on_thread_stop(|| {
+    ///         STOPPED.fetch_add(1, Ordering::Relaxed);
     ///     })
     ///     .build()
     ///     .unwrap();
+    /// assert_eq!(rt.xasync(|| 6 * 7).join().unwrap(), 42);
     /// rt.shutdown();
     /// assert_eq!(STARTED.load(Ordering::Relaxed), 2);
+    /// assert_eq!(STOPPED.load(Ordering::Relaxed), 2);
     /// ```
     pub fn on_thread_start<F>(mut self, f: F) -> Self
     where
@@ -170,6 +177,18 @@ impl Builder {
     /// A worker still busy when [`shutdown_timeout`](Runtime::shutdown_timeout)
     /// gives up runs `f` later, when it ends. A panic in `f` is reported on
     /// standard error.
+    ///
+    /// ```
+    /// // Hooks that panic leave the workers working.
+    /// let rt = xasync::Runtime::builder()
+    ///     .workers(1)
+    ///     .on_thread_start(|| panic!("start"))
+    ///     .on_thread_stop(|| panic!("stop"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.xasync(|| 1).join().unwrap(), 1);
+    /// rt.shutdown();
+    /// ```
     pub fn on_thread_stop<F>(mut self, f: F) -> Self
     where
         F: Fn() + Send + Sync + 'static,
@@ -183,7 +202,8 @@ impl Builder {
     /// # Errors
     ///
     /// `InvalidInput` for zero workers or a zero stack size; the OS error if
-    /// a thread cannot be started.
+    /// a thread cannot be started (with the feature `tokio`, also the tokio
+    /// driver's, on first use).
     pub fn build(self) -> io::Result<Runtime> {
         let workers = match self.workers {
             Some(0) => {
@@ -201,6 +221,10 @@ impl Builder {
                 "the stack size must not be zero",
             ));
         }
+        // The workers enter the tokio driver's context as they start: it
+        // must be running, and if it cannot start, neither can they.
+        #[cfg(feature = "tokio")]
+        crate::compat::tokio::try_handle()?;
         let deques: Vec<_> = (0..workers)
             .map(|_| crossbeam_deque::Worker::new_lifo())
             .collect();
