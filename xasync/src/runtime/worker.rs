@@ -188,7 +188,7 @@ pub(crate) fn run(start: Start) {
     run_hook(
         start.hooks.start.as_ref(),
         local.index,
-        "the on_thread_start hook",
+        "the on_thread_start hook (the worker goes on)",
     );
     // A panic escaping the loop comes from user code outside any task's
     // poll (a waker, a destructor of a task's result or of a detached
@@ -197,7 +197,7 @@ pub(crate) fn run(start: Start) {
     while let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| local.run_loop())) {
         report_escaped_panic(
             local.index,
-            "a waker or destructor run outside a task",
+            "a waker or destructor run outside a task (the worker goes on)",
             payload.as_ref(),
         );
     }
@@ -217,7 +217,7 @@ fn report_escaped_panic(index: usize, what: &str, payload: &(dyn std::any::Any +
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("Box<dyn Any>");
-    eprintln!("xasync: worker {index}: a panic escaped {what} (the worker goes on): {message}");
+    eprintln!("xasync: worker {index}: a panic escaped {what}: {message}");
 }
 
 impl Local {
