@@ -50,7 +50,9 @@
 //! `tokio::spawn` from a coroutine or task starts a tokio task on the
 //! driver thread, where tokio's own tasks run (hyper-util's client runs
 //! its connections there); [`spawn`](crate::spawn) starts one on xasync's
-//! workers. `tokio::task::block_in_place` is not available (it needs tokio's
+//! workers. A tokio task is async code like any other: a waiting function
+//! (`xawait`, `xasync::time::sleep`) in it would block the driver thread,
+//! and every tokio socket and timer with it. `tokio::task::block_in_place` is not available (it needs tokio's
 //! multi-threaded runtime); use [`blocking`](crate::blocking).
 //!
 //! # Cost
@@ -87,6 +89,14 @@ static DRIVER: OnceLock<Handle> = OnceLock::new();
 /// User code does not need it on workers. Elsewhere it gives a context to
 /// create tokio futures in (`handle().enter()`), or runs tokio code on the
 /// driver (`handle().spawn(..)`).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // A plain thread: the sleep is created under the driver's context.
+/// let _tokio = xasync::compat::tokio::handle().enter();
+/// xasync::xawait(tokio::time::sleep(Duration::from_millis(1)));
+/// ```
 ///
 /// # Panics
 ///
