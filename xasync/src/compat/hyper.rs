@@ -86,13 +86,16 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let unfilled = buf.initialize_unfilled();
+        let len = unfilled.len();
         let n = match Pin::new(&mut self.get_mut().inner).poll_read(cx, unfilled) {
             Poll::Ready(Ok(n)) => n,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         };
-        // SAFETY: the `n` bytes were written by the read, into the part of
-        // the buffer `initialize_unfilled` initialized.
+        // A reader is trusted with the bytes, not with the count.
+        assert!(n <= len, "AsyncRead::poll_read read {n} bytes into {len}");
+        // SAFETY: `initialize_unfilled` initialized all `len` bytes past the
+        // filled part, and `n <= len`.
         unsafe { buf.advance(n) };
         Poll::Ready(Ok(()))
     }
