@@ -28,6 +28,8 @@
 //! stacks for millions of coroutines, and stack-overflow reports.
 #![cfg(unix)]
 
+#[cfg(any(feature = "tokio", feature = "hyper"))]
+pub mod compat;
 mod context;
 pub mod coroutine;
 pub mod fs;

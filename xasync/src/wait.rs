@@ -68,6 +68,11 @@ impl Wake for ThreadWaker {
 }
 
 fn block_on_thread<F: Future>(future: F) -> F::Output {
+    // Tokio futures polled here find the tokio driver. Held for the whole
+    // wait: a context the future enters while polled is left before the
+    // poll returns, so the guards nest.
+    #[cfg(feature = "tokio")]
+    let _tokio = crate::compat::tokio::enter();
     let mut future = pin!(future);
     let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
     let mut cx = Context::from_waker(&waker);

@@ -53,6 +53,7 @@ pub struct Builder {
     stacks: StackConfig,
     thread_name: String,
     max_blocking_threads: usize,
+    hooks: worker::Hooks,
 }
 
 impl Default for Builder {
@@ -62,6 +63,7 @@ impl Default for Builder {
             stacks: StackConfig::default(),
             thread_name: "xasync-worker".into(),
             max_blocking_threads: 512,
+            hooks: worker::Hooks::default(),
         }
     }
 }
@@ -126,12 +128,82 @@ impl Builder {
         self
     }
 
+    /// Runs `f` on each worker thread as it starts, before it runs any
+    /// task (like tokio's hook of the same name): to set up thread-local
+    /// state, pin the thread, enter another library's context for the
+    /// thread's whole life. [`Handle::current`] in `f` is this runtime's.
+    /// Replaces an earlier hook.
+    ///
+    /// It runs on the worker threads only, not on the threads of the
+    /// blocking pool. A panic in `f` is reported on standard error and the
+    /// worker goes on.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// static STARTED: AtomicUsize = AtomicUsize::new(0);
+    /// static STOPPED: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// let rt = xasync::Runtime::builder()
+    ///     .workers(2)
+    ///     .on_thread_start(|| {
+    ///         assert!(xasync::Handle::try_current().is_some()); // a worker already
+    ///         STARTED.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .on_thread_stop(|| {
+    ///         STOPPED.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.xasync(|| 6 * 7).join().unwrap(), 42);
+    /// rt.shutdown();
+    /// assert_eq!(STARTED.load(Ordering::Relaxed), 2);
+    /// assert_eq!(STOPPED.load(Ordering::Relaxed), 2);
+    /// ```
+    pub fn on_thread_start<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.start = Some(worker::Hook::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread before it exits, once it has run its
+    /// last task (at [`shutdown`](Runtime::shutdown), or when the runtime
+    /// is dropped): the counterpart of
+    /// [`on_thread_start`](Self::on_thread_start). Tasks spawned by `f`
+    /// are cancelled, the runtime being shut down. Replaces an earlier
+    /// hook.
+    ///
+    /// A worker still busy when [`shutdown_timeout`](Runtime::shutdown_timeout)
+    /// gives up runs `f` later, when it ends. A panic in `f` is reported on
+    /// standard error.
+    ///
+    /// ```
+    /// // Hooks that panic leave the workers working.
+    /// let rt = xasync::Runtime::builder()
+    ///     .workers(1)
+    ///     .on_thread_start(|| panic!("start"))
+    ///     .on_thread_stop(|| panic!("stop"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.xasync(|| 1).join().unwrap(), 1);
+    /// rt.shutdown();
+    /// ```
+    pub fn on_thread_stop<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.hooks.stop = Some(worker::Hook::new(f));
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
     ///
     /// `InvalidInput` for zero workers or a zero stack size; the OS error if
-    /// a thread cannot be started.
+    /// a thread cannot be started (with the feature `tokio`, also the tokio
+    /// driver's, on first use).
     pub fn build(self) -> io::Result<Runtime> {
         let workers = match self.workers {
             Some(0) => {
@@ -149,6 +221,10 @@ impl Builder {
                 "the stack size must not be zero",
             ));
         }
+        // The workers enter the tokio driver's context as they start: it
+        // must be running, and if it cannot start, neither can they.
+        #[cfg(feature = "tokio")]
+        crate::compat::tokio::try_handle()?;
         let deques: Vec<_> = (0..workers)
             .map(|_| crossbeam_deque::Worker::new_lifo())
             .collect();
@@ -170,6 +246,7 @@ impl Builder {
                 index,
                 shared: shared.clone(),
                 deque,
+                hooks: self.hooks.clone(),
             };
             let spawned = thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))

@@ -122,10 +122,49 @@ pub(crate) struct Start {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) deque: Deque<Runnable>,
+    pub(crate) hooks: Hooks,
+}
+
+/// A closure of the [`Builder`](super::Builder) run on the worker threads.
+#[derive(Clone)]
+pub(crate) struct Hook(Arc<dyn Fn() + Send + Sync>);
+
+impl Hook {
+    pub(crate) fn new(f: impl Fn() + Send + Sync + 'static) -> Hook {
+        Hook(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
+}
+
+/// The hooks run as each worker thread starts and before it exits.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hooks {
+    pub(crate) start: Option<Hook>,
+    pub(crate) stop: Option<Hook>,
+}
+
+/// Runs a hook of worker `index`, reporting its panic (`what` names it).
+fn run_hook(hook: Option<&Hook>, index: usize, what: &str) {
+    if let Some(Hook(f)) = hook
+        && let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| f()))
+    {
+        report_escaped_panic(index, what, payload.as_ref());
+    }
 }
 
 /// The worker thread's body.
 pub(crate) fn run(start: Start) {
+    // The tokio driver's context, entered for the thread's whole life:
+    // entered first and left last, so that no other guard of tokio's
+    // context on this thread can be dropped out of order with it (see
+    // `crate::compat::tokio`).
+    #[cfg(feature = "tokio")]
+    let _tokio = crate::compat::tokio::enter();
     StackPool::new(start.shared.stacks).install();
     let local = Local {
         index: start.index,
@@ -146,27 +185,39 @@ pub(crate) fn run(start: Start) {
         }
     }
     let _clear = Clear;
+    run_hook(
+        start.hooks.start.as_ref(),
+        local.index,
+        "the on_thread_start hook (the worker goes on)",
+    );
     // A panic escaping the loop comes from user code outside any task's
     // poll (a waker, a destructor of a task's result or of a detached
     // task, a timer's waker): report it and go on, so that the tasks
     // pinned here keep their worker.
     while let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| local.run_loop())) {
-        report_escaped_panic(local.index, payload.as_ref());
+        report_escaped_panic(
+            local.index,
+            "a waker or destructor run outside a task (the worker goes on)",
+            payload.as_ref(),
+        );
     }
+    run_hook(
+        start.hooks.stop.as_ref(),
+        local.index,
+        "the on_thread_stop hook",
+    );
     local.exit();
 }
 
-/// Reports a panic that escaped user code run by a worker outside a poll.
-fn report_escaped_panic(index: usize, payload: &(dyn std::any::Any + Send)) {
+/// Reports a panic that escaped user code run by a worker outside a poll
+/// (`what` says which code).
+fn report_escaped_panic(index: usize, what: &str, payload: &(dyn std::any::Any + Send)) {
     let message = payload
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("Box<dyn Any>");
-    eprintln!(
-        "xasync: worker {index}: a panic escaped a waker or destructor run outside a task \
-         (the worker goes on): {message}"
-    );
+    eprintln!("xasync: worker {index}: a panic escaped {what}: {message}");
 }
 
 impl Local {
