@@ -32,9 +32,12 @@ mod context;
 pub mod coroutine;
 pub mod fs;
 pub mod io;
+pub mod local;
 mod loom;
 pub mod net;
 pub mod runtime;
+#[cfg(feature = "tracing")]
+mod spans;
 pub mod stack;
 pub mod sync;
 mod sys;
