@@ -39,7 +39,9 @@
 //!   `task_local!` does outside its scope.
 //!
 //! While a coroutine's (or thread's) values are being dropped, accessing any
-//! of its keys is an [`AccessError`] too.
+//! of its keys is an [`AccessError`] too. The raw coroutines of
+//! [`coroutine`](crate::coroutine) (generators resumed by their caller)
+//! have no values of their own: they use their resumer's.
 //!
 //! # And `thread_local!`?
 //!

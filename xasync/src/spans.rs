@@ -13,15 +13,24 @@
 //! The spans are found through `Dispatch::current_span`, which
 //! `tracing-subscriber`'s `Registry` (so every `fmt` or layered subscriber)
 //! answers from its per-thread stack; a subscriber that does not track the
-//! current span makes this a no-op.
+//! current span makes this a no-op, and so does the absence of any.
 
 use std::cell::Cell;
 use tracing::dispatcher::{self, Dispatch};
+use tracing::level_filters::LevelFilter;
 use tracing::span::Id;
 
 /// More spans than any coroutine enters: the bound on one suspension's
 /// exits, in case a subscriber's current span does not follow its exits.
 const MAX_ENTERED: usize = 4096;
+
+/// Whether spans may be entered at all: no subscriber (or one that enables
+/// nothing) sets the global level hint to `OFF`, and then suspending and
+/// resuming cost one load each.
+#[inline(always)]
+fn in_use() -> bool {
+    LevelFilter::current() != LevelFilter::OFF
+}
 
 /// A coroutine's spans (in its [`CoroutineCx`](crate::context)).
 #[derive(Default)]
@@ -29,37 +38,58 @@ pub(crate) struct Spans {
     /// The thread's current span when the coroutine was last resumed: the
     /// ones entered above it are the coroutine's.
     base: Cell<Option<Id>>,
-    /// While suspended: the dispatcher the coroutine's spans were exited
-    /// on, and those spans, innermost first.
-    exited: Cell<Option<(Dispatch, Vec<Id>)>>,
+    /// While suspended: the spans it had entered (see [`Exited`]).
+    exited: Cell<Option<Box<Exited>>>,
+}
+
+/// The spans a suspended coroutine had entered, innermost first, and the
+/// dispatcher they were exited on.
+struct Exited {
+    dispatch: Dispatch,
+    spans: Vec<Id>,
 }
 
 impl Spans {
     /// On resumption (or the first run): notes the thread's current span,
     /// then enters the coroutine's spans again, outermost first.
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn resume(&self) {
+        let exited = self.exited.take();
+        if exited.is_some() || in_use() {
+            self.enter_again(exited);
+        }
+    }
+
+    #[inline(never)]
+    fn enter_again(&self, exited: Option<Box<Exited>>) {
         self.base.set(dispatcher::get_default(|dispatch| {
             dispatch.current_span().id().cloned()
         }));
-        if let Some((dispatch, exited)) = self.exited.take() {
-            for id in exited.into_iter().rev() {
-                dispatch.enter(&id);
+        if let Some(exited) = exited {
+            for id in exited.spans.into_iter().rev() {
+                exited.dispatch.enter(&id);
                 // The entry holds the span now (a subscriber keeps what is
-                // entered open): release the hold taken in `suspend`.
-                dispatch.try_close(id);
+                // entered open): release the hold taken in `exit_entered`.
+                exited.dispatch.try_close(id);
             }
         }
     }
 
     /// On suspension: exits the spans the coroutine entered, innermost
     /// first, and keeps them for [`resume`](Self::resume).
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn suspend(&self) {
+        if in_use() {
+            self.exit_entered();
+        }
+    }
+
+    #[inline(never)]
+    fn exit_entered(&self) {
         let base = self.base.take();
         dispatcher::get_default(|dispatch| {
-            let mut exited = Vec::new();
-            while exited.len() < MAX_ENTERED {
+            let mut spans = Vec::new();
+            while spans.len() < MAX_ENTERED {
                 let current = dispatch.current_span();
                 let Some(id) = current.id().filter(|&id| Some(id) != base.as_ref()) else {
                     break;
@@ -70,10 +100,11 @@ impl Spans {
                 // `mem::forget`), which would close it and free its id.
                 let id = dispatch.clone_span(id);
                 dispatch.exit(&id);
-                exited.push(id);
+                spans.push(id);
             }
-            if !exited.is_empty() {
-                self.exited.set(Some((dispatch.clone(), exited)));
+            if !spans.is_empty() {
+                let dispatch = dispatch.clone();
+                self.exited.set(Some(Box::new(Exited { dispatch, spans })));
             }
         });
     }
@@ -82,9 +113,9 @@ impl Spans {
     /// leaked), which would otherwise stay entered on the worker thread.
     pub(crate) fn leave(&self) {
         self.suspend();
-        if let Some((dispatch, exited)) = self.exited.take() {
-            for id in exited {
-                dispatch.try_close(id);
+        if let Some(exited) = self.exited.take() {
+            for id in exited.spans {
+                exited.dispatch.try_close(id);
             }
         }
     }
