@@ -132,13 +132,15 @@ pub(crate) fn run_coroutine<T>(suspender: &Suspender<'_>, body: impl FnOnce() ->
     cx.outer.set(replace_frame(entered));
     #[cfg(feature = "tracing")]
     cx.spans.resume();
-    /// Restores the resumer's frame when the body returns or unwinds.
+    /// Restores the resumer's frame when the body returns or unwinds, then
+    /// exits the spans the coroutine left entered (after: a subscriber that
+    /// panics must not leave the frame pointing at a finished coroutine).
     struct Leave<'a, 'b>(&'a CoroutineCx<'b>);
     impl Drop for Leave<'_, '_> {
         fn drop(&mut self) {
+            replace_frame(self.0.outer.get());
             #[cfg(feature = "tracing")]
             self.0.spans.leave();
-            replace_frame(self.0.outer.get());
         }
     }
     let _leave = Leave(&cx);

@@ -170,6 +170,7 @@ impl<T: 'static> fmt::Debug for LocalKey<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AccessError(Reason);
 
+/// The cases of [`AccessError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reason {
     /// Called in an async task, outside any coroutine.
@@ -244,13 +245,11 @@ impl Locals {
 
     /// Drops the values; later accesses get an [`AccessError`]. Called by
     /// the coroutine itself when it ends (so that the destructors may
-    /// wait), and by `drop`.
+    /// wait), and by `drop`. Inline: most coroutines have no values.
+    #[inline]
     pub(crate) fn destroy(&self) {
         if let Some(map) = self.0.get() {
-            map.destroyed.set(true);
-            // Dropped after the borrow ends: a destructor may try a key.
-            let entries = map.entries.take();
-            drop(entries);
+            map.destroy();
         }
     }
 }
@@ -262,6 +261,15 @@ impl Drop for Locals {
 }
 
 impl Map {
+    /// See [`Locals::destroy`].
+    #[inline(never)]
+    fn destroy(&self) {
+        self.destroyed.set(true);
+        // Dropped after the borrow ends: a destructor may try a key.
+        let entries = self.entries.take();
+        drop(entries);
+    }
+
     /// The value of the key with address `id`, if any.
     fn find(&self, id: usize) -> Option<Rc<dyn Any>> {
         let entries = self.entries.borrow();
