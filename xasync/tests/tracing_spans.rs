@@ -13,6 +13,7 @@ use tracing::span::Id;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 use xasync::Runtime;
+use xasync::sync::oneshot;
 use xasync::time::{sleep, sleep_async};
 
 /// What the layer saw: events (message, span names root first) and the
@@ -82,27 +83,36 @@ fn one_worker() -> Runtime {
 }
 
 /// The example: two coroutines on one worker, each holding its
-/// span entered across a sleep, log before and after, and make a child
-/// span after resuming; each sees only its own spans.
+/// span entered across waits, log before and after, and one makes a child
+/// span after resuming; each sees only its own spans. The channels order
+/// the interleaving (a sleep would, unless the machine is slow).
 #[test]
 fn an_entered_span_stays_with_its_coroutine_across_waits() {
     let rt = one_worker();
-    let a = rt.xasync(|| {
+    let (a_waits, b_goes) = oneshot::channel();
+    let (b_waits, a_goes) = oneshot::channel();
+    let (a_done, b_resumes) = oneshot::channel();
+    let a = rt.xasync(move || {
         let span = tracing::info_span!("hold_a");
         let _entered = span.enter();
         tracing::info!("hold: a before");
-        sleep(Duration::from_millis(30)); // b enters its span meanwhile
+        a_waits.send(()).unwrap();
+        a_goes.recv().unwrap(); // b enters its span and waits meanwhile
+        sleep(Duration::from_millis(1));
         tracing::info!("hold: a after");
         let child = tracing::info_span!("hold_a_child");
         let _child = child.enter();
         tracing::info!("hold: a child");
+        a_done.send(()).unwrap();
     });
-    let b = rt.xasync(|| {
-        sleep(Duration::from_millis(10)); // a holds its span meanwhile
+    let b = rt.xasync(move || {
+        b_goes.recv().unwrap(); // a holds its span meanwhile
         let span = tracing::info_span!("hold_b");
         let _entered = span.enter();
         tracing::info!("hold: b before");
-        sleep(Duration::from_millis(60)); // a resumes and logs meanwhile
+        b_waits.send(()).unwrap();
+        b_resumes.recv().unwrap(); // a resumes and logs meanwhile
+        sleep(Duration::from_millis(1));
         tracing::info!("hold: b after");
     });
     a.join().unwrap();
@@ -122,21 +132,25 @@ fn an_entered_span_stays_with_its_coroutine_across_waits() {
 
 /// `Instrument` keeps working: an instrumented future awaited by a
 /// coroutine, and an instrumented async task, log under their spans while
-/// a coroutine holds its own span across waits on the same worker.
+/// a coroutine holds its own span across a wait on the same worker.
 #[test]
 fn instrumented_futures_keep_their_spans() {
     let rt = one_worker();
-    let holder = rt.xasync(|| {
+    let (entered, wait_entered) = oneshot::channel();
+    let (release, released) = oneshot::channel();
+    let holder = rt.xasync(move || {
         let span = tracing::info_span!("instr_holder");
         let _entered = span.enter();
-        sleep(Duration::from_millis(40));
+        entered.send(()).unwrap();
+        released.recv().unwrap(); // the others run meanwhile
         tracing::info!("instr: holder");
     });
+    wait_entered.recv().unwrap();
     let awaiter = rt.xasync(|| {
         let span = tracing::info_span!("instr_awaiter");
         let _entered = span.enter();
         let inner = async {
-            sleep_async(Duration::from_millis(10)).await;
+            sleep_async(Duration::from_millis(1)).await;
             tracing::info!("instr: awaited future");
         };
         xasync::xawait(inner.instrument(tracing::info_span!("instr_future")));
@@ -144,14 +158,15 @@ fn instrumented_futures_keep_their_spans() {
     });
     let task = rt.spawn(
         async {
-            sleep_async(Duration::from_millis(20)).await;
+            sleep_async(Duration::from_millis(1)).await;
             tracing::info!("instr: task");
         }
         .instrument(tracing::info_span!("instr_task")),
     );
-    holder.join().unwrap();
     awaiter.join().unwrap();
     xasync::xawait(task);
+    release.send(()).unwrap();
+    holder.join().unwrap();
     rt.shutdown();
     let mut events = events("instr:");
     events.sort();
@@ -176,15 +191,18 @@ fn instrumented_futures_keep_their_spans() {
 #[test]
 fn cancelled_and_leaking_coroutines_leave_the_worker_clean() {
     let rt = one_worker();
-    let cancelled = rt.xasync(|| {
+    let (entered, wait_entered) = oneshot::channel();
+    let cancelled = rt.xasync(move || {
         let span = tracing::info_span!("clean_cancelled");
         let _entered = span.enter();
+        entered.send(()).unwrap();
         sleep(Duration::from_secs(60));
     });
+    wait_entered.recv().unwrap();
     let leaker = rt.xasync(|| {
         let span = tracing::info_span!("clean_leaked");
         std::mem::forget(span.enter());
-        sleep(Duration::from_millis(10));
+        sleep(Duration::from_millis(1));
         tracing::info!("clean: leaker");
     });
     leaker.join().unwrap();
