@@ -38,7 +38,7 @@
 //!   it, `lock` blocks the worker's thread, so the holder — which only that
 //!   worker can resume — never runs again: a deadlock, certain on one
 //!   worker. Release the guard before waiting, or use
-//!   [`sync::Mutex`](crate::sync::Mutex), whose `lock` suspends instead.
+//!   [`sync::Mutex`], whose `lock` suspends instead.
 //!   This is not detected, even in debug builds: a std guard leaves no
 //!   trace a runtime could see (std's mutex is a futex word of its own,
 //!   with no hook on lock or unlock and no record of who holds it), and the

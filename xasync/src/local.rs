@@ -160,6 +160,71 @@ impl<T: 'static> LocalKey<T> {
     }
 }
 
+/// The shortcuts of `std::thread::LocalKey` for keys holding a `Cell`; each
+/// initializes the caller's value first if needed, and panics where
+/// [`LocalKey::with`] does.
+impl<T: 'static> LocalKey<Cell<T>> {
+    /// Sets the caller's value.
+    pub fn set(&'static self, value: T) {
+        self.with(|cell| cell.set(value));
+    }
+
+    /// A copy of the caller's value.
+    pub fn get(&'static self) -> T
+    where
+        T: Copy,
+    {
+        self.with(Cell::get)
+    }
+
+    /// Takes the caller's value, leaving `T::default()`.
+    pub fn take(&'static self) -> T
+    where
+        T: Default,
+    {
+        self.with(Cell::take)
+    }
+
+    /// Replaces the caller's value, returning the old one.
+    pub fn replace(&'static self, value: T) -> T {
+        self.with(|cell| cell.replace(value))
+    }
+}
+
+/// The shortcuts of `std::thread::LocalKey` for keys holding a `RefCell`;
+/// each initializes the caller's value first if needed, and panics where
+/// [`LocalKey::with`] does, or if the value is already borrowed
+/// incompatibly.
+impl<T: 'static> LocalKey<RefCell<T>> {
+    /// Runs `f` with a shared borrow of the caller's value.
+    pub fn with_borrow<F: FnOnce(&T) -> R, R>(&'static self, f: F) -> R {
+        self.with(|cell| f(&cell.borrow()))
+    }
+
+    /// Runs `f` with a mutable borrow of the caller's value.
+    pub fn with_borrow_mut<F: FnOnce(&mut T) -> R, R>(&'static self, f: F) -> R {
+        self.with(|cell| f(&mut cell.borrow_mut()))
+    }
+
+    /// Sets the caller's value.
+    pub fn set(&'static self, value: T) {
+        self.with_borrow_mut(|v| *v = value);
+    }
+
+    /// Takes the caller's value, leaving `T::default()`.
+    pub fn take(&'static self) -> T
+    where
+        T: Default,
+    {
+        self.with(RefCell::take)
+    }
+
+    /// Replaces the caller's value, returning the old one.
+    pub fn replace(&'static self, value: T) -> T {
+        self.with(|cell| cell.replace(value))
+    }
+}
+
 impl<T: 'static> fmt::Debug for LocalKey<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalKey").finish_non_exhaustive()

@@ -265,3 +265,51 @@ fn initializers_and_accesses_nest() {
     assert_eq!(h.join().unwrap(), (42, "41".into(), 1, 1));
     rt.shutdown();
 }
+
+xasync::coroutine_local! {
+    static COUNT: Cell<u32> = Cell::new(1);
+    static WORDS: RefCell<Vec<&'static str>> = RefCell::new(vec!["init"]);
+}
+
+/// The `Cell` and `RefCell` shortcuts act on the caller's value, as
+/// `std::thread::LocalKey`'s do.
+#[test]
+fn cell_and_refcell_shortcuts() {
+    let rt = one_worker();
+    let h = rt.xasync(|| {
+        let first = COUNT.get();
+        COUNT.set(5);
+        let replaced = COUNT.replace(6);
+        let taken = COUNT.take();
+        WORDS.with_borrow_mut(|w| w.push("more"));
+        let joined = WORDS.with_borrow(|w| w.join(" "));
+        let old = WORDS.replace(vec!["new"]);
+        WORDS.set(vec!["set"]);
+        (
+            first,
+            replaced,
+            taken,
+            COUNT.get(),
+            joined,
+            old,
+            WORDS.take(),
+            WORDS.take(),
+        )
+    });
+    let other = rt.xasync(|| (COUNT.get(), WORDS.take()));
+    assert_eq!(
+        h.join().unwrap(),
+        (
+            1,
+            5,
+            6,
+            0,
+            "init more".into(),
+            vec!["init", "more"],
+            vec!["set"],
+            vec![]
+        )
+    );
+    assert_eq!(other.join().unwrap(), (1, vec!["init"]));
+    rt.shutdown();
+}
