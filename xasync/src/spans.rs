@@ -15,7 +15,7 @@
 //! answers from its per-thread stack; a subscriber that does not track the
 //! current span makes this a no-op, and so does the absence of any.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use tracing::dispatcher::{self, Dispatch};
 use tracing::level_filters::LevelFilter;
 use tracing::span::Id;
@@ -38,15 +38,12 @@ pub(crate) struct Spans {
     /// The thread's current span when the coroutine was last resumed: the
     /// ones entered above it are the coroutine's.
     base: Cell<Option<Id>>,
-    /// While suspended: the spans it had entered (see [`Exited`]).
-    exited: Cell<Option<Box<Exited>>>,
-}
-
-/// The spans a suspended coroutine had entered, innermost first, and the
-/// dispatcher they were exited on.
-struct Exited {
-    dispatch: Dispatch,
-    spans: Vec<Id>,
+    /// While suspended with spans exited: the dispatcher they were exited
+    /// on.
+    dispatch: Cell<Option<Dispatch>>,
+    /// Those spans, innermost first (the vector is kept between
+    /// suspensions, so that a suspension does not allocate).
+    exited: RefCell<Vec<Id>>,
 }
 
 impl Spans {
@@ -54,23 +51,23 @@ impl Spans {
     /// then enters the coroutine's spans again, outermost first.
     #[inline(always)]
     pub(crate) fn resume(&self) {
-        let exited = self.exited.take();
-        if exited.is_some() || in_use() {
-            self.enter_again(exited);
+        let dispatch = self.dispatch.take();
+        if dispatch.is_some() || in_use() {
+            self.enter_again(dispatch);
         }
     }
 
     #[inline(never)]
-    fn enter_again(&self, exited: Option<Box<Exited>>) {
+    fn enter_again(&self, dispatch: Option<Dispatch>) {
         self.base.set(dispatcher::get_default(|dispatch| {
             dispatch.current_span().id().cloned()
         }));
-        if let Some(exited) = exited {
-            for id in exited.spans.into_iter().rev() {
-                exited.dispatch.enter(&id);
+        if let Some(dispatch) = dispatch {
+            for id in self.exited.borrow_mut().drain(..).rev() {
+                dispatch.enter(&id);
                 // The entry holds the span now (a subscriber keeps what is
                 // entered open): release the hold taken in `exit_entered`.
-                exited.dispatch.try_close(id);
+                dispatch.try_close(id);
             }
         }
     }
@@ -88,8 +85,8 @@ impl Spans {
     fn exit_entered(&self) {
         let base = self.base.take();
         dispatcher::get_default(|dispatch| {
-            let mut spans = Vec::new();
-            while spans.len() < MAX_ENTERED {
+            let mut exited = self.exited.borrow_mut();
+            while exited.len() < MAX_ENTERED {
                 let current = dispatch.current_span();
                 let Some(id) = current.id().filter(|&id| Some(id) != base.as_ref()) else {
                     break;
@@ -100,11 +97,10 @@ impl Spans {
                 // `mem::forget`), which would close it and free its id.
                 let id = dispatch.clone_span(id);
                 dispatch.exit(&id);
-                spans.push(id);
+                exited.push(id);
             }
-            if !spans.is_empty() {
-                let dispatch = dispatch.clone();
-                self.exited.set(Some(Box::new(Exited { dispatch, spans })));
+            if !exited.is_empty() {
+                self.dispatch.set(Some(dispatch.clone()));
             }
         });
     }
@@ -113,9 +109,9 @@ impl Spans {
     /// leaked), which would otherwise stay entered on the worker thread.
     pub(crate) fn leave(&self) {
         self.suspend();
-        if let Some(exited) = self.exited.take() {
-            for id in exited.spans {
-                exited.dispatch.try_close(id);
+        if let Some(dispatch) = self.dispatch.take() {
+            for id in self.exited.borrow_mut().drain(..) {
+                dispatch.try_close(id);
             }
         }
     }
