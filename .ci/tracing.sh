@@ -9,5 +9,6 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
 cargo clippy -p xasync --all-targets --features tracing -- -D warnings
-cargo test -p xasync --features tracing --test tracing_spans --test coroutine_local \
+cargo test -p xasync --features tracing --test tracing_spans --test tracing_odd_subscriber \
+  --test coroutine_local \
   --test runtime --test cancel --test nested
