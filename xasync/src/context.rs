@@ -3,6 +3,7 @@
 //! polling a future (waiting here would deadlock: refuse loudly), or
 //! neither (block the thread).
 
+use crate::local::Locals;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -56,6 +57,11 @@ pub(crate) struct CoroutineCx<'a> {
     /// The frame of the code that resumed us (a worker polling our task),
     /// restored while we are suspended.
     outer: Cell<Frame>,
+    /// The coroutine's coroutine-local values (see [`crate::local`]).
+    locals: Locals,
+    /// The `tracing` spans it entered, exited while it is suspended.
+    #[cfg(feature = "tracing")]
+    spans: crate::spans::Spans,
 }
 
 /// Who is calling a waiting function.
@@ -84,26 +90,70 @@ pub(crate) fn caller<'a>() -> Caller<'a> {
     }
 }
 
+/// Whose coroutine-local values the caller uses.
+pub(crate) enum Owner<'a> {
+    /// A coroutine's.
+    Coroutine(&'a Locals),
+    /// The thread's (a plain thread).
+    Thread,
+    /// None: an async task, outside any coroutine.
+    Task,
+}
+
+/// Whose coroutine-local values the caller uses: the innermost coroutine's
+/// (even inside a future it polls), else the thread's if it is not polling.
+pub(crate) fn owner<'a>() -> Owner<'a> {
+    let frame = frame();
+    if !frame.coroutine.is_null() {
+        // SAFETY: as in `caller`; the values are used only while the
+        // caller runs, inside the coroutine.
+        Owner::Coroutine(unsafe { &(*frame.coroutine.cast::<CoroutineCx<'a>>()).locals })
+    } else if frame.polling > 0 {
+        Owner::Task
+    } else {
+        Owner::Thread
+    }
+}
+
 /// Runs `body` as the coroutine of `suspender`: waiting functions called
 /// from it suspend it.
 pub(crate) fn run_coroutine<T>(suspender: &Suspender<'_>, body: impl FnOnce() -> T) -> T {
     let cx = CoroutineCx {
         suspender,
         outer: Cell::new(THREAD),
+        locals: Locals::new(),
+        #[cfg(feature = "tracing")]
+        spans: Default::default(),
     };
     let entered = Frame {
         coroutine: ptr::from_ref(&cx).cast(),
         polling: 0,
     };
     cx.outer.set(replace_frame(entered));
-    /// Restores the resumer's frame when the body returns or unwinds.
+    #[cfg(feature = "tracing")]
+    cx.spans.resume();
+    /// Restores the resumer's frame when the body returns or unwinds, then
+    /// exits the spans the coroutine left entered (after: a subscriber that
+    /// panics must not leave the frame pointing at a finished coroutine).
     struct Leave<'a, 'b>(&'a CoroutineCx<'b>);
     impl Drop for Leave<'_, '_> {
         fn drop(&mut self) {
             replace_frame(self.0.outer.get());
+            #[cfg(feature = "tracing")]
+            self.0.spans.leave();
         }
     }
     let _leave = Leave(&cx);
+    /// Drops the coroutine-local values when the body returns or unwinds,
+    /// still in the coroutine (their destructors may wait); before `Leave`,
+    /// which restores the frame even if one of them panics.
+    struct DropLocals<'a>(&'a Locals);
+    impl Drop for DropLocals<'_> {
+        fn drop(&mut self) {
+            self.0.destroy();
+        }
+    }
+    let _locals = DropLocals(&cx.locals);
     body()
 }
 
@@ -130,6 +180,8 @@ impl<'a> CoroutineCx<'a> {
     /// suspension.)
     #[inline(always)]
     fn away(&self) -> Reenter<'_, 'a> {
+        #[cfg(feature = "tracing")]
+        self.spans.suspend();
         Reenter(self, replace_frame(self.outer.get()))
     }
 
@@ -161,6 +213,8 @@ impl Drop for Reenter<'_, '_> {
     #[inline(always)]
     fn drop(&mut self) {
         self.0.outer.set(replace_frame(self.1));
+        #[cfg(feature = "tracing")]
+        self.0.spans.resume();
     }
 }
 

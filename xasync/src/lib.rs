@@ -26,6 +26,39 @@
 //! This crate is the std layer over [`xasync_core`]: the multi-threaded
 //! runtime, timers, sync primitives, mmap stacks with guard pages, slab
 //! stacks for millions of coroutines, and stack-overflow reports.
+//!
+//! # Thread state in coroutines
+//!
+//! A worker thread runs many coroutines in turn, each suspended where it
+//! waits. What belongs to the thread is therefore shared by them:
+//!
+//! - **Never hold a `std::sync::Mutex` guard (or `RwLock` guard, or any
+//!   lock that blocks the thread) across a wait.** The coroutine suspends
+//!   with the lock held; when another coroutine on the same worker asks for
+//!   it, `lock` blocks the worker's thread, so the holder — which only that
+//!   worker can resume — never runs again: a deadlock, certain on one
+//!   worker. Release the guard before waiting, or use
+//!   [`sync::Mutex`], whose `lock` suspends instead.
+//!   This is not detected, even in debug builds: a std guard leaves no
+//!   trace a runtime could see (std's mutex is a futex word of its own,
+//!   with no hook on lock or unlock and no record of who holds it), and the
+//!   compiler does not check what a coroutine holds across a suspension as
+//!   it checks an `async fn`'s `Send`.
+//! - **`thread_local!`** values are the worker's, shared by all its
+//!   coroutines; a started coroutine never changes thread, so it always
+//!   sees the same value, but others may change it while it is suspended.
+//!   For a value per coroutine, use [`coroutine_local!`] (see [`local`]).
+//! - **`tracing`**: a subscriber keeps the entered spans per thread. With
+//!   the `tracing` feature, a span entered in a coroutine (`span.enter()`
+//!   held across a wait) stays that coroutine's: it is exited while the
+//!   coroutine is suspended and entered again when it resumes, so other
+//!   coroutines neither log under it nor take it as parent.
+//!   `tracing::Instrument` on futures works with or without the feature.
+//!   Install the subscriber globally (`set_global_default`): a scoped
+//!   default (`with_default`, `set_default`) is the calling thread's and
+//!   does not reach the workers, and setting one inside a coroutine and
+//!   holding its guard across a wait mixes coroutines as `thread_local!`
+//!   does.
 #![cfg(unix)]
 
 #[cfg(any(feature = "tokio", feature = "hyper"))]
@@ -36,9 +69,12 @@ pub mod fs;
 #[cfg(all(feature = "hook", target_os = "linux"))]
 mod hook;
 pub mod io;
+pub mod local;
 mod loom;
 pub mod net;
 pub mod runtime;
+#[cfg(feature = "tracing")]
+mod spans;
 pub mod stack;
 pub mod sync;
 mod sys;

@@ -8,6 +8,21 @@
 //! suspending a coroutine or blocking a thread — and the `_async` name
 //! returns a future.
 //!
+//! # Not `std::sync` across a wait
+//!
+//! In a coroutine, never hold a `std::sync::Mutex` or `RwLock` guard (or
+//! one of any lock that blocks its thread) across a wait — a sleep, a
+//! receive, a lock of this module, `xawait`, I/O. The coroutine suspends
+//! holding the lock; the next coroutine of the same worker that asks for it
+//! blocks the worker's thread, and the holder, which only that worker can
+//! resume, never releases it: a deadlock, certain with one worker. Release
+//! the guard before waiting, or use this module's [`Mutex`] and
+//! [`RwLock`], which suspend the coroutine instead of blocking the thread.
+//! A short critical section that does not wait is fine with std's locks.
+//! This is not detected, even in debug builds: std's mutex is a futex word
+//! of its own, with no hook on lock or unlock and no record of its holder,
+//! so a runtime cannot see a guard held across a suspension.
+//!
 //! ```
 //! use xasync::sync::channel;
 //!
