@@ -62,6 +62,10 @@ pub(crate) struct CoroutineCx<'a> {
     /// The `tracing` spans it entered, exited while it is suspended.
     #[cfg(feature = "tracing")]
     spans: crate::spans::Spans,
+    /// A cancellation reached it as an error (in a hooked call) rather
+    /// than as an unwind: see [`CoroutineCx::wait_or_cancelled`].
+    #[cfg(feature = "hook")]
+    cancelled_by_error: Cell<bool>,
 }
 
 /// Who is calling a waiting function.
@@ -124,6 +128,8 @@ pub(crate) fn run_coroutine<T>(suspender: &Suspender<'_>, body: impl FnOnce() ->
         locals: Locals::new(),
         #[cfg(feature = "tracing")]
         spans: Default::default(),
+        #[cfg(feature = "hook")]
+        cancelled_by_error: Cell::new(false),
     };
     let entered = Frame {
         coroutine: ptr::from_ref(&cx).cast(),
@@ -191,6 +197,25 @@ impl<'a> CoroutineCx<'a> {
     pub(crate) fn poll<F: Future + ?Sized>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
         let _polling = Polling::enter();
         self.suspender.poll(future)
+    }
+
+    /// Runs `future` to completion like [`wait`](Self::wait), for a caller
+    /// that must not be unwound (a hook's `extern "C"` frame, called by
+    /// code that cannot unwind): a cancellation of the coroutine meanwhile
+    /// ends the wait with `None` instead of unwinding it. From then on
+    /// every such wait of the coroutine returns `None` at once, so that
+    /// code told of the cancellation by an error, and retrying, still ends.
+    /// (Waits during an unwind already under way, in destructors, complete
+    /// as with `wait`.)
+    #[cfg(feature = "hook")]
+    pub(crate) fn wait_or_cancelled<F: IntoFuture>(&self, future: F) -> Option<F::Output> {
+        if self.cancelled_by_error.get() {
+            return None;
+        }
+        let waited =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.wait(future))).ok();
+        self.cancelled_by_error.set(waited.is_none());
+        waited
     }
 
     /// Runs `future` to completion, suspending while it is pending.

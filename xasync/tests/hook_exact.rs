@@ -312,6 +312,35 @@ fn a_coroutine_cancelled_in_a_hooked_read_gets_ecanceled() {
 }
 
 #[test]
+fn after_ecanceled_every_hooked_wait_fails_at_once() {
+    // A coroutine that retries on error, as servers do: once cancelled,
+    // each further blocking call must fail too, or it never ends.
+    let runtime = one_worker();
+    let (a, _b) = UnixStream::pair().unwrap();
+    let looping = runtime.xasync(move || {
+        let mut a = a;
+        let mut failures = 0;
+        while failures < 100 {
+            match a.read(&mut [0; 8]) {
+                Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => failures += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        std::thread::sleep(Duration::from_secs(3600)); // fails at once too
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    looping.cancel();
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        runtime.shutdown();
+        done.send(()).unwrap();
+    });
+    ended
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the cancelled coroutine ended");
+}
+
+#[test]
 fn shutdown_ends_coroutines_sleeping_in_std() {
     let runtime = one_worker();
     let sleepers: Vec<_> = (0..3)

@@ -14,7 +14,6 @@ use libc::c_int;
 use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -154,14 +153,12 @@ pub(super) fn wait(
 
 /// Suspends `coroutine` until `future` completes and returns its output;
 /// `None` if the coroutine was cancelled meanwhile (its task cancelled, its
-/// runtime shut down). The unwind that cancels a suspended coroutine must
-/// not cross the hook's frame (an `extern "C"` function, called by code
-/// that cannot unwind): it stops here, and the hooked call fails with
-/// `ECANCELED`. Later waits of the coroutine work as usual (the core
-/// cancels a coroutine once), as those of a destructor during a
-/// cancellation do.
+/// runtime shut down), or before: the unwind that cancels a suspended
+/// coroutine must not cross the hook's frame, so the hooked call fails with
+/// `ECANCELED` instead, and so does every later blocking hooked call of the
+/// coroutine (see [`CoroutineCx::wait_or_cancelled`]).
 pub(super) fn suspend<F: Future>(coroutine: &CoroutineCx<'_>, future: F) -> Option<F::Output> {
-    catch_unwind(AssertUnwindSafe(|| coroutine.wait(future))).ok()
+    coroutine.wait_or_cancelled(future)
 }
 
 /// Readiness since a ticket, or the deadline.
