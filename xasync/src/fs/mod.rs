@@ -22,7 +22,7 @@
 mod file;
 mod offload;
 
-pub use file::File;
+pub use file::{File, FileOptions};
 pub use std::fs::{DirEntry, Metadata, OpenOptions, Permissions};
 
 use std::io;
@@ -144,7 +144,7 @@ pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<(
     offload::run(move || std::fs::write(path, contents))
 }
 
-/// The future of [`write`].
+/// The future of [`write`](fn@write).
 pub async fn write_async(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     let (path, contents) = (path.as_ref().to_owned(), contents.as_ref().to_owned());
     offload::run_async(move || std::fs::write(path, contents)).await
