@@ -33,7 +33,6 @@ mod raw;
 mod runnable;
 pub mod stackful;
 mod state;
-mod waker_slot;
 
 pub use join::{JoinError, JoinHandle, TaskRef};
 pub use runnable::{Ran, Runnable};
