@@ -29,6 +29,7 @@
 //! runtime keeps a started coroutine on its worker.
 
 mod join;
+mod memory;
 mod raw;
 mod runnable;
 pub mod stackful;

@@ -33,7 +33,6 @@ use super::state::{
 use super::{JoinError, PollCancel, Ran, Runnable, Schedule, TaskRef};
 use crate::loom::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 use crate::unwind::{self, Payload};
-use alloc::boxed::Box;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
@@ -155,7 +154,8 @@ where
         references: usize,
         tag: usize,
     ) -> NonNull<Header> {
-        let cell = Box::new(TaskCell {
+        let cell = super::memory::allocate::<Self>();
+        let value = TaskCell {
             header: Header {
                 state: AtomicUsize::new(flags | (references * REFERENCE)),
                 vtable: &Self::VTABLE,
@@ -167,8 +167,10 @@ where
             schedule,
             stage: UnsafeCell::new(Stage::Running(future)),
             _cancellation: PhantomData::<C>,
-        });
-        NonNull::from(Box::leak(cell)).cast()
+        };
+        // SAFETY: a fresh block for a `Self`.
+        unsafe { cell.as_ptr().write(value) };
+        cell.cast()
     }
 
     /// # Safety
@@ -410,8 +412,13 @@ where
     ///
     /// No reference is left.
     unsafe fn destroy(header: NonNull<Header>) {
-        // SAFETY: allocated by `allocate` as a Box; nobody else refers to it.
-        drop(unsafe { Box::from_raw(header.cast::<Self>().as_ptr()) });
+        let cell = header.cast::<Self>();
+        // SAFETY: written by `allocate`; nobody else refers to it. (Should a
+        // destructor panic, the block is leaked, never reused.)
+        unsafe {
+            core::ptr::drop_in_place(cell.as_ptr());
+            super::memory::free(cell);
+        }
     }
 }
 
