@@ -438,12 +438,16 @@ pub(crate) unsafe fn drop_reference(header: NonNull<Header>) {
     // SAFETY: our reference keeps the header alive until the decrement;
     // the vtable is read before it (after it, another thread may have
     // dropped the last reference and freed the header).
-    let (previous, vtable) = unsafe {
-        let h = header.as_ref();
-        let vtable = h.vtable;
-        (h.state.fetch_sub(REFERENCE, Ordering::AcqRel), vtable)
-    };
-    if references(previous) == 1 {
+    let h = unsafe { header.as_ref() };
+    let vtable = h.vtable;
+    // Ours is the last reference when the count reads 1: adding one takes
+    // one, so nobody else can change the count anymore, and the decrement
+    // can be skipped (a JoinHandle taking the result of a task that
+    // completed usually holds the last one). The load acquires what the
+    // other references' decrements released.
+    if references(h.state.load(Ordering::Acquire)) == 1
+        || references(h.state.fetch_sub(REFERENCE, Ordering::AcqRel)) == 1
+    {
         // SAFETY: that was the last reference.
         unsafe { (vtable.destroy)(header) };
     }
