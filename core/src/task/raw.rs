@@ -398,14 +398,20 @@ where
     unsafe fn take_output(header: NonNull<Header>, out: *mut ()) {
         // SAFETY: after COMPLETED only the JoinHandle touches the stage.
         let cell = unsafe { Self::cell(header) };
-        let stage = cell.stage.with_mut(|stage| {
-            // SAFETY: as above, the stage is ours now.
-            unsafe { core::mem::replace(&mut *stage, Stage::Consumed) }
+        // Moves only the result out, not the whole stage (which is as large
+        // as the future).
+        // SAFETY: as above, the stage is ours now. The result is read out
+        // once, and the stage overwritten without dropping it.
+        let result = cell.stage.with_mut(|stage| unsafe {
+            let Stage::Finished(result) = &*stage else {
+                return None;
+            };
+            let result = core::ptr::read(result);
+            stage.write(Stage::Consumed);
+            Some(result)
         });
-        if let Stage::Finished(result) = stage {
-            // SAFETY: the caller's contract on `out`.
-            unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
-        }
+        // SAFETY: the caller's contract on `out`.
+        unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = result };
     }
 
     /// # Safety
