@@ -119,7 +119,8 @@ impl WakerIdentity {
 }
 
 // SAFETY: the handle only moves the output `T` out (hence `T: Send`) and
-// touches the thread-safe header.
+// touches the thread-safe header (the awaiter cell by the JOIN_WAKER
+// protocol); the pointers of its `WakerIdentity` are only compared.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: `&self` methods only touch atomics.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
