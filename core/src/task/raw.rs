@@ -17,7 +17,8 @@
 //! * `header.tag`: the scheduler's word; relaxed loads and stores by whoever
 //!   holds the Runnable (or a reference, to read it).
 //! * `header.polling` and `header.yielded`: only the thread running the task
-//!   (holding its Runnable), during the poll; `yield_hint` reads `polling` to recognize it.
+//!   (holding its Runnable), during the poll; `yield_hint` reads `polling`
+//!   to recognize it.
 //! * `schedule`: immutable; any holder of a reference calls it.
 //! * `stage`:
 //!   - while the task is not COMPLETED: only the holder of the Runnable
@@ -210,8 +211,8 @@ where
         cell.header
             .polling
             .store(core::ptr::addr_of!(cx) as usize, Ordering::Relaxed);
-        // SAFETY: the Runnable gives us exclusive access to the stage; the future
-        // never moves inside the heap cell.
+        // SAFETY: the Runnable gives us exclusive access to the stage; the
+        // future never moves inside the heap cell.
         let poll = cell.stage.with_mut(|stage| unsafe {
             match &mut *stage {
                 Stage::Running(future) => {
