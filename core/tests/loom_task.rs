@@ -1,5 +1,6 @@
 //! Loom models of the task state machine: wakes racing with runs, cancels
-//! racing with runs, completion racing with the JoinHandle's registration.
+//! racing with runs, completion racing with the JoinHandle's registration,
+//! its re-registration with another waker, and its drop.
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p xasync-core --release --test loom_task`
 #![cfg(loom)]
 
@@ -123,6 +124,108 @@ fn completion_racing_with_the_join_registration_wakes_the_joiner() {
             assert!(matches!(handle.poll_join(&mut cx), Poll::Ready(Ok(1))));
         }
     });
+}
+
+#[test]
+fn a_wake_while_queued_and_one_during_the_run_both_count() {
+    loom::model(|| {
+        let flag = Arc::new(AtomicUsize::new(0));
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+        struct Twice {
+            flag: Arc<AtomicUsize>,
+            slot: Arc<Mutex<Option<Waker>>>,
+        }
+        impl Future for Twice {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                *self.slot.lock().unwrap() = Some(cx.waker().clone());
+                if self.flag.load(Ordering::SeqCst) == 2 {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+        let (q, runnable, handle) = spawn(Twice {
+            flag: flag.clone(),
+            slot: slot.clone(),
+        });
+        runnable.run();
+        let waker = slot.lock().unwrap().clone().unwrap();
+        // The first wake queues the task; the second lands while it is
+        // queued or while it runs.
+        flag.fetch_add(1, Ordering::SeqCst);
+        waker.wake_by_ref();
+        let setter = loom::thread::spawn(move || {
+            flag.fetch_add(1, Ordering::SeqCst);
+            waker.wake();
+        });
+        drain(&q);
+        setter.join().unwrap();
+        drain(&q);
+        assert!(handle.is_finished(), "the second wake-up was lost");
+    });
+}
+
+#[test]
+fn rejoining_with_another_waker_racing_with_completion_wakes_the_new_one() {
+    loom::model(|| {
+        let (q, runnable, mut handle) = spawn(async { 1 });
+        let (first, second) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (a, b) = (waker_setting(first.clone()), waker_setting(second.clone()));
+        if handle.poll_join(&mut Context::from_waker(&a)).is_ready() {
+            return;
+        }
+        let runner = loom::thread::spawn(move || {
+            runnable.run();
+            drain(&q);
+        });
+        let mut cx = Context::from_waker(&b);
+        let again = handle.poll_join(&mut cx);
+        runner.join().unwrap();
+        if again.is_pending() {
+            assert!(second.load(Ordering::SeqCst), "the new waker was not woken");
+            assert!(matches!(handle.poll_join(&mut cx), Poll::Ready(Ok(1))));
+        }
+    });
+}
+
+#[test]
+fn dropping_the_join_handle_racing_with_completion_drops_its_waker() {
+    loom::model(|| {
+        let (q, runnable, mut handle) = spawn(async { 1 });
+        let probe = std::sync::Arc::new(());
+        let counted = counted_waker(probe.clone());
+        assert!(
+            handle
+                .poll_join(&mut Context::from_waker(&counted))
+                .is_pending()
+        );
+        drop(counted);
+        let runner = loom::thread::spawn(move || {
+            runnable.run();
+            drain(&q);
+        });
+        drop(handle);
+        runner.join().unwrap();
+        assert_eq!(
+            std::sync::Arc::strong_count(&probe),
+            1,
+            "the handle's waker leaked"
+        );
+    });
+}
+
+/// A waker that does nothing but keep `probe` alive (to count its clones).
+fn counted_waker(probe: std::sync::Arc<()>) -> Waker {
+    struct Probe(#[allow(dead_code)] std::sync::Arc<()>);
+    impl std::task::Wake for Probe {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    Waker::from(std::sync::Arc::new(Probe(probe)))
 }
 
 /// A waker that sets `flag`.

@@ -36,8 +36,9 @@
 //!   primitive's own state (a generation, a closed flag) tells its future
 //!   that it may finish, and the waker follows shortly.
 //! * Wakers are cloned, woken and dropped only with the lock released:
-//!   [`poll_wait`] clones outside the lock, and every waker leaving the
-//!   queue is handed back to the caller.
+//!   [`poll_wait`] clones outside the lock (except a task's waker, whose
+//!   clone runs no executor code), and every waker leaving the queue is
+//!   handed back to the caller.
 //!
 //! Every waiting future polls through [`poll_wait`]: look at the state,
 //! finish or stay in line.
@@ -284,7 +285,9 @@ impl<D: Default> Waiters<D> {
 /// is available), and a waker that would wake another task is replaced.
 /// Both need a clone of the waker, which must be made with the lock
 /// released (cloning runs executor code): the poll then unlocks, clones,
-/// and looks again, as the state may have changed meanwhile.
+/// and looks again, as the state may have changed meanwhile — unless it is
+/// a waker of a [`task`](crate::task), whose clone is one atomic increment
+/// and is made under the lock.
 ///
 /// `ctx` is the part of the future that both `look` and `join` need. The
 /// output is returned after unlocking, so it may carry what has to be
@@ -309,18 +312,29 @@ pub(crate) fn poll_wait<S, D: Default, C, T>(
             drop(state);
             return Poll::Ready(output);
         }
-        let replaced = match (&*key, spare.take()) {
-            (Some(k), _) if waiters(&mut state).wakes(k, waker) => None,
-            (Some(k), Some(new)) => waiters(&mut state).replace_waker(k, new),
-            (None, Some(new)) => {
-                let data = join(&mut state, ctx);
-                *key = Some(waiters(&mut state).push(Some(new), data));
-                None
-            }
-            (_, None) => {
+        if let Some(k) = &*key
+            && waiters(&mut state).wakes(k, waker)
+        {
+            drop(state);
+            return Poll::Pending;
+        }
+        let new = match spare.take() {
+            Some(new) => new,
+            // A task's waker clones with one atomic increment: no need to
+            // unlock and look again for it.
+            None if crate::task::is_task_waker(waker) => waker.clone(),
+            None => {
                 drop(state);
                 spare = Some(waker.clone());
                 continue;
+            }
+        };
+        let replaced = match &*key {
+            Some(k) => waiters(&mut state).replace_waker(k, new),
+            None => {
+                let data = join(&mut state, ctx);
+                *key = Some(waiters(&mut state).push(Some(new), data));
+                None
             }
         };
         drop(state);

@@ -1,7 +1,7 @@
 //! Waiting for a task's result, cancelling it, and plain references.
 
 use super::raw::{self, Header};
-use super::state::{COMPLETED, HANDLE};
+use super::state::{COMPLETED, HANDLE, JOIN_WAKER};
 use crate::loom::Ordering;
 use crate::unwind::Payload;
 use core::fmt;
@@ -9,7 +9,7 @@ use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr::NonNull;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, RawWakerVTable, Waker};
 
 /// Why a task has no output.
 pub struct JoinError {
@@ -102,11 +102,25 @@ pub struct JoinHandle<T> {
     header: NonNull<Header>,
     /// Set once the output was taken.
     consumed: bool,
+    /// What the waker left in the task (JOIN_WAKER) wakes: a poll with a
+    /// waker that wakes the same leaves it there without touching the task.
+    registered: Option<WakerIdentity>,
     _output: PhantomData<T>,
 }
 
+/// What makes two wakers wake the same task (as [`Waker::will_wake`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct WakerIdentity(*const (), *const RawWakerVTable);
+
+impl WakerIdentity {
+    fn of(waker: &Waker) -> Self {
+        WakerIdentity(waker.data(), waker.vtable())
+    }
+}
+
 // SAFETY: the handle only moves the output `T` out (hence `T: Send`) and
-// touches the thread-safe header.
+// touches the thread-safe header (the awaiter cell by the JOIN_WAKER
+// protocol); the pointers of its `WakerIdentity` are only compared.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: `&self` methods only touch atomics.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
@@ -118,6 +132,7 @@ impl<T> JoinHandle<T> {
         JoinHandle {
             header,
             consumed: false,
+            registered: None,
             _output: PhantomData,
         }
     }
@@ -170,11 +185,8 @@ impl<T> JoinHandle<T> {
             !self.consumed,
             "JoinHandle polled after it returned the result"
         );
-        if !self.is_finished() {
-            self.header().awaiter.register(cx.waker());
-            if !self.is_finished() {
-                return Poll::Pending;
-            }
+        if self.wait_for(cx.waker()) {
+            return Poll::Pending;
         }
         let mut out: Option<Result<T, JoinError>> = None;
         // SAFETY: COMPLETED is set and we are the JoinHandle; `out` has the
@@ -184,6 +196,68 @@ impl<T> JoinHandle<T> {
         };
         self.consumed = true;
         Poll::Ready(out.expect("a completed task holds its result"))
+    }
+
+    /// Unless the task has completed, leaves `waker` in it for the
+    /// completion to wake (see JOIN_WAKER) and returns true.
+    fn wait_for(&mut self, waker: &Waker) -> bool {
+        let header = self.header;
+        // SAFETY: our reference keeps the header alive.
+        let h = unsafe { header.as_ref() };
+        let mut current = h.state.load(Ordering::Acquire);
+        if current & COMPLETED != 0 {
+            return false;
+        }
+        if current & JOIN_WAKER != 0 {
+            if self.registered == Some(WakerIdentity::of(waker)) {
+                // The waker left there wakes this poller already.
+                return true;
+            }
+            // Take the cell back to put another waker in it.
+            loop {
+                if current & COMPLETED != 0 {
+                    return false;
+                }
+                let next = current & !JOIN_WAKER;
+                match h.state.compare_exchange_weak(
+                    current,
+                    next,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => current = actual,
+                }
+            }
+            current &= !JOIN_WAKER;
+        }
+        let waker = waker.clone();
+        let identity = WakerIdentity::of(&waker);
+        // SAFETY: JOIN_WAKER is clear and the task has not completed: the
+        // cell is ours.
+        let old = h.awaiter.with_mut(|w| unsafe { (*w).replace(waker) });
+        loop {
+            if current & COMPLETED != 0 {
+                // Completed without seeing our waker: the cell stays ours.
+                // SAFETY: as above (JOIN_WAKER was never set over it).
+                let ours = h.awaiter.with_mut(|w| unsafe { (*w).take() });
+                self.registered = None;
+                drop(old);
+                drop(ours);
+                return false;
+            }
+            let next = current | JOIN_WAKER;
+            match h
+                .state
+                .compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        self.registered = Some(identity);
+        drop(old);
+        true
     }
 }
 
@@ -198,36 +272,51 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         // Once the result is taken the task has completed, and `finish`
-        // read HANDLE when it did: clearing it changes nothing then, so
-        // skip the read-modify-write (a locked CAS loop, since its result
-        // is used below).
+        // read HANDLE and JOIN_WAKER when it did: nothing is left to do
+        // but give our reference up.
         if self.consumed {
             // SAFETY: our reference.
             unsafe { raw::drop_reference(self.header) };
             return;
         }
-        let state = self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
+        let h = self.header();
+        let mut current = h.state.load(Ordering::Acquire);
         let mut unclaimed: Option<Result<T, JoinError>> = None;
-        if state & COMPLETED == 0 {
-            // Drop a registered waker now rather than with the task. (A
-            // completed task's `finish` already took and woke it; a waker
-            // registered after that goes with the task.)
-            drop(self.header().awaiter.take());
-        } else {
-            // The result nobody claimed: dropped now rather than with the
-            // last reference (a scheduler's registry may hold one a while).
-            // SAFETY: COMPLETED is set and we are the JoinHandle; `unclaimed`
-            // has the task's output type.
-            unsafe {
-                (self.header().vtable.take_output)(
-                    self.header,
-                    core::ptr::addr_of_mut!(unclaimed).cast(),
-                )
-            };
+        let mut waker = None;
+        loop {
+            if current & COMPLETED != 0 {
+                // The result nobody claimed: dropped now rather than with
+                // the last reference (a scheduler's registry may hold one a
+                // while). HANDLE was read by the completion already.
+                // SAFETY: COMPLETED is set and we are the JoinHandle;
+                // `unclaimed` has the task's output type.
+                unsafe {
+                    (h.vtable.take_output)(self.header, core::ptr::addr_of_mut!(unclaimed).cast())
+                };
+                break;
+            }
+            let next = current & !(HANDLE | JOIN_WAKER);
+            match h
+                .state
+                .compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    // The completion will neither wake nor look at the
+                    // cell: take our waker back, to drop it now rather
+                    // than with the task.
+                    // SAFETY: JOIN_WAKER is clear before COMPLETED: the
+                    // cell is ours.
+                    waker = h.awaiter.with_mut(|w| unsafe { (*w).take() });
+                    break;
+                }
+                Err(actual) => current = actual,
+            }
         }
         // SAFETY: our reference.
         unsafe { raw::drop_reference(self.header) }
-        // Last: its destructor may panic, and our reference is gone already.
+        // Last: their destructors may panic, and our reference is gone
+        // already.
+        drop(waker);
         drop(unclaimed);
     }
 }

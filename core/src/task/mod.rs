@@ -29,11 +29,11 @@
 //! runtime keeps a started coroutine on its worker.
 
 mod join;
+mod memory;
 mod raw;
 mod runnable;
 pub mod stackful;
 mod state;
-mod waker_slot;
 
 pub use join::{JoinError, JoinHandle, TaskRef};
 pub use runnable::{Ran, Runnable};
@@ -201,6 +201,14 @@ pub fn thread_waker() -> core::task::Waker {
     core::task::Waker::from(alloc::sync::Arc::new(Unpark(std::thread::current())))
 }
 
+/// Whether `waker` is a waker of a task of this module, whose clone is one
+/// atomic increment (no executor code runs): the sync primitives may clone
+/// it while holding their lock.
+#[inline]
+pub(crate) fn is_task_waker(waker: &core::task::Waker) -> bool {
+    core::ptr::eq(waker.vtable(), &WAKER_VTABLE)
+}
+
 /// Asks for the task being polled with `cx` to be queued again when this
 /// poll returns `Pending`, without a wake-up (no atomic read-modify-write:
 /// the cheapest `yield`).
@@ -211,7 +219,7 @@ pub fn thread_waker() -> core::task::Waker {
 #[inline]
 pub fn yield_hint(cx: &Context<'_>) -> bool {
     let waker = cx.waker();
-    if !core::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
+    if !is_task_waker(waker) {
         return false;
     }
     // SAFETY: a waker with our vtable points to a live task header (the

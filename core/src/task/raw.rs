@@ -8,28 +8,32 @@
 //!   atomic read-modify-writes only. The flags grant the other rights.
 //! * `header.vtable`: written at allocation, never changed: any holder of a
 //!   reference may read it — before giving its reference up, never after.
-//! * `header.awaiter`: the `JoinHandle` registers its waker there (its own
-//!   protocol makes that safe against the waking side); `finish` wakes it
-//!   once, when it sets COMPLETED with HANDLE set.
+//! * `header.awaiter`: the `JoinHandle`'s waker. While JOIN_WAKER is clear
+//!   and the task is not completed, only the `JoinHandle` touches it; it
+//!   hands the cell over by setting JOIN_WAKER (and takes it back only by
+//!   clearing the flag before COMPLETED is set). `finish`, when it sets
+//!   COMPLETED over JOIN_WAKER, owns the cell: it takes the waker and wakes
+//!   it. Otherwise, once COMPLETED is set, the cell is the handle's again.
 //! * `header.tag`: the scheduler's word; relaxed loads and stores by whoever
 //!   holds the Runnable (or a reference, to read it).
 //! * `header.polling` and `header.yielded`: only the thread running the task
-//!   (RUNNING), during the poll; `yield_hint` reads `polling` to recognize it.
+//!   (holding its Runnable), during the poll; `yield_hint` reads `polling`
+//!   to recognize it.
 //! * `schedule`: immutable; any holder of a reference calls it.
 //! * `stage`:
 //!   - while the task is not COMPLETED: only the holder of the Runnable
-//!     (SCHEDULED taken, or RUNNING) polls or drops the future in it;
+//!     (SCHEDULED) polls or drops the future in it;
 //!   - once COMPLETED is set: only the `JoinHandle` moves the result out, or,
 //!     when there is no `JoinHandle` (HANDLE was clear when COMPLETED was
 //!     set), `finish` drops the result right away;
 //!   - `destroy`, with the last reference, drops whatever is left.
 
-use super::state::{CLOSED, COMPLETED, HANDLE, REFERENCE, RUNNING, SCHEDULED, TRACKED, references};
-use super::waker_slot::WakerSlot;
+use super::state::{
+    CLOSED, COMPLETED, HANDLE, JOIN_WAKER, NOTIFIED, REFERENCE, SCHEDULED, TRACKED, references,
+};
 use super::{JoinError, PollCancel, Ran, Runnable, Schedule, TaskRef};
 use crate::loom::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 use crate::unwind::{self, Payload};
-use alloc::boxed::Box;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
@@ -42,8 +46,8 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 pub(crate) struct Header {
     pub(crate) state: AtomicUsize,
     pub(crate) vtable: &'static TaskVTable,
-    /// The `JoinHandle`'s waker, woken on completion.
-    pub(crate) awaiter: WakerSlot,
+    /// The `JoinHandle`'s waker, woken on completion (see JOIN_WAKER).
+    pub(crate) awaiter: UnsafeCell<Option<Waker>>,
     /// A word for the scheduler (e.g. the worker a task is pinned to).
     pub(crate) tag: AtomicUsize,
     /// The address of the `Context` the task is being polled with (0 when
@@ -53,15 +57,6 @@ pub(crate) struct Header {
     /// Set by `yield_hint` during a poll: requeue the task when the poll
     /// returns `Pending`, without a wake-up.
     pub(crate) yielded: AtomicBool,
-}
-
-/// How the Runnable being run holds its task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Held {
-    /// Freshly scheduled: SCHEDULED is set and `run` takes it (sets RUNNING).
-    Scheduled,
-    /// Requeued by a yield: RUNNING is still set from the previous run.
-    Continuing,
 }
 
 /// What `run` does when the task goes idle (pending, not woken meanwhile).
@@ -78,7 +73,7 @@ pub(crate) enum OnIdle {
 pub(crate) struct TaskVTable {
     /// Polls the future (or advances or finishes its cancellation).
     /// Consumes the Runnable's reference, or hands it to the returned value.
-    pub(crate) run: unsafe fn(NonNull<Header>, Held, OnIdle) -> Ran,
+    pub(crate) run: unsafe fn(NonNull<Header>, OnIdle) -> Ran,
     /// Drops the future of a task that will never run again, recording a
     /// cancellation; then completes it. Caller holds the Runnable.
     pub(crate) cancel_unrun: unsafe fn(NonNull<Header>),
@@ -160,11 +155,12 @@ where
         references: usize,
         tag: usize,
     ) -> NonNull<Header> {
-        let cell = Box::new(TaskCell {
+        let cell = super::memory::allocate::<Self>();
+        let value = TaskCell {
             header: Header {
                 state: AtomicUsize::new(flags | (references * REFERENCE)),
                 vtable: &Self::VTABLE,
-                awaiter: WakerSlot::new(),
+                awaiter: UnsafeCell::new(None),
                 tag: AtomicUsize::new(tag),
                 polling: AtomicUsize::new(0),
                 yielded: AtomicBool::new(false),
@@ -172,8 +168,10 @@ where
             schedule,
             stage: UnsafeCell::new(Stage::Running(future)),
             _cancellation: PhantomData::<C>,
-        });
-        NonNull::from(Box::leak(cell)).cast()
+        };
+        // SAFETY: a fresh block for a `Self`.
+        unsafe { cell.as_ptr().write(value) };
+        cell.cast()
     }
 
     /// # Safety
@@ -186,29 +184,20 @@ where
 
     /// # Safety
     ///
-    /// The caller holds the task's Runnable, as `held` says.
-    unsafe fn run(header: NonNull<Header>, held: Held, on_idle: OnIdle) -> Ran {
+    /// The caller holds the task's Runnable.
+    unsafe fn run(header: NonNull<Header>, on_idle: OnIdle) -> Ran {
         // SAFETY: the Runnable keeps the task alive.
         let cell = unsafe { Self::cell(header) };
         let state = &cell.header.state;
-        if held == Held::Scheduled {
-            // Take the task: SCHEDULED -> RUNNING.
-            let mut current = state.load(Ordering::Acquire);
-            loop {
-                debug_assert!(current & SCHEDULED != 0 && current & (RUNNING | COMPLETED) == 0);
-                let next = (current & !SCHEDULED) | RUNNING;
-                match state.compare_exchange_weak(
-                    current,
-                    next,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => break,
-                    Err(actual) => current = actual,
-                }
-            }
+        // The Runnable came through the scheduler's queue, which ordered
+        // its wake-up before us: only a wake-up since then needs clearing,
+        // so that one arriving during the poll can be told apart.
+        let mut current = state.load(Ordering::Acquire);
+        debug_assert!(current & SCHEDULED != 0 && current & COMPLETED == 0);
+        if current & NOTIFIED != 0 {
+            current = state.fetch_and(!NOTIFIED, Ordering::AcqRel);
         }
-        let cancelling = state.load(Ordering::Acquire) & CLOSED != 0;
+        let cancelling = current & CLOSED != 0;
         if cancelling && !C::BY_POLL {
             // SAFETY: we run the task.
             unsafe { Self::finish(header, Err(JoinError::cancelled())) };
@@ -222,8 +211,8 @@ where
         cell.header
             .polling
             .store(core::ptr::addr_of!(cx) as usize, Ordering::Relaxed);
-        // SAFETY: RUNNING gives us exclusive access to the stage; the future
-        // never moves inside the heap cell.
+        // SAFETY: the Runnable gives us exclusive access to the stage; the
+        // future never moves inside the heap cell.
         let poll = cell.stage.with_mut(|stage| unsafe {
             match &mut *stage {
                 Stage::Running(future) => {
@@ -253,9 +242,9 @@ where
                     cell.header.yielded.store(false, Ordering::Relaxed);
                 }
                 if yielded && (cancelling || state.load(Ordering::Acquire) & CLOSED == 0) {
-                    // Requeue as is: still RUNNING, our reference kept.
+                    // Requeue as is: still SCHEDULED, our reference kept.
                     return Ran {
-                        again: Some(Runnable::continuing(header)),
+                        again: Some(Runnable::new(header)),
                         idle: None,
                     };
                 }
@@ -290,18 +279,19 @@ where
                 unsafe { Self::finish(header, Err(JoinError::cancelled())) };
                 return Ran::default();
             }
-            let rescheduled = current & SCHEDULED != 0 || newly_closed;
+            let rescheduled = current & NOTIFIED != 0 || newly_closed;
             let tracking = !rescheduled && on_idle == OnIdle::Track && current & TRACKED == 0;
             let next = if rescheduled {
-                (current & !RUNNING) | SCHEDULED
+                current & !NOTIFIED
             } else if tracking {
-                (current & !RUNNING) | TRACKED
+                (current & !SCHEDULED) | TRACKED
             } else {
-                (current & !RUNNING) - REFERENCE
+                (current & !SCHEDULED) - REFERENCE
             };
             match state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) if rescheduled => {
-                    // SAFETY: SCHEDULED: our reference becomes the new Runnable's.
+                    // SAFETY: still SCHEDULED: our reference becomes the new
+                    // Runnable's.
                     unsafe { Self::schedule(header, Runnable::new(header)) };
                     return Ran::default();
                 }
@@ -357,16 +347,20 @@ where
         let state = &cell.header.state;
         let mut current = state.load(Ordering::Acquire);
         loop {
-            let next = (current & !(RUNNING | SCHEDULED)) | COMPLETED;
+            let next = (current & !(SCHEDULED | NOTIFIED)) | COMPLETED;
             match state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
                 Err(actual) => current = actual,
             }
         }
         let escaped = unwind::catch(|| {
-            if current & HANDLE != 0 {
-                cell.header.awaiter.wake();
-            } else {
+            if current & JOIN_WAKER != 0 {
+                // SAFETY: COMPLETED set over JOIN_WAKER hands us the cell.
+                let waker = cell.header.awaiter.with_mut(|w| unsafe { (*w).take() });
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            } else if current & HANDLE == 0 {
                 // Nobody will claim the result: drop it now rather than
                 // with the last reference (a scheduler's registry may hold
                 // one for a while).
@@ -405,22 +399,33 @@ where
     unsafe fn take_output(header: NonNull<Header>, out: *mut ()) {
         // SAFETY: after COMPLETED only the JoinHandle touches the stage.
         let cell = unsafe { Self::cell(header) };
-        let stage = cell.stage.with_mut(|stage| {
-            // SAFETY: as above, the stage is ours now.
-            unsafe { core::mem::replace(&mut *stage, Stage::Consumed) }
+        // Moves only the result out, not the whole stage (which is as large
+        // as the future).
+        // SAFETY: as above, the stage is ours now. The result is read out
+        // once, and the stage overwritten without dropping it.
+        let result = cell.stage.with_mut(|stage| unsafe {
+            let Stage::Finished(result) = &*stage else {
+                return None;
+            };
+            let result = core::ptr::read(result);
+            stage.write(Stage::Consumed);
+            Some(result)
         });
-        if let Stage::Finished(result) = stage {
-            // SAFETY: the caller's contract on `out`.
-            unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
-        }
+        // SAFETY: the caller's contract on `out`.
+        unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = result };
     }
 
     /// # Safety
     ///
     /// No reference is left.
     unsafe fn destroy(header: NonNull<Header>) {
-        // SAFETY: allocated by `allocate` as a Box; nobody else refers to it.
-        drop(unsafe { Box::from_raw(header.cast::<Self>().as_ptr()) });
+        let cell = header.cast::<Self>();
+        // SAFETY: written by `allocate`; nobody else refers to it. (Should a
+        // destructor panic, the block is leaked, never reused.)
+        unsafe {
+            core::ptr::drop_in_place(cell.as_ptr());
+            super::memory::free(cell);
+        }
     }
 }
 
@@ -440,12 +445,16 @@ pub(crate) unsafe fn drop_reference(header: NonNull<Header>) {
     // SAFETY: our reference keeps the header alive until the decrement;
     // the vtable is read before it (after it, another thread may have
     // dropped the last reference and freed the header).
-    let (previous, vtable) = unsafe {
-        let h = header.as_ref();
-        let vtable = h.vtable;
-        (h.state.fetch_sub(REFERENCE, Ordering::AcqRel), vtable)
-    };
-    if references(previous) == 1 {
+    let h = unsafe { header.as_ref() };
+    let vtable = h.vtable;
+    // Ours is the last reference when the count reads 1: adding one takes
+    // one, so nobody else can change the count anymore, and the decrement
+    // can be skipped (a JoinHandle taking the result of a task that
+    // completed usually holds the last one). The load acquires what the
+    // other references' decrements released.
+    if references(h.state.load(Ordering::Acquire)) == 1
+        || references(h.state.fetch_sub(REFERENCE, Ordering::AcqRel)) == 1
+    {
         // SAFETY: that was the last reference.
         unsafe { (vtable.destroy)(header) };
     }
@@ -478,14 +487,14 @@ pub(crate) unsafe fn wake(header: NonNull<Header>, owned: bool) {
     let h = unsafe { header.as_ref() };
     let mut current = h.state.load(Ordering::Acquire);
     loop {
-        if current & (COMPLETED | SCHEDULED) != 0 {
+        if current & (COMPLETED | NOTIFIED) != 0 {
             break;
         }
-        if current & RUNNING != 0 {
-            // The runner will see SCHEDULED and reschedule.
+        if current & SCHEDULED != 0 {
+            // The Runnable's holder will see NOTIFIED and run it again.
             match h.state.compare_exchange_weak(
                 current,
-                current | SCHEDULED,
+                current | NOTIFIED,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -568,7 +577,7 @@ pub(crate) unsafe fn close(header: NonNull<Header>) {
         if current & (COMPLETED | CLOSED) != 0 {
             return;
         }
-        let idle = current & (SCHEDULED | RUNNING) == 0;
+        let idle = current & SCHEDULED == 0;
         let next = if idle {
             (current | CLOSED | SCHEDULED) + REFERENCE
         } else {

@@ -1,6 +1,6 @@
 //! The right to run a task once.
 
-use super::raw::{Header, Held, OnIdle};
+use super::raw::{Header, OnIdle};
 use core::fmt;
 use core::ptr::NonNull;
 
@@ -11,8 +11,6 @@ use core::ptr::NonNull;
 /// dropped where the Runnable is dropped.
 pub struct Runnable {
     header: NonNull<Header>,
-    /// Requeued by a yield: the task is still marked running.
-    continuing: bool,
 }
 
 // SAFETY: a Runnable is a pointer to a thread-safe header plus the right to
@@ -25,18 +23,7 @@ unsafe impl Sync for Runnable {}
 impl Runnable {
     /// Wraps the task's one Runnable reference.
     pub(super) fn new(header: NonNull<Header>) -> Self {
-        Runnable {
-            header,
-            continuing: false,
-        }
-    }
-
-    /// A Runnable handed back by a yielding poll.
-    pub(super) fn continuing(header: NonNull<Header>) -> Self {
-        Runnable {
-            header,
-            continuing: true,
-        }
+        Runnable { header }
     }
 
     /// Polls the task once.
@@ -65,14 +52,9 @@ impl Runnable {
     #[inline]
     fn run_with(self, on_idle: OnIdle) -> Ran {
         let this = core::mem::ManuallyDrop::new(self);
-        let held = if this.continuing {
-            Held::Continuing
-        } else {
-            Held::Scheduled
-        };
         // SAFETY: we hold the Runnable, whose reference `run` consumes or
         // hands on.
-        unsafe { (this.header.as_ref().vtable.run)(this.header, held, on_idle) }
+        unsafe { (this.header.as_ref().vtable.run)(this.header, on_idle) }
     }
 
     /// Requests the task's cancellation, as
@@ -108,7 +90,6 @@ impl Runnable {
         let this = core::mem::ManuallyDrop::new(self);
         let runnable = Runnable {
             header: this.header,
-            continuing: this.continuing,
         };
         // SAFETY: the Runnable is this task's only one.
         unsafe { (this.header.as_ref().vtable.schedule)(this.header, runnable) }

@@ -27,7 +27,7 @@ mod worker;
 use crate::context;
 use crate::stack::{GuardPolicy, PooledStack, StackConfig};
 use crate::task::JoinHandle;
-use shared::{Shared, Tag};
+use shared::{Hook, Shared, Tag};
 use std::future::Future;
 use std::io;
 use std::sync::atomic::Ordering;
@@ -518,7 +518,6 @@ impl Handle {
         let coroutine = Stackful::<_, T, PooledStack>::new(move |suspender| {
             context::run_coroutine(suspender, f)
         });
-        let shared = self.shared.clone();
         // SAFETY: the coroutine is pinned to the worker that first runs it
         // (`Tag::Unstarted` becomes `Tag::Pinned` before that run); the
         // scheduler routes its Runnables there and nowhere else (queued ones
@@ -530,7 +529,7 @@ impl Handle {
         let (runnable, handle) = unsafe {
             xasync_core::task::spawn_stackful(
                 coroutine,
-                move |r| shared.schedule(r),
+                Hook::new(&self.shared),
                 Tag::Unstarted.word(),
             )
         };
@@ -543,8 +542,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let shared = self.shared.clone();
-        let (runnable, handle) = xasync_core::task::spawn(future, move |r| shared.schedule(r));
+        let (runnable, handle) = xasync_core::task::spawn(future, Hook::new(&self.shared));
         self.queue(runnable, handle)
     }
 

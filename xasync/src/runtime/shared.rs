@@ -1,6 +1,7 @@
 //! What all workers of a runtime share: the global queue, each worker's
 //! remote inbox and parker, the sleeping-worker list, the registry of tasks
-//! spawned from outside, and the shutdown flag.
+//! spawned from outside, and the shutdown flag; and [`Hook`], how a task
+//! reaches it.
 //!
 //! # Where a woken task goes
 //!
@@ -16,9 +17,13 @@ use super::sleepers::Sleepers;
 use super::timers::{Clock, Timers};
 use super::worker;
 use crossbeam_deque::{Injector, Stealer};
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use xasync_core::task::{Runnable, TaskRef};
+use xasync_core::task::{Runnable, Schedule, TaskRef};
+
+/// How many spare references to [`Shared`] a worker keeps (see [`Hook`]).
+const SPARE_REFERENCES: usize = 1024;
 
 /// How a task's tag says where it may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +68,11 @@ pub(crate) struct Remote {
     pub(crate) unfinished: AtomicUsize,
     /// Timers registered on this worker.
     pub(crate) timers: Timers,
+    /// Strong counts of the runtime's `Arc<Shared>` that tasks destroyed
+    /// on this worker left behind, for the next tasks spawned here (see
+    /// [`Hook`]). Only the worker's thread changes it (plain loads and
+    /// stores), until the last worker out releases them all.
+    spare_references: AtomicUsize,
 }
 
 /// State shared by the workers of one runtime.
@@ -112,6 +122,7 @@ impl Shared {
                     parker,
                     unfinished: AtomicUsize::new(usize::MAX),
                     timers: Timers::default(),
+                    spare_references: AtomicUsize::new(0),
                 })
                 .collect(),
             sleepers: Sleepers::new(workers),
@@ -152,14 +163,25 @@ impl Shared {
 
     /// Records that a worker exited. The last one cancels what is left on
     /// the global queue: tasks spawned from other threads while the
-    /// workers were leaving. (Only futures and unstarted coroutines go
-    /// there, which may be dropped on any thread.)
-    pub(crate) fn worker_exited(&self) {
+    /// workers were leaving (only futures and unstarted coroutines go
+    /// there, which may be dropped on any thread), and releases the
+    /// workers' spare references (see [`Hook`]).
+    pub(crate) fn worker_exited(self: &Arc<Self>) {
         if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Against `schedule`: either it sees `stopped`, or we see its
             // task on the queue.
             self.stopped.store(true, Ordering::SeqCst);
             self.cancel_queued();
+            // Every worker saw the runtime closing before it exited, and
+            // takes or leaves no spare reference since (see `Hook`); the
+            // exiting worker's own reference outlives this loop.
+            for remote in self.remotes.iter() {
+                for _ in 0..remote.spare_references.swap(0, Ordering::AcqRel) {
+                    // SAFETY: a strong count of this Arc that a destroyed
+                    // task's hook left behind, released once.
+                    unsafe { Arc::decrement_strong_count(Arc::as_ptr(self)) };
+                }
+            }
         }
     }
 
@@ -208,6 +230,69 @@ impl Shared {
     }
 }
 
+/// A task's scheduler hook: a counted reference to its runtime, through
+/// which its wake-ups are queued.
+///
+/// A counted reference costs two atomic read-modify-writes per task (the
+/// clone and the drop). Instead, a hook dropped on a worker of its runtime
+/// leaves its count with that worker as a spare, which the next hook made
+/// there takes over: a worker that spawns and finishes tasks in a loop
+/// touches the count only now and then. Spares are neither taken nor left
+/// once the runtime is closing; the last worker out releases them.
+pub(crate) struct Hook {
+    shared: ManuallyDrop<Arc<Shared>>,
+}
+
+impl Hook {
+    /// A hook for a new task of `shared`'s runtime.
+    pub(crate) fn new(shared: &Arc<Shared>) -> Hook {
+        if let Some(spare) = spare_references(shared) {
+            let count = spare.load(Ordering::Relaxed);
+            if count > 0 {
+                spare.store(count - 1, Ordering::Relaxed);
+                // SAFETY: the spare is a strong count of this Arc (left by
+                // a dropped hook, see `Drop`), taken over here once.
+                let shared = unsafe { Arc::from_raw(Arc::as_ptr(shared)) };
+                return Hook {
+                    shared: ManuallyDrop::new(shared),
+                };
+            }
+        }
+        Hook {
+            shared: ManuallyDrop::new(shared.clone()),
+        }
+    }
+}
+
+impl Schedule for Hook {
+    fn schedule(&self, runnable: Runnable) {
+        self.shared.schedule(runnable)
+    }
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here.
+        let shared = unsafe { ManuallyDrop::take(&mut self.shared) };
+        if let Some(spare) = spare_references(&shared) {
+            let count = spare.load(Ordering::Relaxed);
+            if count < SPARE_REFERENCES {
+                spare.store(count + 1, Ordering::Relaxed);
+                // The count stays with the worker (see `Hook`).
+                std::mem::forget(shared);
+            }
+        }
+    }
+}
+
+/// The spare references of the worker running on this thread, if it is
+/// one of `shared`'s and the runtime is not closing: until it exits, such
+/// a worker sees it open (it exits only once it saw it closing).
+fn spare_references(shared: &Arc<Shared>) -> Option<&AtomicUsize> {
+    let index = worker::current_index(shared)?;
+    (!shared.closing.load(Ordering::Acquire)).then(|| &shared.remotes[index].spare_references)
+}
+
 /// Drops the finished tasks of a registry when it is full, then makes room
 /// for at least as many tasks as are left, so that the next sweep (which
 /// costs about twice that) is at least that many pushes away: amortized
@@ -216,5 +301,37 @@ pub(crate) fn sweep(registry: &mut Vec<TaskRef>) {
     if registry.len() >= 64 && registry.len() == registry.capacity() {
         registry.retain(|task| !task.is_finished());
         registry.reserve(registry.len());
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spare_references_are_released_at_shutdown() {
+        let rt = crate::Runtime::builder().workers(2).build().unwrap();
+        let shared = Arc::downgrade(&rt.handle().shared);
+        rt.xasync(|| {
+            for i in 0..100 {
+                crate::xawait(crate::xasync(move || i));
+                crate::xawait(crate::spawn(async move { i }));
+            }
+        })
+        .join()
+        .unwrap();
+        let spares: usize = shared
+            .upgrade()
+            .unwrap()
+            .remotes
+            .iter()
+            .map(|r| r.spare_references.load(Ordering::Relaxed))
+            .sum();
+        assert!(spares > 0, "finished tasks left no spare reference");
+        rt.shutdown();
+        assert!(
+            shared.upgrade().is_none(),
+            "the runtime outlived its shutdown"
+        );
     }
 }

@@ -323,10 +323,18 @@ fn poll_recv<T>(
 }
 
 /// Leaves the line of receivers, passing on a value handed over meanwhile.
+/// Inlined for the common case of a receive that is not in line (it
+/// finished): a check of the key.
+#[inline(always)]
 fn cancel_recv<T>(chan: &Chan<T>, key: &mut Option<Key>) {
-    let Some(key) = key.take() else {
-        return;
-    };
+    if let Some(key) = key.take() {
+        leave_line(chan, key);
+    }
+}
+
+/// [`cancel_recv`] for a receive in line.
+#[cold]
+fn leave_line<T>(chan: &Chan<T>, key: Key) {
     let mut wakers = WakeList::new();
     let mut state = chan.state.lock();
     let removed = state.receiving.remove(key);
