@@ -350,7 +350,7 @@ fn stackful_try_wait_returns_cancelled_when_the_task_is_cancelled() {
     });
     // SAFETY: run and dropped on this thread only.
     let (runnable, handle) =
-        unsafe { task::spawn_unchecked(body, move |r| q.lock().unwrap().push(r), 0) };
+        unsafe { task::raw::spawn_unchecked(body, move |r| q.lock().unwrap().push(r), 0) };
     runnable.run();
     handle.cancel();
     let r = queue
@@ -389,9 +389,9 @@ fn waiting_after_a_cancellation_completes_in_the_task_or_blocking_the_dropper() 
         // SAFETY: run and dropped on this thread only.
         let (runnable, handle) = unsafe {
             if by_poll {
-                task::spawn_stackful(body, schedule, 0)
+                task::raw::spawn_stackful(body, schedule, 0)
             } else {
-                task::spawn_unchecked(body, schedule, 0)
+                task::raw::spawn_unchecked(body, schedule, 0)
             }
         };
         runnable.run();

@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use xasync_core::task::{self, JoinHandle, Runnable, yield_hint};
+use xasync_core::task::raw::yield_hint;
+use xasync_core::task::{self, JoinHandle, Runnable};
 
 type Queue = Arc<Mutex<Vec<Runnable>>>;
 

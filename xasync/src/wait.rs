@@ -124,7 +124,7 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        if !xasync_core::task::yield_hint(cx) {
+        if !xasync_core::task::raw::yield_hint(cx) {
             cx.waker().wake_by_ref();
         }
         Poll::Pending

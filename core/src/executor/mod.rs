@@ -167,8 +167,9 @@ pub use timer::Sleep;
 
 use crate::loom::{AtomicBool, AtomicUsize, Ordering};
 use crate::spin::SpinLock;
+use crate::task::raw::{self, TaskRef};
 use crate::task::stackful::{Stackful, Suspender};
-use crate::task::{self, JoinHandle, Runnable, TaskRef};
+use crate::task::{JoinHandle, Runnable};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::task::Wake;
@@ -408,7 +409,7 @@ impl<P: Platform> LocalExecutor<P> {
         // reference is never dropped elsewhere while the future lives;
         // (3) our `Drop` finishes every task before closing the inbox, so
         // no Runnable of it can be dropped elsewhere after that.
-        let (runnable, handle, task) = unsafe { task::spawn_tracked(future, schedule, 0) };
+        let (runnable, handle, task) = unsafe { raw::spawn_tracked(future, schedule, 0) };
         self.receive(runnable, task);
         handle
     }
@@ -426,7 +427,7 @@ impl<P: Platform> LocalExecutor<P> {
         // SAFETY: as in `spawn`: the coroutine is run and dropped on this
         // executor's CPU only.
         let (runnable, handle, task) =
-            unsafe { task::spawn_stackful_tracked(coroutine, schedule, 0) };
+            unsafe { raw::spawn_stackful_tracked(coroutine, schedule, 0) };
         self.receive(runnable, task);
         handle
     }
@@ -706,7 +707,7 @@ impl<P: Platform> Spawner<P> {
         let (runnable, handle, task) =
             // SAFETY: the future is Send: polling and dropping it anywhere is
             // fine.
-            unsafe { task::spawn_tracked(future, schedule, 0) };
+            unsafe { raw::spawn_tracked(future, schedule, 0) };
         self.send(runnable, task);
         handle
     }
@@ -729,7 +730,7 @@ impl<P: Platform> Spawner<P> {
         // `LocalExecutor::spawn`); a Runnable refused by a closed executor
         // belongs to a task that never ran.
         let (runnable, handle, task) =
-            unsafe { task::spawn_stackful_tracked(coroutine, schedule, 0) };
+            unsafe { raw::spawn_stackful_tracked(coroutine, schedule, 0) };
         self.send(runnable, task);
         handle
     }

@@ -5,7 +5,8 @@
 use super::inbox::{Closed, Link};
 use super::{Platform, Shared};
 use crate::loom::UnsafeCell;
-use crate::task::{Runnable, Schedule, TaskRef};
+use crate::task::raw::TaskRef;
+use crate::task::{Runnable, Schedule};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::ptr::NonNull;

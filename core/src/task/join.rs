@@ -1,6 +1,6 @@
 //! Waiting for a task's result, cancelling it, and plain references.
 
-use super::raw::{self, Header};
+use super::cell::{self, Header};
 use super::state::{COMPLETED, HANDLE, JOIN_WAKER};
 use crate::loom::Ordering;
 use crate::unwind::Payload;
@@ -153,7 +153,7 @@ impl<T> JoinHandle<T> {
     /// finishes first keeps its result.
     pub fn cancel(&self) {
         // SAFETY: our reference.
-        unsafe { raw::close(self.header) }
+        unsafe { cell::close(self.header) }
     }
 
     /// Lets the task run on with nobody waiting for it.
@@ -169,7 +169,7 @@ impl<T> JoinHandle<T> {
     /// A plain reference to the task.
     pub fn task(&self) -> TaskRef {
         // SAFETY: our reference.
-        unsafe { raw::add_reference(self.header) };
+        unsafe { cell::add_reference(self.header) };
         TaskRef {
             header: self.header,
         }
@@ -276,7 +276,7 @@ impl<T> Drop for JoinHandle<T> {
         // but give our reference up.
         if self.consumed {
             // SAFETY: our reference.
-            unsafe { raw::drop_reference(self.header) };
+            unsafe { cell::drop_reference(self.header) };
             return;
         }
         let h = self.header();
@@ -313,7 +313,7 @@ impl<T> Drop for JoinHandle<T> {
             }
         }
         // SAFETY: our reference.
-        unsafe { raw::drop_reference(self.header) }
+        unsafe { cell::drop_reference(self.header) }
         // Last: their destructors may panic, and our reference is gone
         // already.
         drop(waker);
@@ -359,7 +359,7 @@ impl TaskRef {
     /// Requests cancellation, as [`JoinHandle::cancel`].
     pub fn cancel(&self) {
         // SAFETY: our reference.
-        unsafe { raw::close(self.header) }
+        unsafe { cell::close(self.header) }
     }
 
     /// Whether two references designate the same task.
@@ -377,7 +377,7 @@ impl TaskRef {
 impl Clone for TaskRef {
     fn clone(&self) -> Self {
         // SAFETY: our reference.
-        unsafe { raw::add_reference(self.header) };
+        unsafe { cell::add_reference(self.header) };
         TaskRef {
             header: self.header,
         }
@@ -387,7 +387,7 @@ impl Clone for TaskRef {
 impl Drop for TaskRef {
     fn drop(&mut self) {
         // SAFETY: our reference.
-        unsafe { raw::drop_reference(self.header) }
+        unsafe { cell::drop_reference(self.header) }
     }
 }
 

@@ -24,27 +24,31 @@
 //! # Threads
 //!
 //! [`spawn`] requires a `Send` future: its Runnable may run anywhere.
-//! [`spawn_unchecked`] accepts any future, and makes the scheduler promise to
-//! run (and drop) the Runnable only where the future may live — how the std
-//! runtime keeps a started coroutine on its worker.
+//! [`raw::spawn_unchecked`] accepts any future, and makes the scheduler
+//! promise to run (and drop) the Runnable only where the future may live —
+//! how the std runtime keeps a started coroutine on its worker.
+//!
+//! # Writing a scheduler
+//!
+//! What only a scheduler needs — spawning with unchecked thread rules, a
+//! task's registry handle, tasks for stackful coroutines, the yield hint —
+//! is in [`raw`], apart from the API that futures and their users need.
 
+mod cell;
 mod join;
 mod memory;
-mod raw;
+pub mod raw;
 mod runnable;
 pub mod stackful;
 mod state;
 
-pub use join::{JoinError, JoinHandle, TaskRef};
+pub use join::{JoinError, JoinHandle};
 pub use runnable::{Ran, Runnable};
 
-use crate::stack;
+use cell::WAKER_VTABLE;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use raw::{ByDrop, ByPoll, Header, TaskCell, WAKER_VTABLE};
-use stackful::{Stackful, Suspender};
-use state::{HANDLE, SCHEDULED};
 
 /// How a task asks to be run: the scheduler's side of the seam.
 pub trait Schedule: Send + Sync + 'static {
@@ -71,57 +75,7 @@ where
     S: Schedule,
 {
     // SAFETY: a Send future may be polled and dropped on any thread.
-    unsafe { spawn_unchecked(future, schedule, 0) }
-}
-
-/// Creates a task for a future that is not `Send`, with a scheduler `tag`
-/// (see [`Runnable::tag`]).
-///
-/// # Safety
-///
-/// The scheduler must run and drop every [`Runnable`] of this task, and
-/// drop the last reference to it while the future has not finished, only on
-/// threads where the future may be polled and dropped (for a stackful
-/// coroutine: the thread it first ran on). If the output is not `Send`,
-/// the same holds for the last reference while the output is unclaimed
-/// (the [`JoinHandle`] is `Send` only for `Send` outputs).
-pub unsafe fn spawn_unchecked<F, S>(
-    future: F,
-    schedule: S,
-    tag: usize,
-) -> (Runnable, JoinHandle<F::Output>)
-where
-    F: Future + 'static,
-    S: Schedule,
-{
-    // One reference for the Runnable, one for the JoinHandle.
-    let header = TaskCell::<_, _, ByDrop>::allocate(future, schedule, SCHEDULED | HANDLE, 2, tag);
-    (Runnable::new(header), JoinHandle::new(header))
-}
-
-/// [`spawn_unchecked`], also returning a [`TaskRef`] for the scheduler's
-/// registry of live tasks (cheaper than [`JoinHandle::task`]: no extra
-/// atomic operation).
-///
-/// # Safety
-///
-/// As for [`spawn_unchecked`].
-pub unsafe fn spawn_tracked<F, S>(
-    future: F,
-    schedule: S,
-    tag: usize,
-) -> (Runnable, JoinHandle<F::Output>, TaskRef)
-where
-    F: Future + 'static,
-    S: Schedule,
-{
-    // References for the Runnable, the JoinHandle and the TaskRef.
-    let header = TaskCell::<_, _, ByDrop>::allocate(future, schedule, SCHEDULED | HANDLE, 3, tag);
-    (
-        Runnable::new(header),
-        JoinHandle::new(header),
-        TaskRef::new(header),
-    )
+    unsafe { raw::spawn_unchecked(future, schedule, 0) }
 }
 
 /// A future that finishes its own cancellation over polls instead of being
@@ -131,58 +85,6 @@ pub(crate) trait PollCancel: Future {
     /// Advances the cancellation; `Ready` once it has ended (the future is
     /// then dropped).
     fn poll_cancel(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
-}
-
-/// Creates a task for a stackful coroutine, with a scheduler `tag`.
-///
-/// Unlike a future spawned with [`spawn_unchecked`], a cancelled coroutine
-/// task is not dropped at once: its next runs unwind the coroutine, whose
-/// destructors may wait like any coroutine code (see [`Suspender`]), and
-/// the task completes as cancelled when the unwinding ends.
-///
-/// # Safety
-///
-/// As for [`spawn_unchecked`]: once started, the coroutine must be run and
-/// dropped only on the thread of its first run.
-pub unsafe fn spawn_stackful<F, T, St, S>(
-    coroutine: Stackful<F, T, St>,
-    schedule: S,
-    tag: usize,
-) -> (Runnable, JoinHandle<T>)
-where
-    F: FnOnce(&Suspender<'_>) -> T + 'static,
-    T: 'static,
-    St: stack::Stack + Default,
-    S: Schedule,
-{
-    let header =
-        TaskCell::<_, _, ByPoll>::allocate(coroutine, schedule, SCHEDULED | HANDLE, 2, tag);
-    (Runnable::new(header), JoinHandle::new(header))
-}
-
-/// [`spawn_stackful`], also returning a [`TaskRef`] (see [`spawn_tracked`]).
-///
-/// # Safety
-///
-/// As for [`spawn_stackful`].
-pub unsafe fn spawn_stackful_tracked<F, T, St, S>(
-    coroutine: Stackful<F, T, St>,
-    schedule: S,
-    tag: usize,
-) -> (Runnable, JoinHandle<T>, TaskRef)
-where
-    F: FnOnce(&Suspender<'_>) -> T + 'static,
-    T: 'static,
-    St: stack::Stack + Default,
-    S: Schedule,
-{
-    let header =
-        TaskCell::<_, _, ByPoll>::allocate(coroutine, schedule, SCHEDULED | HANDLE, 3, tag);
-    (
-        Runnable::new(header),
-        JoinHandle::new(header),
-        TaskRef::new(header),
-    )
 }
 
 /// A waker that unparks the calling thread: for blocking a thread on a
@@ -207,27 +109,4 @@ pub fn thread_waker() -> core::task::Waker {
 #[inline]
 pub(crate) fn is_task_waker(waker: &core::task::Waker) -> bool {
     core::ptr::eq(waker.vtable(), &WAKER_VTABLE)
-}
-
-/// Asks for the task being polled with `cx` to be queued again when this
-/// poll returns `Pending`, without a wake-up (no atomic read-modify-write:
-/// the cheapest `yield`).
-///
-/// Returns `false` when `cx` is not the context a task of this module is
-/// being polled with (a combinator's own context, another executor): the
-/// caller must then wake `cx.waker()` itself.
-#[inline]
-pub fn yield_hint(cx: &Context<'_>) -> bool {
-    let waker = cx.waker();
-    if !is_task_waker(waker) {
-        return false;
-    }
-    // SAFETY: a waker with our vtable points to a live task header (the
-    // waker holds or borrows a reference).
-    let header = unsafe { &*waker.data().cast::<Header>() };
-    if header.polling.load(crate::loom::Ordering::Relaxed) != core::ptr::from_ref(cx) as usize {
-        return false;
-    }
-    header.yielded.store(true, crate::loom::Ordering::Relaxed);
-    true
 }

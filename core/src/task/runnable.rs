@@ -1,6 +1,6 @@
 //! The right to run a task once.
 
-use super::raw::{Header, OnIdle};
+use super::cell::{Header, OnIdle};
 use core::fmt;
 use core::ptr::NonNull;
 
@@ -29,7 +29,7 @@ impl Runnable {
     /// Polls the task once.
     ///
     /// Returns the Runnable back when the task yielded through
-    /// [`yield_hint`](super::yield_hint): queue it again (typically behind
+    /// [`yield_hint`](super::raw::yield_hint): queue it again (typically behind
     /// the other ready tasks). Otherwise the task is done with for now: it
     /// completed, went to sleep until woken, or was woken during the poll
     /// and already rescheduled itself.
@@ -40,7 +40,7 @@ impl Runnable {
 
     /// Polls the task once, like [`run`](Self::run), and the first time the
     /// task goes idle (pending, not woken meanwhile) also hands back a
-    /// [`TaskRef`](super::TaskRef) to it — at no extra cost (it is the
+    /// [`TaskRef`](super::raw::TaskRef) to it — at no extra cost (it is the
     /// Runnable's own reference, kept). A scheduler registers only tasks
     /// that actually wait this way (to cancel them at shutdown), instead of
     /// every task it spawns.
@@ -64,7 +64,7 @@ impl Runnable {
     /// stops the tasks it is handed.
     pub fn cancel(&self) {
         // SAFETY: our reference keeps the task alive.
-        unsafe { super::raw::close(self.header) }
+        unsafe { super::cell::close(self.header) }
     }
 
     /// The scheduler's word for this task (0 unless set).
@@ -103,7 +103,7 @@ pub struct Ran {
     /// The task yielded: queue it again (see [`Runnable::run`]).
     pub again: Option<Runnable>,
     /// The task went idle for the first time: a reference to it.
-    pub idle: Option<super::TaskRef>,
+    pub idle: Option<super::raw::TaskRef>,
 }
 
 impl Drop for Runnable {

@@ -129,7 +129,7 @@ impl Suspender<'_> {
     #[inline(always)]
     pub fn yield_now(&self) {
         self.with_context(|cx| {
-            if !super::yield_hint(cx) {
+            if !super::raw::yield_hint(cx) {
                 cx.waker().wake_by_ref();
             }
         });
@@ -221,7 +221,7 @@ enum State<F, T, S: Stack> {
 /// Before that first poll it is `Send` in spirit — only the closure exists —
 /// but the type cannot express that it stops being `Send` once started, so
 /// it is never `Send`: schedulers spawn it with
-/// [`spawn_stackful`](super::spawn_stackful) and keep it on the thread of
+/// [`spawn_stackful`](super::raw::spawn_stackful) and keep it on the thread of
 /// its first poll (see that function's contract).
 ///
 /// Spawned that way, a cancelled coroutine unwinds inside a poll of its task

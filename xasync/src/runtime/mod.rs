@@ -527,7 +527,7 @@ impl Handle {
         // `run_tracked` reference), released there only after it finished.
         // So its last reference is never dropped elsewhere unfinished.
         let (runnable, handle) = unsafe {
-            xasync_core::task::spawn_stackful(
+            xasync_core::task::raw::spawn_stackful(
                 coroutine,
                 Hook::new(&self.shared),
                 Tag::Unstarted.word(),

@@ -20,7 +20,8 @@ use crossbeam_deque::{Injector, Stealer};
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use xasync_core::task::{Runnable, Schedule, TaskRef};
+use xasync_core::task::raw::TaskRef;
+use xasync_core::task::{Runnable, Schedule};
 
 /// How many spare references to [`Shared`] a worker keeps (see [`Hook`]).
 const SPARE_REFERENCES: usize = 1024;

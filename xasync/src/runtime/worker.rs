@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use xasync_core::task::{Runnable, TaskRef};
+use xasync_core::task::Runnable;
+use xasync_core::task::raw::TaskRef;
 
 /// Tasks run between two looks at the inbox and global queue, so that
 /// a busy local queue cannot starve them.
