@@ -428,14 +428,14 @@ impl PoolInner {
     /// Takes back a stack: into the ready list if it has room and the stack
     /// belongs there, else to where it came from.
     #[inline]
-    fn give_back(&self, lease: Lease) {
+    fn give_back(&self, lease: &Lease) {
         let mut ready = self.ready.borrow_mut();
         let fits = match lease.origin {
             Origin::Mapped(_) => true,
             Origin::Slot(..) => !matches!(self.source, Source::Mapped { .. }),
         };
         if fits && ready.len() < self.ready_max {
-            ready.push(lease);
+            ready.push(*lease);
         } else {
             drop(ready);
             self.give_back_behind(lease.origin);
@@ -593,7 +593,7 @@ unsafe impl Stack for PooledStack {
 impl Drop for PooledStack {
     #[inline]
     fn drop(&mut self) {
-        self.pool.give_back(self.lease);
+        self.pool.give_back(&self.lease);
     }
 }
 
