@@ -12,10 +12,14 @@ use xasync::stack::{GuardPolicy, StackConfig, StackCounts, StackPool, live_guard
 const BUDGET: usize = 3;
 
 fn pool(guard: GuardPolicy) -> StackPool {
+    caching_pool(guard, 0)
+}
+
+fn caching_pool(guard: GuardPolicy, cache: usize) -> StackPool {
     StackPool::new(StackConfig {
         size: 32 * 1024,
         guard,
-        cache: 0,
+        cache,
     })
 }
 
@@ -31,6 +35,18 @@ fn run_scenario(name: &str) {
             assert_eq!(error.kind(), io::ErrorKind::OutOfMemory);
             let message = error.to_string();
             assert!(message.contains("vm.max_map_count"), "{message}");
+        }
+        "reuse" => {
+            // More than the pool's ready list holds, so that some go back
+            // to the cache behind it.
+            let n = 100;
+            let pool = caching_pool(GuardPolicy::guarded(live_guarded_stacks() + n), n);
+            let stacks: Vec<_> = (0..n).map(|_| pool.get().unwrap()).collect();
+            drop(stacks);
+            assert_eq!(pool.counts().cached, n);
+            let again: Vec<_> = (0..n).map(|_| pool.get().unwrap()).collect();
+            assert!(again.iter().all(|s| s.is_guarded()));
+            assert_eq!(pool.counts().mapped, n);
         }
         "beyond" => {
             // SAFETY: nothing runs on these stacks.
@@ -96,6 +112,11 @@ fn assert_passes(scenario: &str) {
 #[test]
 fn past_the_budget_a_pool_fails_naming_the_sysctl() {
     assert_passes("budget");
+}
+
+#[test]
+fn at_the_budget_a_pool_hands_out_its_cached_stacks() {
+    assert_passes("reuse");
 }
 
 #[test]

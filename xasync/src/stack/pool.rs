@@ -14,6 +14,9 @@ use xasync_core::stack::{OverflowCheck, Stack};
 /// Default usable stack size: 64 KiB.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 
+/// Most stacks a pool keeps in its ready list (see [`PoolInner::ready`]).
+const READY: usize = 64;
+
 /// Default number of free stacks a pool keeps: 16,384. Workloads whose live
 /// coroutine count swings by thousands then reuse stacks instead of mapping
 /// and unmapping them.
@@ -203,6 +206,14 @@ pub struct StackPool {
 struct PoolInner {
     config: StackConfig,
     source: Source,
+    /// The stacks given back last (last on top, its pages warm), ready to
+    /// be handed out again as they are: taking or returning one of them is
+    /// a pop or a push, without the bookkeeping of where it came from. At
+    /// most `ready_max`, and only stacks of the kind the pool prefers (not
+    /// the canary slab stacks of a [`Source::Mapped`] pool, which must give
+    /// way to guarded stacks while these can be had).
+    ready: RefCell<Vec<Lease>>,
+    ready_max: usize,
     guarded: RefCell<Guarded>,
     slabs: RefCell<Slabs>,
 }
@@ -256,6 +267,11 @@ impl Guarded {
         }
     }
 
+    /// Whether a stack is cached.
+    fn has_free(&self) -> bool {
+        !self.free.is_empty()
+    }
+
     /// Stacks in use.
     fn in_use(&self) -> usize {
         self.stacks.len() - self.vacant.len() - self.free.len()
@@ -282,10 +298,13 @@ impl StackPool {
     pub fn new(config: StackConfig) -> StackPool {
         ensure_alternate_stack();
         let source = Source::of(config.guard);
+        let ready_max = READY.min(config.cache);
         StackPool {
             inner: Rc::new(PoolInner {
                 config,
                 source,
+                ready: RefCell::new(Vec::with_capacity(ready_max)),
+                ready_max,
                 guarded: RefCell::new(Guarded::default()),
                 slabs: RefCell::new(Slabs {
                     guarded: source == Source::GuardedSlabs,
@@ -302,11 +321,12 @@ impl StackPool {
     /// The calling thread's pool: the one [`install`](Self::install)ed on
     /// it (a runtime worker's), or else one with the default configuration.
     pub fn current() -> StackPool {
-        CURRENT.with(|current| {
-            current
-                .get_or_init(|| StackPool::new(StackConfig::default()))
-                .clone()
-        })
+        StackPool::with_current(StackPool::clone)
+    }
+
+    /// Calls `f` with the calling thread's [`current`](Self::current) pool.
+    fn with_current<R>(f: impl FnOnce(&StackPool) -> R) -> R {
+        CURRENT.with(|current| f(current.get_or_init(|| StackPool::new(StackConfig::default()))))
     }
 
     /// Makes this pool the calling thread's [`current`](Self::current) one,
@@ -330,13 +350,55 @@ impl StackPool {
     /// `vm.max_map_count`).
     #[inline]
     pub fn get(&self) -> io::Result<PooledStack> {
-        let config = &self.inner.config;
-        if let Source::Mapped { max, beyond } = self.inner.source {
-            if live_guarded_stacks() < max {
-                match self.inner.guarded.borrow_mut().take(config.size) {
+        let ready = self.inner.ready.borrow_mut().pop();
+        let lease = match ready {
+            Some(lease) => lease,
+            None => self.inner.lease()?,
+        };
+        Ok(PooledStack {
+            pool: self.inner.clone(),
+            lease,
+        })
+    }
+
+    /// The stacks this pool has handed out and keeps cached.
+    pub fn counts(&self) -> StackCounts {
+        let ready = self.inner.ready.borrow();
+        let guarded = self.inner.guarded.borrow();
+        let slabs = self.inner.slabs.borrow();
+        let ready_mapped = ready
+            .iter()
+            .filter(|lease| matches!(lease.origin, Origin::Mapped(_)))
+            .count();
+        let mapped = guarded.in_use() - ready_mapped;
+        let slots = slabs.slots - slabs.free - (ready.len() - ready_mapped);
+        let (guarded_slots, unguarded) = if slabs.guarded {
+            (slots, 0)
+        } else {
+            (0, slots)
+        };
+        StackCounts {
+            guarded: mapped + guarded_slots,
+            unguarded,
+            mapped,
+            cached: guarded.free.len() + slabs.free + ready.len(),
+        }
+    }
+}
+
+impl PoolInner {
+    /// A stack from the cache behind the ready list, or a new one, by the
+    /// pool's policy.
+    #[inline(never)]
+    fn lease(&self) -> io::Result<Lease> {
+        let config = &self.config;
+        if let Source::Mapped { max, beyond } = self.source {
+            let mut guarded = self.guarded.borrow_mut();
+            // A cached stack is alive already: it adds nothing to the count.
+            if guarded.has_free() || live_guarded_stacks() < max {
+                match guarded.take(config.size) {
                     Ok((index, stack)) => {
-                        return Ok(PooledStack {
-                            pool: self.inner.clone(),
+                        return Ok(Lease {
                             top: stack.top(),
                             limit: stack.limit(),
                             check: OverflowCheck::GuardPage,
@@ -354,9 +416,8 @@ impl StackPool {
                 )));
             }
         }
-        let (slab, index, slot) = self.inner.slabs.borrow_mut().take(config.size)?;
-        Ok(PooledStack {
-            pool: self.inner.clone(),
+        let (slab, index, slot) = self.slabs.borrow_mut().take(config.size)?;
+        Ok(Lease {
             top: slot.top,
             limit: slot.limit,
             check: slot.check,
@@ -364,22 +425,40 @@ impl StackPool {
         })
     }
 
-    /// The stacks this pool has handed out and keeps cached.
-    pub fn counts(&self) -> StackCounts {
-        let guarded = self.inner.guarded.borrow();
-        let slabs = self.inner.slabs.borrow();
-        let mapped = guarded.in_use();
-        let slots = slabs.slots - slabs.free;
-        let (guarded_slots, unguarded) = if slabs.guarded {
-            (slots, 0)
-        } else {
-            (0, slots)
+    /// Takes back a stack: into the ready list if it has room and the stack
+    /// belongs there, else to where it came from.
+    #[inline]
+    fn give_back(&self, lease: &Lease) {
+        let mut ready = self.ready.borrow_mut();
+        let fits = match lease.origin {
+            Origin::Mapped(_) => true,
+            Origin::Slot(..) => !matches!(self.source, Source::Mapped { .. }),
         };
-        StackCounts {
-            guarded: mapped + guarded_slots,
-            unguarded,
-            mapped,
-            cached: guarded.free.len() + slabs.free,
+        if fits && ready.len() < self.ready_max {
+            ready.push(*lease);
+        } else {
+            drop(ready);
+            self.give_back_behind(lease.origin);
+        }
+    }
+
+    /// Returns a stack to where it came from, which keeps what the ready
+    /// list leaves of the cache.
+    #[inline(never)]
+    fn give_back_behind(&self, origin: Origin) {
+        let cache = self.config.cache - self.ready_max;
+        match origin {
+            Origin::Mapped(index) => self.guarded.borrow_mut().give_back(index, cache),
+            Origin::Slot(slab, index) => self.slabs.borrow_mut().give_back(slab, index, cache),
+        }
+    }
+}
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        // Slabs must have all their slots back before they are dropped.
+        for lease in std::mem::take(self.ready.get_mut()) {
+            self.give_back_behind(lease.origin);
         }
     }
 }
@@ -448,6 +527,12 @@ impl Slabs {
 /// A stack from a [`StackPool`]; dropping it returns it to the pool.
 pub struct PooledStack {
     pool: Rc<PoolInner>,
+    lease: Lease,
+}
+
+/// Where a stack a pool hands out lies, and where it comes from.
+#[derive(Clone, Copy)]
+struct Lease {
     top: NonNull<u8>,
     limit: NonNull<u8>,
     check: OverflowCheck,
@@ -470,12 +555,12 @@ impl PooledStack {
     ///
     /// When the pool cannot give one (see [`StackPool::get`]).
     pub fn new() -> PooledStack {
-        StackPool::current().get().unwrap_or_else(|e| panic!("{e}"))
+        StackPool::with_current(StackPool::get).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Whether the stack has a guard below it (rather than a canary).
     pub fn is_guarded(&self) -> bool {
-        self.check == OverflowCheck::GuardPage
+        self.lease.check == OverflowCheck::GuardPage
     }
 }
 
@@ -491,35 +576,24 @@ impl Default for PooledStack {
 unsafe impl Stack for PooledStack {
     #[inline]
     fn top(&self) -> NonNull<u8> {
-        self.top
+        self.lease.top
     }
 
     #[inline]
     fn limit(&self) -> NonNull<u8> {
-        self.limit
+        self.lease.limit
     }
 
     #[inline]
     fn overflow_check(&self) -> OverflowCheck {
-        self.check
+        self.lease.check
     }
 }
 
 impl Drop for PooledStack {
     #[inline]
     fn drop(&mut self) {
-        let pool = &self.pool;
-        match self.origin {
-            Origin::Mapped(index) => pool
-                .guarded
-                .borrow_mut()
-                .give_back(index, pool.config.cache),
-            Origin::Slot(slab, index) => {
-                pool.slabs
-                    .borrow_mut()
-                    .give_back(slab, index, pool.config.cache)
-            }
-        }
+        self.pool.give_back(&self.lease);
     }
 }
 

@@ -81,11 +81,34 @@ impl Region {
         Ok(region)
     }
 
+    /// How many slots it has.
+    pub(crate) fn slots(&self) -> usize {
+        self.len / self.stride
+    }
+
     /// The start of slot `index` (its guard page).
     pub(crate) fn slot(&self, index: usize) -> NonNull<u8> {
         debug_assert!((index + 1) * self.stride <= self.len);
         // SAFETY: inside the mapping.
         unsafe { self.base.add(index * self.stride) }
+    }
+
+    /// Commits the top page of each of `count` slots from `first` (see
+    /// [`memory::populate`]): where a new coroutine's first frames go.
+    pub(crate) fn populate_tops(&self, first: usize, count: usize) {
+        debug_assert!((first + count) * self.stride <= self.len);
+        let page = page_size();
+        // SAFETY: the top pages of slots of our mapping; `populate` keeps
+        // the contents of those already in use.
+        unsafe {
+            memory::populate(
+                self.slot(first),
+                self.stride,
+                count,
+                self.stride - page,
+                page,
+            )
+        };
     }
 
     /// The usable range of slot `index`: (limit, top).

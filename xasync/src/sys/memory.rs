@@ -120,49 +120,99 @@ pub(crate) unsafe fn install_guards(
     count: usize,
     len: usize,
 ) -> io::Result<()> {
-    let slot = |index: usize| {
-        // SAFETY: inside the caller's range.
-        unsafe { base.add(index * stride) }
-    };
     let mut done = 0;
     #[cfg(target_os = "linux")]
     if BATCHES.load(Ordering::Relaxed) {
-        let ranges: Vec<libc::iovec> = (0..count)
-            .map(|index| libc::iovec {
-                iov_base: slot(index).as_ptr().cast(),
-                iov_len: len,
-            })
-            .collect();
-        for batch in ranges.chunks(MAX_RANGES) {
-            // SAFETY: the caller owns every range; the kernel reads `batch`.
-            let advised = unsafe {
-                libc::syscall(
-                    libc::SYS_process_madvise,
-                    PIDFD_SELF,
-                    batch.as_ptr(),
-                    batch.len(),
-                    MADV_GUARD_INSTALL,
-                    0,
-                )
-            };
-            if usize::try_from(advised) != Ok(batch.len() * len) {
-                // Not supported here (or a failure, which the one-by-one
-                // path below meets again and reports).
-                BATCHES.store(false, Ordering::Relaxed);
-                break;
-            }
-            done += batch.len();
+        // SAFETY: forwarded from the caller.
+        done = unsafe { advise_slots(base, stride, count, 0, len, MADV_GUARD_INSTALL) };
+        if done < count {
+            // Not supported here (or a failure, which the one-by-one path
+            // below meets again and reports).
+            BATCHES.store(false, Ordering::Relaxed);
         }
     }
     for index in done..count {
-        // SAFETY: forwarded from the caller.
-        unsafe { install_guard(slot(index), len)? };
+        // SAFETY: forwarded from the caller; inside its range.
+        unsafe { install_guard(base.add(index * stride), len)? };
     }
     Ok(())
 }
 
-/// Whether `process_madvise` installs guards here; cleared at its first
-/// failure.
+/// Commits the `len` bytes at `offset` in each of `count` slots of
+/// `stride` bytes at `base` (`MADV_POPULATE_WRITE`), in one system call
+/// per thousand slots, so that the first touch of each takes no page
+/// fault. Best effort: where the kernel cannot batch it, the pages stay
+/// to be faulted in on first touch.
+///
+/// # Safety
+///
+/// Every range must lie inside a mapping made by [`map`] that the caller
+/// owns; the contents of pages already committed are kept.
+pub(crate) unsafe fn populate(
+    base: NonNull<u8>,
+    stride: usize,
+    count: usize,
+    offset: usize,
+    len: usize,
+) {
+    #[cfg(target_os = "linux")]
+    if BATCHES.load(Ordering::Relaxed) {
+        // SAFETY: forwarded from the caller.
+        unsafe { advise_slots(base, stride, count, offset, len, libc::MADV_POPULATE_WRITE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (base, stride, count, offset, len);
+}
+
+/// Gives `advice` for the `len` bytes at `offset` in each of `count` slots
+/// of `stride` bytes at `base`, a thousand ranges per `process_madvise`;
+/// answers how many slots, from the first, it was given for (all of them,
+/// unless the kernel refused a batch).
+///
+/// # Safety
+///
+/// Every range must lie inside a mapping made by [`map`] that the caller
+/// owns, and `advice` be one the caller may give for it.
+#[cfg(target_os = "linux")]
+unsafe fn advise_slots(
+    base: NonNull<u8>,
+    stride: usize,
+    count: usize,
+    offset: usize,
+    len: usize,
+    advice: libc::c_int,
+) -> usize {
+    let ranges: Vec<libc::iovec> = (0..count)
+        .map(|index| libc::iovec {
+            // SAFETY: inside the caller's range.
+            iov_base: unsafe { base.add(index * stride + offset) }.as_ptr().cast(),
+            iov_len: len,
+        })
+        .collect();
+    let mut done = 0;
+    for batch in ranges.chunks(MAX_RANGES) {
+        // SAFETY: the caller owns every range and vouches for the advice;
+        // the kernel reads `batch`.
+        let advised = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                PIDFD_SELF,
+                batch.as_ptr(),
+                batch.len(),
+                advice,
+                0,
+            )
+        };
+        if usize::try_from(advised) != Ok(batch.len() * len) {
+            break;
+        }
+        done += batch.len();
+    }
+    done
+}
+
+/// Whether `process_madvise` on the calling thread works here (it installs
+/// guards); cleared at its first failure to.
 #[cfg(target_os = "linux")]
 static BATCHES: AtomicBool = AtomicBool::new(true);
 
