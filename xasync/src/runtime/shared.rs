@@ -39,7 +39,7 @@ pub(crate) enum Tag {
 
 impl Tag {
     /// The tag word.
-    pub(crate) fn word(self) -> usize {
+    pub(crate) const fn word(self) -> usize {
         match self {
             Tag::Free => 0,
             Tag::Unstarted => 1,

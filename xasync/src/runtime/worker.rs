@@ -39,6 +39,9 @@ const DONATE_SCAN: usize = 64;
 /// wakes it for the deque, donating half of its stealable ready tasks there.
 pub(crate) struct Local {
     pub(crate) index: usize,
+    /// The tag word of the coroutines pinned here (compared as a word: the
+    /// queues look at it for every task they move).
+    pinned: usize,
     pub(crate) shared: Arc<Shared>,
     /// Tasks offered to other workers.
     deque: Deque<Runnable>,
@@ -169,6 +172,7 @@ pub(crate) fn run(start: Start) {
     StackPool::new(start.shared.stacks).install();
     let local = Local {
         index: start.index,
+        pinned: Tag::Pinned(start.index).word(),
         shared: start.shared,
         deque: start.deque,
         ready: RefCell::new(VecDeque::new()),
@@ -381,7 +385,7 @@ impl Local {
         let mut moved = 0;
         // Moves the task at `at` to the deque if it is stealable.
         let mut give = |ready: &mut VecDeque<Runnable>, at: usize| {
-            let stealable = Tag::of(ready[at].tag()) != Tag::Pinned(self.index);
+            let stealable = ready[at].tag() != self.pinned;
             if stealable {
                 self.deque
                     .push(ready.remove(at).expect("an index in range"));
@@ -425,7 +429,7 @@ impl Local {
     /// The first task of `ready`.
     fn pop_ready(&self) -> Option<Runnable> {
         let runnable = self.ready.borrow_mut().pop_front()?;
-        if Tag::of(runnable.tag()) != Tag::Pinned(self.index) {
+        if runnable.tag() != self.pinned {
             self.stealable.set(self.stealable.get() - 1);
         }
         Some(runnable)
@@ -451,15 +455,15 @@ impl Local {
     }
 
     fn run_task(&self, runnable: Runnable) {
-        let tag = Tag::of(runnable.tag());
+        let tag = runnable.tag();
         if self.shared.closing.load(Ordering::Acquire) {
             // Shutting down: whatever runs is cancelled (a task that only
             // yields, or is always woken, never goes idle to be cancelled).
             self.cancel_all();
             runnable.cancel();
         }
-        if tag == Tag::Unstarted {
-            runnable.set_tag(Tag::Pinned(self.index).word());
+        if tag == Tag::Unstarted.word() {
+            runnable.set_tag(self.pinned);
         }
         let ran = {
             let _polling = Polling::enter();
@@ -484,7 +488,7 @@ impl Local {
             {
                 self.push_stealable(newest);
             }
-            if tag == Tag::Free {
+            if tag == Tag::Free.word() {
                 self.push_stealable(runnable);
             } else {
                 self.ready.borrow_mut().push_back(runnable);
