@@ -110,17 +110,20 @@ static void close_drains_then_reports_closed(void) {
 struct waiter {
     xasync_channel ch;
     atomic_int status;
+    atomic_int started; /* set just before the waiting call */
 };
 
 static void *wait_to_recv(void *arg) {
     struct waiter *w = arg;
     void *v;
+    atomic_store(&w->started, 1);
     atomic_store(&w->status, xasync_channel_recv(w->ch, &v));
     return NULL;
 }
 
 static void *wait_to_send(void *arg) {
     struct waiter *w = arg;
+    atomic_store(&w->started, 1);
     atomic_store(&w->status, xasync_channel_send(w->ch, (void *)2));
     return NULL;
 }
@@ -139,6 +142,13 @@ static void destroy_wakes_the_waiters(void) {
     OK(xasync_channel_unbounded(&t.ch));
     pthread_t thread;
     CHECK(pthread_create(&thread, NULL, wait_to_recv, &t) == 0);
+    /* Destroying a channel before a waiter reached it would make its call
+     * fail with a stale handle instead: wait for all three to be about to
+     * wait (under valgrind a coroutine once took longer than a fixed
+     * 20 ms to start), then give them time to get into the wait. */
+    while (!atomic_load(&r.started) || !atomic_load(&s.started) || !atomic_load(&t.started)) {
+        xasync_sleep_ms(1);
+    }
     xasync_sleep_ms(20);
     CHECK(atomic_load(&r.status) == 1 && atomic_load(&s.status) == 1);
     OK(xasync_channel_destroy(r.ch));
