@@ -6,6 +6,9 @@
 //! `cancel::a_destructor_waits_while_the_runtime_shuts_down` hung; this
 //! test sets that order up on purpose, with one worker.
 
+mod bounded;
+
+use bounded::within;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,19 +21,6 @@ struct LockOnDrop(Arc<Mutex<u32>>);
 impl Drop for LockOnDrop {
     fn drop(&mut self) {
         *self.0.lock() += 1;
-    }
-}
-
-/// Runs `f` on a thread and fails the test if it has not returned within
-/// `limit` (instead of hanging the test run).
-fn within(limit: Duration, what: &str, f: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        f();
-        let _ = done_tx.send(());
-    });
-    if done_rx.recv_timeout(limit).is_err() {
-        panic!("{what} did not return within {limit:?}");
     }
 }
 

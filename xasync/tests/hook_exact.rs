@@ -4,6 +4,9 @@
 //! threads and code inside `Future::poll` get the real calls.
 #![cfg(all(feature = "hook", target_os = "linux"))]
 
+mod bounded;
+
+use bounded::within;
 use std::future::poll_fn;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
@@ -330,14 +333,10 @@ fn after_ecanceled_every_hooked_wait_fails_at_once() {
     });
     std::thread::sleep(Duration::from_millis(20));
     looping.cancel();
-    let (done, ended) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        runtime.shutdown();
-        done.send(()).unwrap();
+    // Returns only once the cancelled coroutine has ended.
+    within(Duration::from_secs(10), "the shutdown", move || {
+        runtime.shutdown()
     });
-    ended
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the cancelled coroutine ended");
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! runtime dropped from its own coroutine does not deadlock; panics outside
 //! a task's poll do not kill a worker.
 
+mod bounded;
+
+use bounded::within;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,19 +16,6 @@ use xasync::{Runtime, yield_now};
 
 fn runtime(workers: usize) -> Runtime {
     Runtime::builder().workers(workers).build().unwrap()
-}
-
-/// Runs `f` on a thread and fails the test if it has not returned within
-/// `limit` (instead of hanging the test run).
-fn within(limit: Duration, what: &str, f: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        f();
-        let _ = done_tx.send(());
-    });
-    if done_rx.recv_timeout(limit).is_err() {
-        panic!("{what} did not return within {limit:?}");
-    }
 }
 
 #[test]

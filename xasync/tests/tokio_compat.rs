@@ -7,6 +7,9 @@
 //! Without the feature's entering of the driver's context, each of these
 //! panics with "there is no reactor running".
 
+mod bounded;
+
+use bounded::within;
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -200,8 +203,7 @@ fn thread_start_hooks_run_in_the_tokio_context() {
 
 #[test]
 fn shutdown_ends_with_tokio_futures_pending() {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let cancelled = within(Duration::from_secs(10), "the shutdown", || {
         let rt = one_worker();
         let mut waiters = Vec::new();
         for _ in 0..10 {
@@ -214,14 +216,10 @@ fn shutdown_ends_with_tokio_futures_pending() {
         // Let every waiter register with the driver.
         std::thread::sleep(Duration::from_millis(50));
         rt.shutdown();
-        let cancelled = waiters
+        waiters
             .into_iter()
             .chain([accepting])
-            .all(|h| h.join().unwrap_err().is_cancelled());
-        let _ = done_tx.send(cancelled);
+            .all(|h| h.join().unwrap_err().is_cancelled())
     });
-    let cancelled = done_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the shutdown did not end within 10 s");
     assert!(cancelled, "a waiter finished instead of being cancelled");
 }
