@@ -43,7 +43,23 @@ pub fn build(b: *std.Build) void {
     if (cargo) |step| tests.step.dependOn(step);
     const run_tests = b.addRunArtifact(tests);
     run_tests.setEnvironmentVariable("XASYNC_WORKERS", "2");
+    // Run them each time, not only when the binary changed: they test a
+    // runtime, whose behaviour a cached pass says nothing about.
+    run_tests.has_side_effects = true;
     test_step.dependOn(&run_tests.step);
+
+    // The README's program: two coroutines, waited for.
+    const two = b.addExecutable(.{ .name = "two", .root_module = b.createModule(.{
+        .root_source_file = b.path("examples/two.zig"),
+        .target = target,
+        .optimize = optimize,
+        .imports = &.{.{ .name = "xasync", .module = xasync }},
+    }) });
+    if (cargo) |step| two.step.dependOn(step);
+    const run_two = b.addRunArtifact(two);
+    run_two.expectStdErrEqual("100 200\n");
+    run_two.has_side_effects = true;
+    test_step.dependOn(&run_two.step);
 }
 
 /// The step that builds libxasync_ffi.a with cargo: a release build unless

@@ -1,0 +1,242 @@
+/* The C++ wrapper (include/xasync.hpp): RAII runtimes and handles,
+ * move-only tasks, lambdas with arguments, exceptions carried from a
+ * coroutine to wait(), typed channels, timers, an fd callback on a pipe,
+ * and stale handles. Checks abort; the last line says all passed. */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "xasync.hpp"
+
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            std::abort();                                                                 \
+        }                                                                                 \
+    } while (0)
+
+/* Checks that `expr` throws xa::error with `code`. */
+#define EXPECT_STATUS(expr, code)                                                         \
+    do {                                                                                  \
+        bool thrown_ = false;                                                             \
+        try {                                                                             \
+            (void)(expr);                                                                 \
+        } catch (const xa::error &e) {                                                \
+            thrown_ = e.status() == (code);                                               \
+        }                                                                                 \
+        CHECK(thrown_);                                                                   \
+    } while (0)
+
+static_assert(!std::is_copy_constructible_v<xa::task<int>>, "tasks are move-only");
+static_assert(std::is_nothrow_move_constructible_v<xa::task<int>>, "tasks move");
+static_assert(!std::is_copy_constructible_v<xa::runtime>, "runtimes are move-only");
+static_assert(!std::is_copy_constructible_v<xa::channel<int>>, "channels are move-only");
+
+static double now_ms() {
+    using namespace std::chrono;
+    return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+static xa::runtime make_runtime() { return xa::runtime({2, 0, "cpp-test"}); }
+
+static void sleeps_overlap() {
+    auto rt = make_runtime();
+    double start = now_ms();
+    std::vector<xa::task<int>> tasks;
+    for (int i = 0; i < 3; i++)
+        tasks.push_back(rt.spawn([](int n) { xa::sleep_ms(200); return n * 2; }, i));
+    int sum = 0;
+    for (auto &t : tasks) sum += t.wait();
+    double elapsed = now_ms() - start;
+    CHECK(sum == 6);
+    CHECK(elapsed >= 200 && elapsed < 500); /* one after another: 600 ms */
+}
+
+struct custom_failure {
+    int code;
+};
+
+static void exceptions_cross_to_wait() {
+    auto rt = make_runtime();
+    auto t = rt.spawn([] {
+        xa::yield();
+        throw custom_failure{7};
+        return 0;
+    });
+    bool caught = false;
+    try {
+        t.wait();
+    } catch (const custom_failure &f) {
+        caught = f.code == 7;
+    }
+    CHECK(caught);
+    auto v = rt.spawn([]() -> void { throw std::runtime_error("void task"); });
+    try {
+        v.wait();
+        CHECK(false);
+    } catch (const std::runtime_error &e) {
+        CHECK(std::string(e.what()) == "void task");
+    }
+}
+
+/* xa::spawn starts on the caller's runtime: here, rt. (Not the default
+ * runtime, whose threads outlive the test and would be valgrind noise.) */
+static void move_only_captures_and_results() {
+    auto rt = make_runtime();
+    auto outer = rt.spawn([] {
+        auto p = std::make_unique<std::string>("owned");
+        auto t = xa::spawn([p = std::move(p)](std::string suffix) { return *p + suffix; },
+                           std::string("!"));
+        xa::task<std::string> moved = std::move(t);
+        return moved.wait();
+    });
+    CHECK(outer.wait() == "owned!");
+}
+
+static void counter_chained_to_printer() {
+    auto rt = make_runtime();
+    auto ch = xa::channel<int>::bounded(0);
+    auto counter = rt.spawn([&ch] {
+        for (int i = 1; i <= 5; i++) ch.send(i);
+        ch.close();
+    });
+    auto printer = rt.spawn([&ch] {
+        std::string line;
+        while (auto n = ch.recv()) line += std::to_string(*n) + " ";
+        return line;
+    });
+    counter.wait();
+    CHECK(printer.wait() == "1 2 3 4 5 ");
+}
+
+static void channels_of_strings_box_them() {
+    auto ch = xa::channel<std::string>::unbounded();
+    ch.send("a string longer than a pointer");
+    ch.send("left in the channel: freed by its destructor");
+    CHECK(ch.size() == 2);
+    CHECK(*ch.recv() == "a string longer than a pointer");
+    auto small = xa::channel<int>::bounded(1);
+    CHECK(small.try_send(1));
+    CHECK(!small.try_send(2));
+    CHECK(*small.try_recv() == 1);
+    CHECK(!small.try_recv());
+    CHECK(!small.recv_for(5));
+}
+
+static void timers_call_back_and_rethrow() {
+    auto rt = make_runtime();
+    std::atomic<int> ticks{0};
+    auto periodic = rt.every(1, 2, [&] { ticks++; });
+    auto failing = rt.after(1, [] { throw custom_failure{3}; });
+    for (double deadline = now_ms() + 10000; ticks < 3 && now_ms() < deadline;)
+        xa::sleep_ms(1);
+    periodic.cancel();
+    int seen = ticks;
+    CHECK(seen >= 3);
+    xa::sleep_ms(10);
+    CHECK(ticks == seen);
+    xa::sleep_ms(20); /* the failing timer has fired */
+    bool caught = false;
+    try {
+        failing.cancel();
+    } catch (const custom_failure &f) {
+        caught = f.code == 3;
+    }
+    CHECK(caught);
+}
+
+static void fd_callback_on_a_pipe() {
+    auto rt = make_runtime();
+    int fds[2];
+    CHECK(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
+    auto got = xa::channel<char>::unbounded();
+    auto w = rt.watch_fd(fds[0], XASYNC_READABLE, [&](int fd, uint32_t events) {
+        CHECK(events & XASYNC_READABLE);
+        char buf[16];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+            for (ssize_t i = 0; i < n; i++) got.try_send(buf[i]);
+        EXPECT_STATUS(xa::sleep_ms(1), XASYNC_ERR_BUSY); /* no waiting on the loop */
+    });
+    CHECK(write(fds[1], "hi", 2) == 2);
+    CHECK(got.recv_for(5000) == 'h');
+    CHECK(got.recv_for(5000) == 'i');
+    w.unwatch();
+    EXPECT_STATUS(w.unwatch(), XASYNC_ERR_STALE_HANDLE);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void stale_handles_throw() {
+    auto rt = make_runtime();
+    auto t = rt.spawn([] { return 1; });
+    CHECK(t.wait() == 1);
+    EXPECT_STATUS(t.wait(), XASYNC_ERR_STALE_HANDLE);
+    EXPECT_STATUS(t.cancel(), XASYNC_ERR_STALE_HANDLE);
+    xa::task<int> empty;
+    EXPECT_STATUS(empty.wait(), XASYNC_ERR_INVALID_HANDLE);
+}
+
+static void an_unwaited_task_is_cancelled_by_its_destructor() {
+    auto rt = make_runtime();
+    std::atomic<int> status{0};
+    {
+        auto t = rt.spawn([&] {
+            try {
+                xa::sleep_ms(60000);
+            } catch (const xa::error &e) {
+                status = e.status();
+                throw;
+            }
+        });
+        xa::sleep_ms(20); /* let it start sleeping */
+    }
+    CHECK(status == XASYNC_ERR_CANCELLED);
+}
+
+static void destroying_the_runtime_cancels_its_tasks() {
+    xa::task<void> sleeper;
+    {
+        auto rt = make_runtime();
+        sleeper = rt.spawn([] { xa::sleep_ms(60000); });
+    }
+    EXPECT_STATUS(sleeper.wait(), XASYNC_ERR_CANCELLED);
+}
+
+static void run_all() {
+    int run = 0;
+#define RUN(test)                                      \
+    do {                                               \
+        test();                                        \
+        run++;                                         \
+        std::printf("ok - %s\n", #test);               \
+        std::fflush(stdout);                           \
+    } while (0)
+    RUN(sleeps_overlap);
+    RUN(exceptions_cross_to_wait);
+    RUN(move_only_captures_and_results);
+    RUN(counter_chained_to_printer);
+    RUN(channels_of_strings_box_them);
+    RUN(timers_call_back_and_rethrow);
+    RUN(fd_callback_on_a_pipe);
+    RUN(stale_handles_throw);
+    RUN(an_unwaited_task_is_cancelled_by_its_destructor);
+    RUN(destroying_the_runtime_cancels_its_tasks);
+    std::printf("C++ wrapper: %d passed, 0 failed\n", run);
+}
+
+/* The suite runs on a thread of its own, joined, so that the per-thread
+ * state the library keeps for a thread that waits is freed by that
+ * thread's TLS destructors (see capi/tests/check.h): valgrind sees no leak. */
+int main() {
+    std::thread suite(run_all);
+    suite.join();
+}

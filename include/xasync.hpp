@@ -1,0 +1,564 @@
+/*
+ * xasync — a header-only C++17 wrapper of the C ABI (xasync.h).
+ *
+ *   xa::runtime rt;                                   // destroyed when it goes
+ *   auto t = rt.spawn([](int n) { xa::sleep_ms(50); return n * 2; }, 21);
+ *   int v = t.wait();                                 // 42; rethrows what the lambda threw
+ *
+ * The namespace is xa: C++ cannot have a namespace named like the C
+ * function xasync() of xasync.h.
+ *
+ * - Errors of the C functions are thrown as xa::error (its status() is
+ *   the XASYNC_ERR_* code, what() the library's message).
+ * - Runtimes, tasks, channels, timers and fd watches are move-only RAII
+ *   objects: a runtime is destroyed, a task that was neither waited for
+ *   nor detached is cancelled and waited for, a channel destroyed, a timer
+ *   cancelled, a watch removed.
+ * - No C++ exception ever unwinds through the library's (Rust) frames or a
+ *   coroutine's entry: whatever a spawned callable throws is caught at the
+ *   coroutine's boundary and rethrown by task::wait(); what a timer or fd
+ *   callback throws is kept and rethrown by timer::cancel() or
+ *   watch::unwatch() (later throws of the same callback are dropped).
+ * - In a cancelled coroutine the waiting calls throw xa::error with
+ *   status XASYNC_ERR_CANCELLED: let it propagate, the coroutine then ends.
+ *
+ * Link as for xasync.h: libxasync_ffi.a with
+ * -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc.
+ */
+#ifndef XASYNC_HPP
+#define XASYNC_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "xasync.h"
+
+namespace xa {
+
+/** A failure reported by the C ABI: its status and message. */
+class error : public std::runtime_error {
+public:
+    error(xasync_status status, const char *message)
+        : std::runtime_error(message), status_(status) {}
+
+    /** The XASYNC_ERR_* code. */
+    xasync_status status() const noexcept { return status_; }
+
+private:
+    xasync_status status_;
+};
+
+/** Throws the error of `status`, with the thread's last error message. */
+inline void check(xasync_status status) {
+    if (status != XASYNC_OK) throw error(status, xasync_last_error());
+}
+
+/** Waits `ms` milliseconds: suspends a coroutine, blocks a thread. */
+inline void sleep_ms(uint64_t ms) { check(xasync_sleep_ms(ms)); }
+
+/** Lets the other coroutines of the worker run, then continues. */
+inline void yield() { check(xasync_yield()); }
+
+namespace detail {
+
+/** A task's shared state: the coroutine writes it, the handle reads it. */
+template <class R>
+struct frame {
+    using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+    enum : int { running, finished, detached };
+
+    std::optional<value_type> value;
+    std::exception_ptr thrown;
+    std::atomic<int> state{running};
+
+    virtual ~frame() = default;
+    virtual void invoke() = 0;
+
+    /** The coroutine's entry: no exception leaves it. */
+    static void *entry(void *arg) noexcept {
+        auto *self = static_cast<frame *>(arg);
+        try {
+            self->invoke();
+        } catch (...) {
+            self->thrown = std::current_exception();
+        }
+        // A detached task's frame is freed by whoever comes last.
+        if (self->state.exchange(finished, std::memory_order_acq_rel) == detached) delete self;
+        return nullptr;
+    }
+};
+
+/** The frame of a callable `Fn` that returns `R`. */
+template <class R, class Fn>
+struct frame_of final : frame<R> {
+    Fn fn;
+    explicit frame_of(Fn f) : fn(std::move(f)) {}
+    void invoke() override {
+        if constexpr (std::is_void_v<R>) {
+            fn();
+            this->value.emplace();
+        } else {
+            this->value.emplace(fn());
+        }
+    }
+};
+
+/** A callback's state for the C `void *user_data`: the callable and the
+ * first exception it threw. */
+template <class Fn>
+struct callback {
+    Fn fn;
+    std::exception_ptr thrown;
+
+    template <class... A>
+    void operator()(A... args) noexcept {
+        try {
+            fn(args...);
+        } catch (...) {
+            if (!thrown) thrown = std::current_exception();
+        }
+    }
+};
+
+}  // namespace detail
+
+/** A coroutine returning `R`. Move-only; wait() or detach() it, else its
+ * destructor cancels it and waits for it to end. */
+template <class R>
+class task {
+public:
+    task() = default;
+    task(task &&other) noexcept
+        : handle_(std::exchange(other.handle_, xasync_task{0})),
+          frame_(std::exchange(other.frame_, nullptr)) {}
+    task &operator=(task &&other) noexcept {
+        if (this != &other) {
+            release();
+            handle_ = std::exchange(other.handle_, xasync_task{0});
+            frame_ = std::exchange(other.frame_, nullptr);
+        }
+        return *this;
+    }
+    task(const task &) = delete;
+    task &operator=(const task &) = delete;
+    ~task() { release(); }
+
+    /** Waits for the coroutine and returns its result, or rethrows what
+     * it threw. A second wait throws XASYNC_ERR_STALE_HANDLE. */
+    R wait() {
+        xasync_status status = xasync_await(handle_, nullptr);
+        if (status != XASYNC_OK) {
+            if (frame_ != nullptr && released(status)) {
+                delete frame_;
+                frame_ = nullptr;
+            }
+            check(status);
+        }
+        std::unique_ptr<detail::frame<R>> done(std::exchange(frame_, nullptr));
+        if (done->thrown) std::rethrow_exception(done->thrown);
+        if constexpr (!std::is_void_v<R>) return std::move(*done->value);
+    }
+
+    /** Cancels the coroutine; the handle stays valid (wait or detach it). */
+    void cancel() { check(xasync_task_cancel(handle_)); }
+
+    /** Whether the coroutine has finished: wait() would not wait. */
+    bool is_finished() const {
+        bool finished = false;
+        check(xasync_task_is_finished(handle_, &finished));
+        return finished;
+    }
+
+    /** Lets the coroutine run on; its result (or exception) is dropped. */
+    void detach() {
+        check(xasync_task_detach(handle_));
+        auto *f = std::exchange(frame_, nullptr);
+        if (f->state.exchange(detail::frame<R>::detached, std::memory_order_acq_rel) ==
+            detail::frame<R>::finished)
+            delete f;
+    }
+
+    /** The C handle. */
+    xasync_task handle() const noexcept { return handle_; }
+
+private:
+    friend class runtime;
+    task(xasync_task handle, detail::frame<R> *frame) : handle_(handle), frame_(frame) {}
+
+    /** Whether the failed await that returned `status` released the handle
+     * (the coroutine has then ended). */
+    bool released(xasync_status status) const noexcept {
+        switch (status) {
+        case XASYNC_ERR_STALE_HANDLE:
+        case XASYNC_ERR_INVALID_HANDLE:
+        case XASYNC_ERR_DEADLOCK:
+            return false;
+        case XASYNC_ERR_CANCELLED: {
+            // Also what a caller cancelled before the await gets, which
+            // keeps the handle.
+            bool finished = false;
+            return xasync_task_is_finished(handle_, &finished) == XASYNC_ERR_STALE_HANDLE;
+        }
+        default:
+            return true;
+        }
+    }
+
+    /** The destructor's part: cancel and wait for a task still owned. */
+    void release() noexcept {
+        if (frame_ == nullptr) return;
+        xasync_task_cancel(handle_);
+        if (xasync_await(handle_, nullptr) == XASYNC_OK || released(XASYNC_ERR_CANCELLED)) {
+            delete frame_;
+        } else {
+            detach_quietly();
+        }
+        frame_ = nullptr;
+    }
+
+    /** Detaches without throwing (the await could not release it). */
+    void detach_quietly() noexcept {
+        if (xasync_task_detach(handle_) == XASYNC_OK &&
+            frame_->state.exchange(detail::frame<R>::detached, std::memory_order_acq_rel) ==
+                detail::frame<R>::finished)
+            delete frame_;
+    }
+
+    xasync_task handle_{0};
+    detail::frame<R> *frame_ = nullptr;
+};
+
+/** A timer: calls its callback until cancelled (by cancel() or its
+ * destructor). Move-only. */
+class timer {
+public:
+    timer() = default;
+    timer(timer &&other) noexcept
+        : handle_(std::exchange(other.handle_, xasync_timer{0})), state_(std::move(other.state_)) {}
+    timer &operator=(timer &&other) noexcept {
+        if (this != &other) {
+            stop();
+            handle_ = std::exchange(other.handle_, xasync_timer{0});
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    ~timer() { stop(); }
+
+    /** Cancels the timer; once it returns the callback will not run again.
+     * Rethrows the first exception the callback threw. */
+    void cancel() {
+        xasync_status status = xasync_timer_cancel(handle_);
+        check(status);
+        auto state = std::move(state_);
+        if (state && state->thrown) std::rethrow_exception(state->thrown);
+    }
+
+private:
+    friend class runtime;
+    using state = detail::callback<std::function<void()>>;
+
+    static void call(void *user_data) noexcept { (*static_cast<state *>(user_data))(); }
+
+    void stop() noexcept {
+        if (!state_) return;
+        if (xasync_timer_cancel(handle_) != XASYNC_OK) {
+            // Still possibly running (cancelled from a cancelled coroutine):
+            // its state must outlive it.
+            state_.release();
+        }
+        state_.reset();
+    }
+
+    xasync_timer handle_{0};
+    std::unique_ptr<state> state_;
+};
+
+/** A watched file descriptor: calls its callback on the event loop until
+ * removed (by unwatch() or its destructor). Move-only. */
+class watch {
+public:
+    watch() = default;
+    watch(watch &&other) noexcept
+        : handle_(std::exchange(other.handle_, xasync_watch{0})), state_(std::move(other.state_)) {}
+    watch &operator=(watch &&other) noexcept {
+        if (this != &other) {
+            stop();
+            handle_ = std::exchange(other.handle_, xasync_watch{0});
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    ~watch() { stop(); }
+
+    /** Stops watching; rethrows the first exception the callback threw. */
+    void unwatch() {
+        check(xasync_fd_unwatch(handle_));
+        auto state = std::move(state_);
+        if (state && state->thrown) std::rethrow_exception(state->thrown);
+    }
+
+private:
+    friend class runtime;
+    using state = detail::callback<std::function<void(int, uint32_t)>>;
+
+    static void call(int fd, uint32_t events, void *user_data) noexcept {
+        (*static_cast<state *>(user_data))(fd, events);
+    }
+
+    void stop() noexcept {
+        if (!state_) return;
+        if (xasync_fd_unwatch(handle_) != XASYNC_OK) state_.release();
+        state_.reset();
+    }
+
+    xasync_watch handle_{0};
+    std::unique_ptr<state> state_;
+};
+
+/** A set of worker threads running coroutines. Move-only; destroyed (its
+ * unfinished tasks cancelled, its threads joined) when it goes. */
+class runtime {
+public:
+    struct options {
+        /** Worker threads; 0: one per CPU. */
+        size_t workers = 0;
+        /** Usable bytes of each coroutine's stack; 0: 64 KiB. */
+        size_t stack_size = 0;
+        /** Name of the worker threads; nullptr: "xasync-worker". */
+        const char *thread_name = nullptr;
+    };
+
+    runtime() : runtime(options{}) {}
+    explicit runtime(const options &opts) {
+        xasync_runtime_config config;
+        check(xasync_runtime_config_init(&config));
+        config.workers = opts.workers;
+        config.stack_size = opts.stack_size;
+        config.thread_name = opts.thread_name;
+        check(xasync_runtime_create(&config, &handle_));
+    }
+    runtime(runtime &&other) noexcept : handle_(std::exchange(other.handle_, xasync_runtime{0})) {}
+    runtime &operator=(runtime &&other) noexcept {
+        if (this != &other) {
+            if (handle_.id != 0) xasync_runtime_destroy(handle_);
+            handle_ = std::exchange(other.handle_, xasync_runtime{0});
+        }
+        return *this;
+    }
+    runtime(const runtime &) = delete;
+    runtime &operator=(const runtime &) = delete;
+    ~runtime() {
+        if (handle_.id != 0) xasync_runtime_destroy(handle_);
+    }
+
+    /** The runtime of the calling coroutine, else the default one: a
+     * handle that destroys nothing. */
+    static xasync_runtime current() noexcept { return xasync_runtime{0}; }
+
+    /** Starts `f(args...)` as a coroutine on this runtime. */
+    template <class F, class... A>
+    auto spawn(F &&f, A &&...args) {
+        return spawn_on(handle_, std::forward<F>(f), std::forward<A>(args)...);
+    }
+
+    /** Starts `f(args...)` as a coroutine on runtime `rt`. */
+    template <class F, class... A>
+    static auto spawn_on(xasync_runtime rt, F &&f, A &&...args) {
+        using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+        auto call = [f = std::forward<F>(f),
+                     tuple = std::make_tuple(std::forward<A>(args)...)]() mutable -> R {
+            return std::apply(f, std::move(tuple));
+        };
+        auto frame = std::make_unique<detail::frame_of<R, decltype(call)>>(std::move(call));
+        xasync_task handle{0};
+        check(xasync_spawn(rt, &detail::frame<R>::entry, frame.get(), &handle));
+        return task<R>(handle, frame.release());
+    }
+
+    /** Calls `f()` once, `delay_ms` from now, in a coroutine (it may wait). */
+    timer after(uint64_t delay_ms, std::function<void()> f) {
+        timer t;
+        t.state_ = std::make_unique<timer::state>(timer::state{std::move(f), nullptr});
+        check(xasync_timer_after(handle_, delay_ms, &timer::call, t.state_.get(), &t.handle_));
+        return t;
+    }
+
+    /** Calls `f()` every `period_ms`, the first time `delay_ms` from now. */
+    timer every(uint64_t delay_ms, uint64_t period_ms, std::function<void()> f) {
+        timer t;
+        t.state_ = std::make_unique<timer::state>(timer::state{std::move(f), nullptr});
+        check(xasync_timer_every(handle_, delay_ms, period_ms, &timer::call, t.state_.get(),
+                                 &t.handle_));
+        return t;
+    }
+
+    /** Calls `f(fd, events)` on the event loop each time `fd` becomes ready
+     * for `interest` (XASYNC_READABLE, ...). It must not wait. */
+    watch watch_fd(int fd, uint32_t interest, std::function<void(int, uint32_t)> f) {
+        watch w;
+        w.state_ = std::make_unique<watch::state>(watch::state{std::move(f), nullptr});
+        check(xasync_fd_watch(handle_, fd, interest, &watch::call, w.state_.get(), &w.handle_));
+        return w;
+    }
+
+    /** The C handle. */
+    xasync_runtime handle() const noexcept { return handle_; }
+
+private:
+    xasync_runtime handle_{0};
+};
+
+/** Starts `f(args...)` as a coroutine on the caller's runtime, else the
+ * default one (the seed's xasync(f)). */
+template <class F, class... A>
+auto spawn(F &&f, A &&...args) {
+    return runtime::spawn_on(runtime::current(), std::forward<F>(f), std::forward<A>(args)...);
+}
+
+/** A channel of `T`s. Values that are trivially copyable and fit in a
+ * pointer travel in the C channel's `void *`; others are moved into a heap
+ * box. Move-only; destroyed (values left in it freed) when it goes. */
+template <class T>
+class channel {
+public:
+    /** A channel holding at most `capacity` values; 0: rendezvous. */
+    static channel bounded(size_t capacity) {
+        channel ch;
+        check(xasync_channel_bounded(capacity, &ch.handle_));
+        return ch;
+    }
+    /** A channel of unlimited capacity. */
+    static channel unbounded() {
+        channel ch;
+        check(xasync_channel_unbounded(&ch.handle_));
+        return ch;
+    }
+
+    channel(channel &&other) noexcept : handle_(std::exchange(other.handle_, xasync_channel{0})) {}
+    channel &operator=(channel &&other) noexcept {
+        if (this != &other) {
+            destroy();
+            handle_ = std::exchange(other.handle_, xasync_channel{0});
+        }
+        return *this;
+    }
+    channel(const channel &) = delete;
+    channel &operator=(const channel &) = delete;
+    ~channel() { destroy(); }
+
+    /** Sends `value`, waiting while the channel is full. */
+    void send(T value) {
+        check(deliver(std::move(value), [&](void *item) { return xasync_channel_send(handle_, item); }));
+    }
+
+    /** Sends `value` if possible without waiting; false if full. */
+    bool try_send(T value) {
+        xasync_status status = deliver(std::move(value), [&](void *item) {
+            return xasync_channel_try_send(handle_, item);
+        });
+        if (status == XASYNC_ERR_FULL) return false;
+        check(status);
+        return true;
+    }
+
+    /** Receives the next value, waiting while the channel is empty;
+     * nullopt once it is closed and drained. */
+    std::optional<T> recv() {
+        void *item = nullptr;
+        xasync_status status = xasync_channel_recv(handle_, &item);
+        if (status == XASYNC_ERR_CLOSED) return std::nullopt;
+        check(status);
+        return decode(item);
+    }
+
+    /** Receives a value if one comes within `timeout_ms`; nullopt if not. */
+    std::optional<T> recv_for(uint64_t timeout_ms) {
+        void *item = nullptr;
+        xasync_status status = xasync_channel_recv_timeout(handle_, timeout_ms, &item);
+        if (status == XASYNC_ERR_TIMED_OUT || status == XASYNC_ERR_CLOSED) return std::nullopt;
+        check(status);
+        return decode(item);
+    }
+
+    /** Receives a value if one is there; nullopt if not. */
+    std::optional<T> try_recv() {
+        void *item = nullptr;
+        xasync_status status = xasync_channel_try_recv(handle_, &item);
+        if (status == XASYNC_ERR_EMPTY || status == XASYNC_ERR_CLOSED) return std::nullopt;
+        check(status);
+        return decode(item);
+    }
+
+    /** Closes the channel for sending. */
+    void close() { check(xasync_channel_close(handle_)); }
+
+    /** How many values it holds. */
+    size_t size() const {
+        size_t n = 0;
+        check(xasync_channel_len(handle_, &n));
+        return n;
+    }
+
+    /** The C handle. */
+    xasync_channel handle() const noexcept { return handle_; }
+
+private:
+    channel() = default;
+
+    static constexpr bool boxed = !(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(void *));
+
+    /** Sends `value` as an item with `send`; a box not sent is freed. */
+    template <class Send>
+    xasync_status deliver(T value, Send send) {
+        if constexpr (boxed) {
+            auto box = std::make_unique<T>(std::move(value));
+            xasync_status status = send(box.get());
+            if (status == XASYNC_OK) box.release();  // sent: the receiver frees it
+            return status;
+        } else {
+            void *item = nullptr;
+            std::memcpy(&item, &value, sizeof(T));
+            return send(item);
+        }
+    }
+
+    static T decode(void *item) {
+        if constexpr (boxed) {
+            std::unique_ptr<T> box(static_cast<T *>(item));
+            return std::move(*box);
+        } else {
+            T value;
+            std::memcpy(&value, &item, sizeof(T));
+            return value;
+        }
+    }
+
+    void destroy() noexcept {
+        if (handle_.id == 0) return;
+        if constexpr (boxed) {
+            xasync_channel_close(handle_);
+            void *item = nullptr;
+            while (xasync_channel_try_recv(handle_, &item) == XASYNC_OK) delete static_cast<T *>(item);
+        }
+        xasync_channel_destroy(handle_);
+        handle_ = xasync_channel{0};
+    }
+
+    xasync_channel handle_{0};
+};
+
+}  // namespace xa
+
+#endif /* XASYNC_HPP */
