@@ -12,9 +12,9 @@
  * - Handles are ids checked by kind and generation, released exactly once:
  *   runtime by xasync_runtime_destroy, task by xasync_await/xawait or
  *   xasync_task_detach, channel by xasync_channel_destroy, timer by
- *   xasync_timer_cancel, fd watch by xasync_fd_unwatch. Using a released
- *   handle returns XASYNC_ERR_STALE_HANDLE; a zero or forged one
- *   XASYNC_ERR_INVALID_HANDLE.
+ *   xasync_timer_cancel, fd watch by xasync_fd_unwatch, fiber by
+ *   xasync_fiber_destroy. Using a released handle returns
+ *   XASYNC_ERR_STALE_HANDLE; a zero or forged one XASYNC_ERR_INVALID_HANDLE.
  * - void * values are never dereferenced or freed by the library.
  * - Functions and callbacks called by the library must not unwind (C++
  *   exceptions) or longjmp out.
@@ -280,6 +280,26 @@ typedef struct xasync_watch {
    */
   uint64_t id;
 } xasync_watch;
+
+/**
+ * A member of a fiber group: its base (the context that created it) or a
+ * fiber. Release it exactly once with `xasync_fiber_destroy`.
+ */
+typedef struct xasync_fiber {
+  /**
+   * The handle's id (see the crate documentation); 0 is never issued.
+   */
+  uint64_t id;
+} xasync_fiber;
+
+/**
+ * The function a fiber runs: it receives its own handle (to pass as
+ * `from` when it switches away) and the `arg` given to
+ * `xasync_fiber_spawn`. When it returns, control goes to the member that
+ * last switched to the fiber (or to the base, if that one is gone). It
+ * must not unwind or `longjmp` out.
+ */
+typedef void (*xasync_fiber_fn)(struct xasync_fiber me, void *arg);
 
 /**
  * Where a runtime is expected: the runtime of the calling coroutine or
@@ -670,6 +690,72 @@ xasync_status xasync_fd_watch(struct xasync_runtime rt,
  * released without waiting and `XASYNC_ERR_CANCELLED` is returned.
  */
 xasync_status xasync_fd_unwatch(struct xasync_watch watch);
+
+/**
+ * Starts a fiber group whose base is the calling context (a thread or a
+ * coroutine) and stores the base's handle in `*base`. Fibers spawned into
+ * the group switch to and from it.
+ *
+ * Errors: `XASYNC_ERR_NULL_POINTER` (`base`), `XASYNC_ERR_TOO_MANY`.
+ *
+ * # Safety
+ *
+ * `base` is NULL or writable.
+ */
+xasync_status xasync_fiber_group_create(struct xasync_fiber *base);
+
+/**
+ * Adds a fiber to the group of `member` (any member of it) that will run
+ * `f(fiber, arg)` on a stack of its own, of `stack_size` usable bytes
+ * (0: 64 KiB; it overflows into a guard page), when first resumed; stores
+ * its handle in `*out`.
+ *
+ * Errors: `XASYNC_ERR_NULL_POINTER` (`f`, `out`), handle errors,
+ * `XASYNC_ERR_INVALID_ARGUMENT` (another thread's group, stack size over
+ * 1 GiB), `XASYNC_ERR_SYSTEM` (the stack could not be mapped).
+ *
+ * # Safety
+ *
+ * `f` is NULL or follows the rules of `xasync_fiber_fn`; `out` is NULL or
+ * writable. The library never touches `arg`.
+ */
+xasync_status xasync_fiber_spawn(struct xasync_fiber member,
+                                 xasync_fiber_fn f,
+                                 void *arg,
+                                 size_t stack_size,
+                                 struct xasync_fiber *out);
+
+/**
+ * Suspends `from`, the running member of its group (the caller), and runs
+ * `to` — from its start, or where it last switched away — until something
+ * switches back to `from` (or a fiber that `from` resumed returns).
+ *
+ * Errors: handle errors; `XASYNC_ERR_INVALID_ARGUMENT`: `from` is not the
+ * running member, the two are of different groups (or of another
+ * thread's), `to` is `from`, or `to` has finished.
+ */
+xasync_status xasync_fiber_resume_from(struct xasync_fiber to, struct xasync_fiber from);
+
+/**
+ * Stores in `*out` whether the fiber's function has returned (always
+ * false for a group's base).
+ *
+ * # Safety
+ *
+ * `out` is NULL or writable.
+ */
+xasync_status xasync_fiber_is_finished(struct xasync_fiber fiber, bool *out);
+
+/**
+ * Releases a member's handle. A fiber that has finished, or never ran,
+ * is freed with its stack; a group's base handle may go at any time (the
+ * group lives on while its fibers do).
+ *
+ * Errors: handle errors; `XASYNC_ERR_BUSY`: the fiber is running or
+ * suspended in the middle of its function (its stack holds C frames,
+ * which cannot be unwound: resume it until its function returns).
+ */
+xasync_status xasync_fiber_destroy(struct xasync_fiber fiber);
 
 #ifdef __cplusplus
 }  // extern "C"

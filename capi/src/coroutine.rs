@@ -152,8 +152,8 @@ pub(crate) fn cancelled() -> Error {
 }
 
 /// Fails with `XASYNC_ERR_CANCELLED` if the calling coroutine was
-/// cancelled, `XASYNC_ERR_BUSY` in an fd callback: where the C caller may
-/// not wait.
+/// cancelled, `XASYNC_ERR_BUSY` in an fd callback or a fiber: where the C
+/// caller may not wait.
 pub(crate) fn check() -> Result<()> {
     current(|c| match c {
         Some(c) if c.on_loop => Err(Error::new(
@@ -162,6 +162,11 @@ pub(crate) fn check() -> Result<()> {
              (xasync_spawn) for work that waits",
         )),
         Some(c) if c.is_cancelled() => Err(cancelled()),
+        _ if crate::fiber::in_fiber() => Err(Error::new(
+            XASYNC_ERR_BUSY,
+            "a fiber must not wait (its stack is not the coroutine's or thread's): switch back \
+             to the group's base to wait",
+        )),
         _ => Ok(()),
     })
 }

@@ -50,9 +50,9 @@
 //! * a handle is *released* exactly once — a runtime by
 //!   [`xasync_runtime_destroy`], a task by [`xasync_await`]/[`xawait`] or
 //!   [`xasync_task_detach`], a channel by [`xasync_channel_destroy`], a
-//!   timer by [`xasync_timer_cancel`], a watch by [`xasync_fd_unwatch`] —
-//!   and any later use, such as a double destroy or a second await,
-//!   returns `XASYNC_ERR_STALE_HANDLE`;
+//!   timer by [`xasync_timer_cancel`], a watch by [`xasync_fd_unwatch`], a
+//!   fiber by [`xasync_fiber_destroy`] — and any later use, such as a
+//!   double destroy or a second await, returns `XASYNC_ERR_STALE_HANDLE`;
 //! * the zero handle, a forged id, or a handle of the wrong kind returns
 //!   `XASYNC_ERR_INVALID_HANDLE`;
 //! * an id is never reused for another object (a slot is retired after
@@ -147,7 +147,7 @@
 #![cfg(unix)]
 
 // In the order of the header: errors, runtimes, tasks, channels, timers,
-// fd watches.
+// fd watches, fibers.
 mod error;
 
 mod runtime;
@@ -159,6 +159,8 @@ mod channel;
 mod timer;
 
 mod fd;
+
+mod fiber;
 
 // Internals.
 mod coroutine;
@@ -181,6 +183,11 @@ pub use task::{
 };
 pub use timer::{
     xasync_callback, xasync_timer, xasync_timer_after, xasync_timer_cancel, xasync_timer_every,
+};
+
+pub use fiber::{
+    xasync_fiber, xasync_fiber_destroy, xasync_fiber_fn, xasync_fiber_group_create,
+    xasync_fiber_is_finished, xasync_fiber_resume_from, xasync_fiber_spawn,
 };
 
 pub use fd::{

@@ -45,7 +45,7 @@ pub struct xasync_runtime_config {
 }
 
 /// The largest stack size accepted.
-const MAX_STACK: usize = 1 << 30;
+pub(crate) const MAX_STACK: usize = 1 << 30;
 
 /// The runtimes' handle table.
 pub(crate) const RUNTIME: Kind = Kind::new(0x52, "runtime", "destroyed");
