@@ -495,3 +495,82 @@ fn toOpaque(context: anytype) ?*anyopaque {
 fn fromOpaque(comptime Context: type, user_data: ?*anyopaque) Context {
     return @ptrCast(@alignCast(user_data));
 }
+
+/// A member of a fiber group: symmetric coroutines that switch directly to
+/// one another (the seed's `count_coro.resumeFrom(&base_coro)`), on the
+/// thread (or in the coroutine) that created the group. Fibers must not
+/// wait: the waiting calls fail there with `error.Busy`.
+pub const Fiber = struct {
+    handle: c.xasync_fiber,
+    /// The arguments of a fiber spawned by `spawn`, freed by `deinit`;
+    /// null for a base and for the handle a fiber's function receives.
+    frame: ?*Frame = null,
+
+    const Frame = struct {
+        free: *const fn (*Frame) void,
+    };
+
+    /// Starts a group whose base is the calling context; returns the base.
+    pub fn group() Error!Fiber {
+        var base: Fiber = .{ .handle = undefined };
+        try check(c.xasync_fiber_group_create(&base.handle));
+        return base;
+    }
+
+    /// Adds a fiber to this member's group that will run
+    /// `function(me, args...)` on a stack of its own (64 KiB) when first
+    /// resumed; `me` is the fiber's own handle, to switch away with.
+    pub fn spawn(self: Fiber, comptime function: anytype, args: FiberArgs(function)) Error!Fiber {
+        const Args = FiberArgs(function);
+        const Start = struct {
+            frame: Frame = .{ .free = free },
+            args: Args,
+
+            fn run(me: c.xasync_fiber, arg: ?*anyopaque) callconv(.c) void {
+                const start: *@This() = @ptrCast(@alignCast(arg));
+                @call(.auto, function, .{Fiber{ .handle = me }} ++ start.args);
+            }
+
+            fn free(frame: *Frame) void {
+                allocator.destroy(@as(*@This(), @fieldParentPtr("frame", frame)));
+            }
+        };
+        const start = try allocator.create(Start);
+        start.* = .{ .args = args };
+        var fiber: Fiber = .{ .handle = undefined, .frame = &start.frame };
+        check(c.xasync_fiber_spawn(self.handle, Start.run, start, 0, &fiber.handle)) catch |err| {
+            allocator.destroy(start);
+            return err;
+        };
+        return fiber;
+    }
+
+    /// Suspends `from` (the caller: the group's running member) and runs
+    /// this fiber until something switches back to `from`.
+    pub fn resumeFrom(self: Fiber, from: Fiber) Error!void {
+        return check(c.xasync_fiber_resume_from(self.handle, from.handle));
+    }
+
+    /// Whether the fiber's function has returned.
+    pub fn isFinished(self: Fiber) Error!bool {
+        var finished: bool = false;
+        try check(c.xasync_fiber_is_finished(self.handle, &finished));
+        return finished;
+    }
+
+    /// Releases the member: a fiber that has finished or never ran, or a
+    /// base. `error.Busy` for a fiber in the middle of its function
+    /// (resume it until it returns).
+    pub fn deinit(self: Fiber) Error!void {
+        try check(c.xasync_fiber_destroy(self.handle));
+        if (self.frame) |frame| frame.free(frame);
+    }
+};
+
+/// The arguments of a fiber's function but its first (its own handle).
+fn FiberArgs(comptime function: anytype) type {
+    const params = @typeInfo(@TypeOf(function)).@"fn".param_types;
+    var types: [params.len - 1]type = undefined;
+    for (params[1..], &types) |param, *t| t.* = param.?;
+    return @Tuple(&types);
+}

@@ -201,3 +201,63 @@ test "bad input: stale and forged handles give errors, not crashes" {
     try testing.expectError(error.StaleHandle, rt.destroy());
     try testing.expectError(error.StaleHandle, rt.go(longTimeAction, .{1}));
 }
+
+/// The seed's counter and printer as fibers that resume each other.
+const Pair = struct {
+    base: xasync.Fiber,
+    counter: xasync.Fiber = undefined,
+    printer: xasync.Fiber = undefined,
+    n: u32 = 0,
+    line: [32]u8 = undefined,
+    len: usize = 0,
+};
+
+fn countingFiber(me: xasync.Fiber, pair: *Pair) void {
+    var i: u32 = 1;
+    while (i <= 5) : (i += 1) {
+        pair.n = i;
+        pair.printer.resumeFrom(me) catch unreachable;
+    }
+    // Returning goes to the printer, which last switched here.
+}
+
+fn printingFiber(me: xasync.Fiber, pair: *Pair) void {
+    while (true) {
+        const text = std.fmt.bufPrint(pair.line[pair.len..], "{d} ", .{pair.n}) catch unreachable;
+        pair.len += text.len;
+        pair.counter.resumeFrom(me) catch unreachable;
+        if (pair.counter.isFinished() catch unreachable) break;
+    }
+    // A fiber must not wait.
+    std.debug.assert(xasync.sleep(1) == error.Busy);
+}
+
+test "symmetric switching: a counter and a printer fiber resume each other" {
+    var pair: Pair = .{ .base = try xasync.Fiber.group() };
+    pair.counter = try pair.base.spawn(countingFiber, .{&pair});
+    pair.printer = try pair.base.spawn(printingFiber, .{&pair});
+    try pair.counter.resumeFrom(pair.base);
+    try testing.expectEqualStrings("1 2 3 4 5 ", pair.line[0..pair.len]);
+    try testing.expect(try pair.printer.isFinished());
+    try testing.expectError(error.InvalidArgument, pair.counter.resumeFrom(pair.base));
+    try pair.counter.deinit();
+    try pair.printer.deinit();
+    try pair.base.deinit();
+    try testing.expectError(error.StaleHandle, pair.base.deinit());
+}
+
+fn switchBack(me: xasync.Fiber, base: xasync.Fiber) void {
+    base.resumeFrom(me) catch unreachable;
+}
+
+test "a fiber in the middle of its function cannot be released" {
+    const base = try xasync.Fiber.group();
+    const fiber = try base.spawn(switchBack, .{base});
+    try fiber.resumeFrom(base);
+    try testing.expectError(error.Busy, fiber.deinit());
+    try fiber.resumeFrom(base); // it returns
+    try fiber.deinit();
+    const unstarted = try base.spawn(switchBack, .{base});
+    try unstarted.deinit();
+    try base.deinit();
+}
