@@ -60,6 +60,18 @@ pub fn build(b: *std.Build) void {
     run_two.expectStdErrEqual("100 200\n");
     run_two.has_side_effects = true;
     test_step.dependOn(&run_two.step);
+
+    const bench_step = b.step("bench", "Spawn + await: the wrapper against the raw C calls (use -Doptimize=ReleaseFast)");
+    const bench = b.addExecutable(.{ .name = "spawn_await", .root_module = b.createModule(.{
+        .root_source_file = b.path("bench/spawn_await.zig"),
+        .target = target,
+        .optimize = optimize,
+        .imports = &.{.{ .name = "xasync", .module = xasync }},
+    }) });
+    if (cargo) |step| bench.step.dependOn(step);
+    const run_bench = b.addRunArtifact(bench);
+    run_bench.has_side_effects = true;
+    bench_step.dependOn(&run_bench.step);
 }
 
 /// The step that builds libxasync_ffi.a with cargo: a release build unless

@@ -143,6 +143,17 @@ pub const Runtime = struct {
     pub fn go(self: Runtime, comptime function: anytype, args: std.meta.ArgsTuple(@TypeOf(function))) Error!Task(ReturnType(function)) {
         const T = ReturnType(function);
         const Args = std.meta.ArgsTuple(@TypeOf(function));
+        var handle: c.xasync_task = undefined;
+        if (comptime fitsWord(Args) and fitsWord(T)) {
+            // Arguments and result travel in the C `void *`s: no frame.
+            const Entry = struct {
+                fn run(arg: ?*anyopaque) callconv(.c) ?*anyopaque {
+                    return toWord(@call(.auto, function, fromWord(Args, arg)));
+                }
+            };
+            try check(c.xasync_spawn(self.handle, Entry.run, toWord(args), &handle));
+            return .{ .handle = handle, .header = null };
+        }
         // The task's header (result and state), with the arguments after it.
         const Frame = struct {
             header: Task(T).Header,
@@ -161,7 +172,6 @@ pub const Runtime = struct {
         };
         const frame = try allocator.create(Frame);
         frame.* = .{ .header = .{ .free = Frame.free }, .args = args };
-        var handle: c.xasync_task = undefined;
         check(c.xasync_spawn(self.handle, Frame.run, frame, &handle)) catch |err| {
             allocator.destroy(frame);
             return err;
@@ -232,7 +242,9 @@ pub fn Task(comptime T: type) type {
         const Self = @This();
 
         handle: c.xasync_task,
-        header: *Header,
+        /// The task's frame; null when the arguments and the result travel
+        /// in the C `void *`s (they fit in a word).
+        header: ?*Header,
 
         /// The part of the task's frame (see `Runtime.go`) that the handle
         /// knows: the result, and who frees the frame.
@@ -254,12 +266,20 @@ pub fn Task(comptime T: type) type {
         /// Waits for the coroutine (suspends a coroutine, blocks a thread)
         /// and returns its result.
         pub fn wait(self: Self) WaitResult(T) {
-            check(c.xasync_await(self.handle, null)) catch |err| {
-                if (self.released(err)) self.header.free(self.header);
+            var word: ?*anyopaque = null;
+            check(c.xasync_await(self.handle, &word)) catch |err| {
+                if (self.header) |header| {
+                    if (self.released(err)) header.free(header);
+                }
                 return err;
             };
-            const result = self.header.result;
-            self.header.free(self.header);
+            const header = self.header orelse {
+                // Only tasks whose result fits in a word have no frame.
+                if (comptime fitsWord(T)) return fromWord(T, word);
+                unreachable;
+            };
+            const result = header.result;
+            header.free(header);
             return result;
         }
 
@@ -294,7 +314,8 @@ pub fn Task(comptime T: type) type {
         /// arguments: the coroutine that would have done it never runs.)
         pub fn detach(self: Self) Error!void {
             try check(c.xasync_task_detach(self.handle));
-            if (self.header.state.swap(.detached, .acq_rel) == .finished) self.header.free(self.header);
+            const header = self.header orelse return;
+            if (header.state.swap(.detached, .acq_rel) == .finished) header.free(header);
         }
     };
 }
@@ -309,7 +330,7 @@ pub fn Channel(comptime T: type) type {
         handle: c.xasync_channel,
 
         /// Whether values are boxed: larger than the `void *` they travel in.
-        const boxed = @sizeOf(T) > @sizeOf(usize);
+        const boxed = !fitsWord(T);
 
         /// A channel holding at most `capacity` values (sends wait while it
         /// is full); 0: a rendezvous channel.
@@ -410,9 +431,7 @@ pub fn Channel(comptime T: type) type {
                 box.* = value;
                 return box;
             }
-            var word: usize = 0;
-            @memcpy(std.mem.asBytes(&word)[0..@sizeOf(T)], std.mem.asBytes(&value));
-            return @ptrFromInt(word);
+            return toWord(value);
         }
 
         fn decode(item: ?*anyopaque) T {
@@ -421,10 +440,7 @@ pub fn Channel(comptime T: type) type {
                 defer allocator.destroy(box);
                 return box.*;
             }
-            const word = @intFromPtr(item);
-            var value: T = undefined;
-            @memcpy(std.mem.asBytes(&value), std.mem.asBytes(&word)[0..@sizeOf(T)]);
-            return value;
+            return fromWord(T, item);
         }
 
         /// Frees an item that was not sent.
@@ -432,6 +448,26 @@ pub fn Channel(comptime T: type) type {
             if (boxed) allocator.destroy(@as(*T, @ptrCast(@alignCast(item))));
         }
     };
+}
+
+/// Whether a `T` fits in a C `void *`, to travel in it.
+fn fitsWord(comptime T: type) bool {
+    return @sizeOf(T) <= @sizeOf(usize);
+}
+
+/// A value that fits in a word, as a C `void *`.
+fn toWord(value: anytype) ?*anyopaque {
+    var word: usize = 0;
+    @memcpy(std.mem.asBytes(&word)[0..@sizeOf(@TypeOf(value))], std.mem.asBytes(&value));
+    return @ptrFromInt(word);
+}
+
+/// A `T` back from the `void *` that `toWord` made.
+fn fromWord(comptime T: type, item: ?*anyopaque) T {
+    const word = @intFromPtr(item);
+    var value: T = undefined;
+    @memcpy(std.mem.asBytes(&value), std.mem.asBytes(&word)[0..@sizeOf(T)]);
+    return value;
 }
 
 /// A timer started by `Runtime.after` or `Runtime.every`.

@@ -186,7 +186,7 @@ test "bad input: stale and forged handles give errors, not crashes" {
     try testing.expectError(error.StaleHandle, copy.cancel());
     try testing.expect(std.mem.indexOf(u8, xasync.lastError(), "xasync_task_cancel") != null);
 
-    const forged: xasync.Task(u64) = .{ .handle = .{ .id = 0x1234_5678 }, .header = undefined };
+    const forged: xasync.Task(u64) = .{ .handle = .{ .id = 0x1234_5678 }, .header = null };
     try testing.expectError(error.InvalidHandle, forged.wait());
 
     const ch = try xasync.Channel(u8).unbounded();
@@ -260,4 +260,32 @@ test "a fiber in the middle of its function cannot be released" {
     const unstarted = try base.spawn(switchBack, .{base});
     try unstarted.deinit();
     try base.deinit();
+}
+
+fn quad(x: u64) [4]u64 {
+    return .{ x, x + 1, x + 2, x + 3 };
+}
+
+fn bump(count: *std.atomic.Value(u32)) void {
+    _ = count.fetchAdd(1, .monotonic);
+}
+
+fn bumpBy(count: *std.atomic.Value(u32), by: u32, delay: u64) void {
+    xasync.sleep(delay) catch return;
+    _ = count.fetchAdd(by, .monotonic);
+}
+
+test "tasks with arguments or results larger than a word, and detached ones" {
+    const big = try xasync.go(quad, .{7});
+    try testing.expectEqual([4]u64{ 7, 8, 9, 10 }, try big.wait());
+    var count = std.atomic.Value(u32).init(0);
+    // Both kinds of task: arguments in a word, and in a frame.
+    const small = try xasync.go(bump, .{&count});
+    try small.detach();
+    const framed = try xasync.go(bumpBy, .{ &count, 2, 1 });
+    try framed.detach();
+    try testing.expectError(error.StaleHandle, framed.wait());
+    const deadline = nowMs() + 10_000;
+    while (count.load(.monotonic) < 3 and nowMs() < deadline) try xasync.sleep(1);
+    try testing.expectEqual(@as(u32, 3), count.load(.monotonic));
 }
