@@ -53,6 +53,9 @@ cargo build -p xasync-ffi
 c++ -std=c++17 -g -Wall -Wextra -Werror -pedantic -Iinclude capi/tests/cpp/test_wrapper.cpp \
   "$target_dir/debug/libxasync_ffi.a" "${native[@]}" -o "$work/test_wrapper"
 XASYNC_WORKERS=2 timeout 120 "$work/test_wrapper"
+# The benchmark is run by hand (docs/BENCHMARKS.md); it must keep compiling.
+c++ -std=c++17 -O2 -Wall -Wextra -Werror -pedantic -Iinclude capi/tests/cpp/bench_spawn_await.cpp \
+  "$target_dir/debug/libxasync_ffi.a" "${native[@]}" -o "$work/bench_spawn_await"
 
 # Valgrind's options as in .ci/capi.sh, which says why.
 step "C++ wrapper test under valgrind"

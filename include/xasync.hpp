@@ -34,6 +34,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -71,6 +72,71 @@ inline void sleep_ms(uint64_t ms) { check(xasync_sleep_ms(ms)); }
 inline void yield() { check(xasync_yield()); }
 
 namespace detail {
+
+/** Whether a `T` can travel in a C `void *` (copied bit for bit). */
+template <class T>
+inline constexpr bool fits_word = std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(void *);
+
+/** A value that fits in a word, as a C `void *`. */
+template <class T>
+void *to_word(const T &value) noexcept {
+    void *word = nullptr;
+    std::memcpy(&word, &value, sizeof(T));
+    return word;
+}
+
+/** A `T` back from the `void *` that to_word made. */
+template <class T>
+T from_word(void *word) noexcept {
+    alignas(T) unsigned char bytes[sizeof(T)];
+    std::memcpy(bytes, &word, sizeof(T));
+    return *std::launder(reinterpret_cast<T *>(bytes));
+}
+
+/** A callable and its argument (at most one) packed together; an empty
+ * callable (a lambda without captures) takes no room as a base. */
+template <class F, class... A>
+struct packed;
+template <class F>
+struct packed<F> : F {
+    decltype(auto) call() { return static_cast<F &>(*this)(); }
+};
+template <class F, class A>
+struct packed<F, A> : F {
+    A arg;
+    decltype(auto) call() { return static_cast<F &>(*this)(arg); }
+};
+
+/** Whether `f(args...)` can run without a frame: it cannot throw (there is
+ * no exception to carry), and the callable with its argument, and its
+ * result, fit in the C `void *`s. */
+template <class F, class... A>
+constexpr bool runs_inline() {
+    if constexpr (!std::is_class_v<F> || std::is_final_v<F> || sizeof...(A) > 1) {
+        return false;
+    } else {
+        using R = std::invoke_result_t<F &, A &...>;
+        constexpr bool call_fits =
+            std::is_nothrow_invocable_v<F &, A &...> && fits_word<packed<F, A...>>;
+        if constexpr (std::is_void_v<R>) {
+            return call_fits;
+        } else {
+            return call_fits && fits_word<R>;
+        }
+    }
+}
+
+/** The coroutine entry of a call that runs inline (see runs_inline). */
+template <class R, class P>
+void *inline_entry(void *word) noexcept {
+    P call = from_word<P>(word);
+    if constexpr (std::is_void_v<R>) {
+        call.call();
+        return nullptr;
+    } else {
+        return to_word<R>(call.call());
+    }
+}
 
 /** A task's shared state: the coroutine writes it, the handle reads it. */
 template <class R>
@@ -140,13 +206,15 @@ class task {
 public:
     task() = default;
     task(task &&other) noexcept
-        : handle_(std::exchange(other.handle_, xasync_task{0})),
-          frame_(std::exchange(other.frame_, nullptr)) {}
+        : handle_(other.handle_),
+          frame_(std::exchange(other.frame_, nullptr)),
+          owned_(std::exchange(other.owned_, false)) {}
     task &operator=(task &&other) noexcept {
         if (this != &other) {
             release();
-            handle_ = std::exchange(other.handle_, xasync_task{0});
+            handle_ = other.handle_;
             frame_ = std::exchange(other.frame_, nullptr);
+            owned_ = std::exchange(other.owned_, false);
         }
         return *this;
     }
@@ -157,13 +225,20 @@ public:
     /** Waits for the coroutine and returns its result, or rethrows what
      * it threw. A second wait throws XASYNC_ERR_STALE_HANDLE. */
     R wait() {
-        xasync_status status = xasync_await(handle_, nullptr);
+        void *word = nullptr;
+        xasync_status status = xasync_await(handle_, &word);
         if (status != XASYNC_OK) {
-            if (frame_ != nullptr && released(status)) {
-                delete frame_;
-                frame_ = nullptr;
-            }
+            if (owned_ && released(status)) forget();
             check(status);
+        }
+        owned_ = false;
+        if (frame_ == nullptr) {
+            // A task that ran inline (see runtime::spawn_on).
+            if constexpr (std::is_void_v<R>) {
+                return;
+            } else if constexpr (detail::fits_word<R>) {
+                return detail::from_word<R>(word);
+            }
         }
         std::unique_ptr<detail::frame<R>> done(std::exchange(frame_, nullptr));
         if (done->thrown) std::rethrow_exception(done->thrown);
@@ -183,9 +258,11 @@ public:
     /** Lets the coroutine run on; its result (or exception) is dropped. */
     void detach() {
         check(xasync_task_detach(handle_));
+        owned_ = false;
         auto *f = std::exchange(frame_, nullptr);
-        if (f->state.exchange(detail::frame<R>::detached, std::memory_order_acq_rel) ==
-            detail::frame<R>::finished)
+        if (f != nullptr &&
+            f->state.exchange(detail::frame<R>::detached, std::memory_order_acq_rel) ==
+                detail::frame<R>::finished)
             delete f;
     }
 
@@ -194,7 +271,8 @@ public:
 
 private:
     friend class runtime;
-    task(xasync_task handle, detail::frame<R> *frame) : handle_(handle), frame_(frame) {}
+    task(xasync_task handle, detail::frame<R> *frame)
+        : handle_(handle), frame_(frame), owned_(true) {}
 
     /** Whether the failed await that returned `status` released the handle
      * (the coroutine has then ended). */
@@ -215,28 +293,35 @@ private:
         }
     }
 
-    /** The destructor's part: cancel and wait for a task still owned. */
-    void release() noexcept {
-        if (frame_ == nullptr) return;
-        xasync_task_cancel(handle_);
-        if (xasync_await(handle_, nullptr) == XASYNC_OK || released(XASYNC_ERR_CANCELLED)) {
-            delete frame_;
-        } else {
-            detach_quietly();
-        }
-        frame_ = nullptr;
+    /** The handle was released and the coroutine has ended: frees what is
+     * left of it. */
+    void forget() noexcept {
+        delete std::exchange(frame_, nullptr);
+        owned_ = false;
     }
 
-    /** Detaches without throwing (the await could not release it). */
-    void detach_quietly() noexcept {
-        if (xasync_task_detach(handle_) == XASYNC_OK &&
+    /** The destructor's part: cancels and waits for a task still owned (or
+     * detaches it, when this coroutine cannot wait). */
+    void release() noexcept {
+        if (!owned_) return;
+        xasync_task_cancel(handle_);
+        xasync_status status = xasync_await(handle_, nullptr);
+        if (status == XASYNC_OK || released(XASYNC_ERR_CANCELLED)) {
+            forget();
+            return;
+        }
+        owned_ = false;
+        if (xasync_task_detach(handle_) == XASYNC_OK && frame_ != nullptr &&
             frame_->state.exchange(detail::frame<R>::detached, std::memory_order_acq_rel) ==
                 detail::frame<R>::finished)
             delete frame_;
+        frame_ = nullptr;
     }
 
     xasync_task handle_{0};
     detail::frame<R> *frame_ = nullptr;
+    /** Neither waited for nor detached (nor moved from). */
+    bool owned_ = false;
 };
 
 /** A timer: calls its callback until cancelled (by cancel() or its
@@ -373,18 +458,28 @@ public:
         return spawn_on(handle_, std::forward<F>(f), std::forward<A>(args)...);
     }
 
-    /** Starts `f(args...)` as a coroutine on runtime `rt`. */
+    /** Starts `f(args...)` as a coroutine on runtime `rt`. A callable that
+     * cannot throw (noexcept), with at most one argument, that fits in a
+     * word with it (a lambda without captures) and returns a word, runs
+     * without a frame: no allocation. */
     template <class F, class... A>
     static auto spawn_on(xasync_runtime rt, F &&f, A &&...args) {
         using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-        auto call = [f = std::forward<F>(f),
-                     tuple = std::make_tuple(std::forward<A>(args)...)]() mutable -> R {
-            return std::apply(f, std::move(tuple));
-        };
-        auto frame = std::make_unique<detail::frame_of<R, decltype(call)>>(std::move(call));
         xasync_task handle{0};
-        check(xasync_spawn(rt, &detail::frame<R>::entry, frame.get(), &handle));
-        return task<R>(handle, frame.release());
+        if constexpr (detail::runs_inline<std::decay_t<F>, std::decay_t<A>...>()) {
+            using P = detail::packed<std::decay_t<F>, std::decay_t<A>...>;
+            P call{{std::forward<F>(f)}, std::forward<A>(args)...};
+            check(xasync_spawn(rt, &detail::inline_entry<R, P>, detail::to_word(call), &handle));
+            return task<R>(handle, nullptr);
+        } else {
+            auto call = [f = std::forward<F>(f),
+                         tuple = std::make_tuple(std::forward<A>(args)...)]() mutable -> R {
+                return std::apply(f, std::move(tuple));
+            };
+            auto frame = std::make_unique<detail::frame_of<R, decltype(call)>>(std::move(call));
+            check(xasync_spawn(rt, &detail::frame<R>::entry, frame.get(), &handle));
+            return task<R>(handle, frame.release());
+        }
     }
 
     /** Calls `f()` once, `delay_ms` from now, in a coroutine (it may wait). */
@@ -517,7 +612,7 @@ public:
 private:
     channel() = default;
 
-    static constexpr bool boxed = !(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(void *));
+    static constexpr bool boxed = !detail::fits_word<T>;
 
     /** Sends `value` as an item with `send`; a box not sent is freed. */
     template <class Send>
@@ -528,9 +623,7 @@ private:
             if (status == XASYNC_OK) box.release();  // sent: the receiver frees it
             return status;
         } else {
-            void *item = nullptr;
-            std::memcpy(&item, &value, sizeof(T));
-            return send(item);
+            return send(detail::to_word(value));
         }
     }
 
@@ -539,9 +632,7 @@ private:
             std::unique_ptr<T> box(static_cast<T *>(item));
             return std::move(*box);
         } else {
-            T value;
-            std::memcpy(&value, &item, sizeof(T));
-            return value;
+            return detail::from_word<T>(item);
         }
     }
 

@@ -72,6 +72,9 @@ pub fn build(b: *std.Build) void {
     const run_bench = b.addRunArtifact(bench);
     run_bench.has_side_effects = true;
     bench_step.dependOn(&run_bench.step);
+    // The tests build it too (without running it), so that it keeps
+    // compiling.
+    test_step.dependOn(&bench.step);
 }
 
 /// The step that builds libxasync_ffi.a with cargo: a release build unless

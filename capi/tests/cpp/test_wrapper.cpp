@@ -101,6 +101,38 @@ static void move_only_captures_and_results() {
     CHECK(outer.wait() == "owned!");
 }
 
+/* A noexcept lambda with one word of argument and result runs without a
+ * frame: the same behaviour. */
+constexpr auto add_one = [](uint64_t v) noexcept { return v + 1; };
+static_assert(xa::detail::runs_inline<std::decay_t<decltype(add_one)>, uint64_t>(),
+              "a noexcept lambda without captures, one word in and out, runs inline");
+constexpr auto may_throw = [](uint64_t v) { return v + 1; };
+static_assert(!xa::detail::runs_inline<std::decay_t<decltype(may_throw)>, uint64_t>(),
+              "a lambda that may throw gets a frame for its exception");
+
+static void inline_tasks_behave_the_same() {
+    auto rt = make_runtime();
+    auto t = rt.spawn(add_one, uint64_t{41});
+    CHECK(t.wait() == 42);
+    EXPECT_STATUS(t.wait(), XASYNC_ERR_STALE_HANDLE);
+    std::atomic<int> ran{0};
+    auto v = rt.spawn([p = &ran]() noexcept { p->fetch_add(1); });
+    v.wait();
+    CHECK(ran == 1);
+    rt.spawn([p = &ran]() noexcept { p->fetch_add(1); }).detach();
+    rt.spawn([p = &ran](int by) { p->fetch_add(by); }, 2).detach(); /* framed */
+    for (double deadline = now_ms() + 10000; ran < 4 && now_ms() < deadline;) xa::sleep_ms(1);
+    CHECK(ran == 4);
+    std::atomic<int> status{0};
+    {
+        auto sleeper = rt.spawn([p = &status]() noexcept {
+            *p = xasync_sleep_ms(60000); /* no exceptions here: the status */
+        });
+        xa::sleep_ms(20);
+    } /* cancelled and waited for */
+    CHECK(status == XASYNC_ERR_CANCELLED);
+}
+
 static void counter_chained_to_printer() {
     auto rt = make_runtime();
     auto ch = xa::channel<int>::bounded(0);
@@ -223,6 +255,7 @@ static void run_all() {
     RUN(sleeps_overlap);
     RUN(exceptions_cross_to_wait);
     RUN(move_only_captures_and_results);
+    RUN(inline_tasks_behave_the_same);
     RUN(counter_chained_to_printer);
     RUN(channels_of_strings_box_them);
     RUN(timers_call_back_and_rethrow);

@@ -1,0 +1,82 @@
+/* The C++ wrapper's cost: start an empty coroutine and wait for it through
+ * xa::spawn + task::wait against the raw C calls (xasync_spawn +
+ * xasync_await), interleaved in the same run (the order rotating), from a
+ * coroutine on a runtime with one worker: a lambda that may throw (it gets
+ * a frame, for its exception), and a noexcept one (it runs inline). Prints
+ * the medians of 21 samples and their ratios. Build with -O2 against the release library:
+ *
+ *   cargo build --release -p xasync-ffi
+ *   c++ -std=c++17 -O2 -Iinclude capi/tests/cpp/bench_spawn_await.cpp \
+ *     target/release/libxasync_ffi.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc */
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "xasync.hpp"
+
+static constexpr int samples = 21;
+static constexpr uint64_t iterations = 100000;
+
+template <class T>
+static void keep(T const &value) {
+    asm volatile("" : : "g"(&value) : "memory");
+}
+
+static void *identity(void *arg) { return arg; }
+
+static void raw(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        xasync_task task;
+        void *out = nullptr;
+        if (xasync_spawn(xasync_runtime{0}, identity, reinterpret_cast<void *>(i), &task) != XASYNC_OK ||
+            xasync_await(task, &out) != XASYNC_OK)
+            std::abort();
+        keep(out);
+    }
+}
+
+static void framed(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) keep(xa::spawn([](uint64_t v) { return v; }, i).wait());
+}
+
+static void nothrow(uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        keep(xa::spawn([](uint64_t v) noexcept { return v; }, i).wait());
+}
+
+/* Nanoseconds per spawn + await of `n` operations of `body`. */
+static double time_of(void (*body)(uint64_t), uint64_t n) {
+    auto start = std::chrono::steady_clock::now();
+    body(n);
+    std::chrono::duration<double, std::nano> elapsed = std::chrono::steady_clock::now() - start;
+    return elapsed.count() / double(n);
+}
+
+static double median(double *values) {
+    std::sort(values, values + samples);
+    return values[samples / 2];
+}
+
+int main() {
+    xa::runtime rt({1, 0, nullptr});
+    rt.spawn([] {
+          void (*bodies[3])(uint64_t) = {raw, framed, nothrow};
+          double ns[3][samples];
+          for (auto body : bodies) body(iterations / 10); /* warm up: stacks, tables, caches */
+          for (int s = 0; s < samples; s++)
+              for (int k = 0; k < 3; k++) {
+                  int b = (s + k) % 3;
+                  ns[b][s] = time_of(bodies[b], iterations);
+              }
+          double c = median(ns[0]), cpp = median(ns[1]), inl = median(ns[2]);
+          std::printf("spawn + await of an empty coroutine, from a coroutine, 1 worker (median of %d x %llu)\n",
+                      samples, static_cast<unsigned long long>(iterations));
+          std::printf("  C ABI: xasync_spawn + xasync_await            %8.1f ns/op\n", c);
+          std::printf("  C++: xa::spawn + wait, a lambda               %8.1f ns/op  C++ / C = %.3f (%+.1f ns)\n",
+                      cpp, cpp / c, cpp - c);
+          std::printf("  C++: xa::spawn + wait, a noexcept lambda      %8.1f ns/op  C++ / C = %.3f (%+.1f ns)\n",
+                      inl, inl / c, inl - c);
+      }).wait();
+}
