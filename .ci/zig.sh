@@ -58,6 +58,14 @@ XASYNC_WORKERS=2 timeout 120 "$work/test_wrapper"
 c++ -std=c++17 -O2 -Wall -Wextra -Werror -pedantic -Iinclude capi/tests/cpp/bench_spawn_await.cpp \
   "$target_dir/debug/libxasync_ffi.a" "${native[@]}" -o "$work/bench_spawn_await"
 
+# The wrapper is header-only: check it with a second compiler, Zig's clang
+# and libc++ (their first build takes about a minute, then is cached).
+step "C++ wrapper compiles with clang and libc++ too (zig c++)"
+for src in capi/tests/cpp/*.cpp; do
+  python3 -m ziglang c++ -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -c "$src" \
+    -o "$work/$(basename "$src" .cpp).o"
+done
+
 # Valgrind's options as in .ci/capi.sh, which says why.
 step "C++ wrapper test under valgrind"
 XASYNC_WORKERS=2 timeout 600 valgrind --quiet --leak-check=full --error-exitcode=1 \
