@@ -694,7 +694,9 @@ xasync_status xasync_fd_unwatch(struct xasync_watch watch);
 /**
  * Starts a fiber group whose base is the calling context (a thread or a
  * coroutine) and stores the base's handle in `*base`. Fibers spawned into
- * the group switch to and from it.
+ * the group switch to and from it. Only that thread (or coroutine) may use
+ * the group's handles; release them before it ends, or what they hold
+ * stays allocated.
  *
  * Errors: `XASYNC_ERR_NULL_POINTER` (`base`), `XASYNC_ERR_TOO_MANY`.
  *
