@@ -21,6 +21,8 @@
  *   watch::unwatch() (later throws of the same callback are dropped).
  * - In a cancelled coroutine the waiting calls throw xa::error with
  *   status XASYNC_ERR_CANCELLED: let it propagate, the coroutine then ends.
+ * - Fibers (xa::fiber): what a fiber's function throws is rethrown by the
+ *   resume_from() of the member it finishes into.
  *
  * Link as for xasync.h: libxasync_ffi.a with
  * -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc.
@@ -410,6 +412,115 @@ private:
 
     xasync_watch handle_{0};
     std::unique_ptr<state> state_;
+};
+
+namespace detail {
+/** What a fiber's function threw, for the member it finishes into: its
+ * resume_from() (the wrapper's) rethrows it. */
+inline thread_local std::exception_ptr fiber_thrown;
+}  // namespace detail
+
+/** A member of a fiber group, not owned: what a fiber's function receives
+ * as its own handle, and what `fiber` derives from. */
+class fiber_ref {
+public:
+    explicit fiber_ref(xasync_fiber handle = xasync_fiber{0}) noexcept : handle_(handle) {}
+
+    /** Suspends `from` (the caller: the running member of the group) and
+     * runs this member until something switches back to `from`. Rethrows
+     * what a fiber that finished into the caller threw. */
+    void resume_from(fiber_ref from) const {
+        check(xasync_fiber_resume_from(handle_, from.handle_));
+        if (detail::fiber_thrown) std::rethrow_exception(std::exchange(detail::fiber_thrown, nullptr));
+    }
+
+    /** Whether the fiber's function has returned (or thrown). */
+    bool is_finished() const {
+        bool finished = false;
+        check(xasync_fiber_is_finished(handle_, &finished));
+        return finished;
+    }
+
+    /** The C handle. */
+    xasync_fiber handle() const noexcept { return handle_; }
+
+protected:
+    xasync_fiber handle_;
+};
+
+/** A fiber group's member, owned: symmetric coroutines on the calling
+ * thread (or in the calling coroutine) that switch directly to one another
+ * (the seed's count_coro.resumeFrom(&base_coro)). Move-only; released by
+ * its destructor, except a fiber in the middle of its function (resume it
+ * until it returns first), which then stays allocated. A fiber must not
+ * wait (the waiting calls throw XASYNC_ERR_BUSY). */
+class fiber : public fiber_ref {
+public:
+    /** Makes the caller the base of a new group; returns the base. */
+    static fiber group() {
+        xasync_fiber base{0};
+        check(xasync_fiber_group_create(&base));
+        return fiber(base, nullptr);
+    }
+
+    /** Adds a fiber to this member's group that runs `f(me)` on a stack of
+     * its own (`stack_size` bytes; 0: 64 KiB) when first resumed. */
+    template <class F>
+    fiber spawn(F f, size_t stack_size = 0) const {
+        auto state = std::make_unique<function>(std::move(f));
+        xasync_fiber out{0};
+        check(xasync_fiber_spawn(handle_, &entry, state.get(), stack_size, &out));
+        return fiber(out, std::move(state));
+    }
+
+    /** No member (to move one into). */
+    fiber() = default;
+    fiber(fiber &&other) noexcept
+        : fiber_ref(std::exchange(other.handle_, xasync_fiber{0})), state_(std::move(other.state_)) {}
+    fiber &operator=(fiber &&other) noexcept {
+        if (this != &other) {
+            release();
+            handle_ = std::exchange(other.handle_, xasync_fiber{0});
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    fiber(const fiber &) = delete;
+    fiber &operator=(const fiber &) = delete;
+    ~fiber() { release(); }
+
+    /** Releases the member now; throws XASYNC_ERR_BUSY for a fiber in the
+     * middle of its function (it stays valid). */
+    void destroy() {
+        check(xasync_fiber_destroy(handle_));
+        handle_ = xasync_fiber{0};
+        state_.reset();
+    }
+
+private:
+    using function = std::function<void(fiber_ref)>;
+
+    fiber(xasync_fiber handle, std::unique_ptr<function> state) noexcept
+        : fiber_ref(handle), state_(std::move(state)) {}
+
+    /** The fiber's entry: no exception leaves it. */
+    static void entry(xasync_fiber me, void *arg) noexcept {
+        try {
+            (*static_cast<function *>(arg))(fiber_ref(me));
+        } catch (...) {
+            detail::fiber_thrown = std::current_exception();
+        }
+    }
+
+    void release() noexcept {
+        if (handle_.id == 0) return;
+        // A fiber still in its function keeps its callable.
+        if (xasync_fiber_destroy(handle_) != XASYNC_OK) state_.release();
+        handle_ = xasync_fiber{0};
+        state_.reset();
+    }
+
+    std::unique_ptr<function> state_;
 };
 
 /** A set of worker threads running coroutines. Move-only; destroyed (its

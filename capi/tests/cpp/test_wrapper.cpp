@@ -207,6 +207,47 @@ static void fd_callback_on_a_pipe() {
     close(fds[1]);
 }
 
+/* The seed's symmetric switching: a counter and a printer fiber resume
+ * each other directly. */
+static void fibers_switch_symmetrically() {
+    auto base = xa::fiber::group();
+    int n = 0;
+    std::string line;
+    xa::fiber counter, printer;
+    counter = base.spawn([&](xa::fiber_ref me) {
+        for (n = 1; n <= 5; n++) printer.resume_from(me);
+    });
+    printer = base.spawn([&](xa::fiber_ref me) {
+        while (!counter.is_finished()) {
+            line += std::to_string(n) + " ";
+            counter.resume_from(me);
+        }
+        EXPECT_STATUS(xa::sleep_ms(1), XASYNC_ERR_BUSY); /* a fiber must not wait */
+    });
+    counter.resume_from(base);
+    CHECK(line == "1 2 3 4 5 ");
+    CHECK(printer.is_finished());
+    EXPECT_STATUS(counter.resume_from(base), XASYNC_ERR_INVALID_ARGUMENT); /* finished */
+}
+
+static void fiber_exceptions_reach_the_resumer() {
+    auto base = xa::fiber::group();
+    auto thrower = base.spawn([](xa::fiber_ref) { throw custom_failure{9}; });
+    bool caught = false;
+    try {
+        thrower.resume_from(base);
+    } catch (const custom_failure &f) {
+        caught = f.code == 9;
+    }
+    CHECK(caught);
+    CHECK(thrower.is_finished());
+    auto bouncer = base.spawn([&](xa::fiber_ref me) { base.resume_from(me); });
+    bouncer.resume_from(base);
+    EXPECT_STATUS(bouncer.destroy(), XASYNC_ERR_BUSY); /* in the middle of its function */
+    bouncer.resume_from(base);
+    bouncer.destroy();
+}
+
 static void stale_handles_throw() {
     auto rt = make_runtime();
     auto t = rt.spawn([] { return 1; });
@@ -260,6 +301,8 @@ static void run_all() {
     RUN(channels_of_strings_box_them);
     RUN(timers_call_back_and_rethrow);
     RUN(fd_callback_on_a_pipe);
+    RUN(fibers_switch_symmetrically);
+    RUN(fiber_exceptions_reach_the_resumer);
     RUN(stale_handles_throw);
     RUN(an_unwaited_task_is_cancelled_by_its_destructor);
     RUN(destroying_the_runtime_cancels_its_tasks);
