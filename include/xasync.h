@@ -693,7 +693,8 @@ xasync_status xasync_fd_unwatch(struct xasync_watch watch);
 
 /**
  * Starts a fiber group whose base is the calling context (a thread or a
- * coroutine) and stores the base's handle in `*base`. Fibers spawned into
+ * coroutine) and stores the base's handle in `*base` (zero on failure).
+ * Fibers spawned into
  * the group switch to and from it. Only that thread (or coroutine) may use
  * the group's handles; release them before it ends, or what they hold
  * stays allocated.
@@ -710,7 +711,7 @@ xasync_status xasync_fiber_group_create(struct xasync_fiber *base);
  * Adds a fiber to the group of `member` (any member of it) that will run
  * `f(fiber, arg)` on a stack of its own, of `stack_size` usable bytes
  * (0: 64 KiB; it overflows into a guard page), when first resumed; stores
- * its handle in `*out`.
+ * its handle in `*out` (zero on failure).
  *
  * Errors: `XASYNC_ERR_NULL_POINTER` (`f`, `out`), handle errors,
  * `XASYNC_ERR_INVALID_ARGUMENT` (another thread's group, stack size over

@@ -80,6 +80,10 @@ pub(crate) fn in_fiber() -> bool {
     IN_FIBER.with(Cell::get)
 }
 
+/// Usable bytes of a fiber's stack when `xasync_fiber_spawn` is given 0,
+/// as for a coroutine.
+const DEFAULT_STACK: usize = 64 * 1024;
+
 /// The fibers' handle table.
 pub(crate) const FIBER: Kind = Kind::new(0x46, "fiber", "destroyed");
 static FIBERS: Table<Member> = Table::new(FIBER);
@@ -104,7 +108,8 @@ fn owned(id: u64) -> Result<(Rc<Shared>, Fiber)> {
 }
 
 /// Starts a fiber group whose base is the calling context (a thread or a
-/// coroutine) and stores the base's handle in `*base`. Fibers spawned into
+/// coroutine) and stores the base's handle in `*base` (zero on failure).
+/// Fibers spawned into
 /// the group switch to and from it. Only that thread (or coroutine) may use
 /// the group's handles; release them before it ends, or what they hold
 /// stays allocated.
@@ -120,6 +125,8 @@ pub unsafe extern "C" fn xasync_fiber_group_create(base: *mut xasync_fiber) -> x
         if base.is_null() {
             return Err(Error::null("base"));
         }
+        // SAFETY: non-null and writable by the caller's contract.
+        unsafe { base.write(xasync_fiber { id: 0 }) };
         let group = Group::new();
         let fiber = group.base().clone();
         let shared = Rc::new(Shared {
@@ -142,7 +149,7 @@ pub unsafe extern "C" fn xasync_fiber_group_create(base: *mut xasync_fiber) -> x
 /// Adds a fiber to the group of `member` (any member of it) that will run
 /// `f(fiber, arg)` on a stack of its own, of `stack_size` usable bytes
 /// (0: 64 KiB; it overflows into a guard page), when first resumed; stores
-/// its handle in `*out`.
+/// its handle in `*out` (zero on failure).
 ///
 /// Errors: `XASYNC_ERR_NULL_POINTER` (`f`, `out`), handle errors,
 /// `XASYNC_ERR_INVALID_ARGUMENT` (another thread's group, stack size over
@@ -172,8 +179,10 @@ pub unsafe extern "C" fn xasync_fiber_spawn(
             ));
         }
         let (shared, _) = owned(member.id)?;
+        // SAFETY: non-null and writable by the caller's contract.
+        unsafe { out.write(xasync_fiber { id: 0 }) };
         let stack = GuardedStack::new(if stack_size == 0 {
-            64 * 1024
+            DEFAULT_STACK
         } else {
             stack_size
         })
