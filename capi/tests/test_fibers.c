@@ -167,6 +167,7 @@ static void misuse_is_an_error(void) {
     EXPECT_MESSAGE("channel");
     OK(xasync_channel_destroy(ch));
     EXPECT(xasync_fiber_spawn(base, NULL, NULL, 0, &fresh), XASYNC_ERR_NULL_POINTER);
+    CHECK(fresh.id == 0); /* a failure stores the zero handle */
     EXPECT(xasync_fiber_spawn(base, noop, NULL, (size_t)2 << 30, &fresh),
            XASYNC_ERR_INVALID_ARGUMENT);
     EXPECT(xasync_fiber_group_create(NULL), XASYNC_ERR_NULL_POINTER);
