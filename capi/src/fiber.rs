@@ -171,6 +171,8 @@ pub unsafe extern "C" fn xasync_fiber_spawn(
         if out.is_null() {
             return Err(Error::null("out"));
         }
+        // SAFETY: non-null and writable by the caller's contract.
+        unsafe { out.write(xasync_fiber { id: 0 }) };
         let f = f.ok_or_else(|| Error::null("f"))?;
         if stack_size > crate::runtime::MAX_STACK {
             return Err(Error::new(
@@ -179,8 +181,6 @@ pub unsafe extern "C" fn xasync_fiber_spawn(
             ));
         }
         let (shared, _) = owned(member.id)?;
-        // SAFETY: non-null and writable by the caller's contract.
-        unsafe { out.write(xasync_fiber { id: 0 }) };
         let stack = GuardedStack::new(if stack_size == 0 {
             DEFAULT_STACK
         } else {
