@@ -124,7 +124,8 @@ enum xasync_status
   XASYNC_ERR_STALE_HANDLE = -4,
   /**
    * The operation cannot be done from here: destroying a runtime from
-   * one of its own coroutines or timer callbacks.
+   * one of its own coroutines or timer callbacks, reporting a task's
+   * failure from outside a task's coroutine.
    */
   XASYNC_ERR_BUSY = -5,
   /**
@@ -166,6 +167,11 @@ enum xasync_status
    * was done (the handle stays valid).
    */
   XASYNC_ERR_DEADLOCK = -14,
+  /**
+   * The awaited task's function reported a failure
+   * (`xasync_task_fail`): its payload was stored instead of a result.
+   */
+  XASYNC_ERR_FAILED = -15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -213,8 +219,9 @@ typedef struct xasync_runtime {
 
 /**
  * The function a coroutine runs: it receives the `arg` given to
- * `xasync_spawn` and returns the result that `xasync_await` hands over.
- * It must not unwind (catch C++ exceptions inside) or `longjmp` out.
+ * `xasync_spawn` and returns the result that `xasync_await` hands over
+ * (or reports a failure with `xasync_task_fail`). It must not unwind
+ * (catch C++ exceptions inside) or `longjmp` out.
  */
 typedef void *(*xasync_fn)(void *arg);
 
@@ -229,6 +236,12 @@ typedef struct xasync_task {
    */
   uint64_t id;
 } xasync_task;
+
+/**
+ * Releases the payload of a task's failure (see `xasync_task_fail`) that
+ * nobody received. It may run on any thread; it must not unwind or wait.
+ */
+typedef void (*xasync_drop_fn)(void *payload);
 
 /**
  * A multi-producer, multi-consumer channel of `void *` values. Create with
@@ -416,13 +429,17 @@ struct xasync_task xasync(xasync_fn f, void *arg);
 
 /**
  * Waits for the task and stores the value its function returned in
- * `*result` (if `result` is not NULL; NULL is stored on failure). Suspends
- * a coroutine, blocks a thread. Releases the handle, whatever the outcome,
- * except on `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE`,
+ * `*result` (if `result` is not NULL; NULL is stored on failure, except
+ * `XASYNC_ERR_FAILED`). Suspends a coroutine, blocks a thread. Releases
+ * the handle, whatever the outcome, except on
+ * `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE`,
  * `XASYNC_ERR_DEADLOCK`, and when the calling coroutine was cancelled
  * before the call.
  *
- * Errors: `XASYNC_ERR_CANCELLED` (the task was cancelled before it
+ * Errors: `XASYNC_ERR_FAILED` (the task's function reported a failure
+ * with `xasync_task_fail`: its payload is stored in `*result`, and the
+ * caller owns it; with a NULL `result` it is released with its drop
+ * function), `XASYNC_ERR_CANCELLED` (the task was cancelled before it
  * returned, or the caller is a cancelled coroutine), `XASYNC_ERR_DEADLOCK`
  * (the caller is the task's own coroutine), `XASYNC_ERR_STALE_HANDLE`
  * (awaited or detached already), `XASYNC_ERR_INVALID_HANDLE`.
@@ -436,9 +453,35 @@ xasync_status xasync_await(struct xasync_task task, void **result);
 /**
  * Waits for the task and returns what its function returned, as the
  * seed's `xawait(frame)`; NULL on failure (tell a failure from a NULL
- * result with `xasync_await`). Releases the handle as `xasync_await`.
+ * result with `xasync_await`; the payload of a failure reported with
+ * `xasync_task_fail` is released with its drop function). Releases the
+ * handle as `xasync_await`.
  */
 void *xawait(struct xasync_task task);
+
+/**
+ * Reports that the calling coroutine's task failed, with `payload` (an
+ * error value of the caller's choosing): once the task's function returns
+ * (the value it returns is then discarded), `xasync_await` on the task
+ * returns `XASYNC_ERR_FAILED` and stores `payload` in its `*result`, and
+ * the awaiter owns it. If nobody receives it — the task is detached,
+ * awaited by `xawait` or with a NULL `result`, or cancelled (also by its
+ * runtime's destruction) — the library calls `drop(payload)` (unless
+ * `drop` is NULL) exactly once, on any thread. A second call replaces the
+ * payload and drops the earlier one at once. Reporting a failure costs
+ * nothing until this is called (no allocation per task).
+ *
+ * Errors: `XASYNC_ERR_BUSY` (the caller is not the coroutine of a task:
+ * a plain thread, a timer callback, an fd callback; the caller still owns
+ * `payload`).
+ *
+ * # Safety
+ *
+ * `drop` is NULL or a function of type `xasync_drop_fn` that follows its
+ * rules and may be called with `payload`. The library never touches
+ * `payload` otherwise.
+ */
+xasync_status xasync_task_fail(void *payload, xasync_drop_fn drop);
 
 /**
  * Cancels the task: if it has not finished, it will not run on (a

@@ -22,6 +22,7 @@
 //! `XASYNC_ERR_BUSY` instead.
 
 use crate::error::{Error, Result, is_panic};
+use crate::task::Failure;
 use crate::xasync_status::*;
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -73,6 +74,9 @@ pub(crate) struct Running {
     on_loop: bool,
     /// Set once a waiting call saw the coroutine being cancelled.
     cancelled: Cell<bool>,
+    /// For the coroutine of a task: the failure its C function reported
+    /// (`xasync_task_fail`), which replaces its result.
+    pub(crate) failure: Cell<Option<Failure>>,
 }
 
 impl Running {
@@ -85,6 +89,7 @@ impl Running {
             timer,
             on_loop: false,
             cancelled: Cell::new(false),
+            failure: Cell::new(None),
         }
     }
 

@@ -61,7 +61,8 @@
 //! Handles are plain values: copy them, pass them between threads, use
 //! them concurrently. The `void *` values — a task's argument and result,
 //! a channel's items, a callback's user data — are never dereferenced or
-//! freed by the library: C owns what they point to and decides when it is
+//! freed by the library (except that it calls the drop function given
+//! with a task's failure, see [`xasync_task_fail`]): C owns what they point to and decides when it is
 //! safe to hand it to another thread. A send that fails did not send (the
 //! sender still owns the value); values still in a destroyed channel are
 //! discarded. Strings passed in are copied; the string of
@@ -178,8 +179,9 @@ pub use runtime::{
     xasync_runtime_create, xasync_runtime_destroy, xasync_runtime_destroy_timeout,
 };
 pub use task::{
-    xasync, xasync_await, xasync_fn, xasync_sleep_ms, xasync_spawn, xasync_task,
-    xasync_task_cancel, xasync_task_detach, xasync_task_is_finished, xasync_yield, xawait,
+    xasync, xasync_await, xasync_drop_fn, xasync_fn, xasync_sleep_ms, xasync_spawn, xasync_task,
+    xasync_task_cancel, xasync_task_detach, xasync_task_fail, xasync_task_is_finished,
+    xasync_yield, xawait,
 };
 pub use timer::{
     xasync_callback, xasync_timer, xasync_timer_after, xasync_timer_cancel, xasync_timer_every,
