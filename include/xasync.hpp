@@ -16,9 +16,11 @@
  *   cancelled, a watch removed.
  * - No C++ exception ever unwinds through the library's (Rust) frames or a
  *   coroutine's entry: whatever a spawned callable throws is caught at the
- *   coroutine's boundary and rethrown by task::wait(); what a timer or fd
- *   callback throws is kept and rethrown by timer::cancel() or
- *   watch::unwatch() (later throws of the same callback are dropped).
+ *   coroutine's boundary, carried to the waiter as the task's failure
+ *   (xasync_task_fail; only a callable that throws allocates for it) and
+ *   rethrown by task::wait(); what a timer or fd callback throws is kept
+ *   and rethrown by timer::cancel() or watch::unwatch() (later throws of
+ *   the same callback are dropped).
  * - In a cancelled coroutine the waiting calls throw xa::error with
  *   status XASYNC_ERR_CANCELLED: let it propagate, the coroutine then ends.
  * - Fibers (xa::fiber): what a fiber's function throws is rethrown by the
@@ -109,34 +111,58 @@ struct packed<F, A> : F {
     decltype(auto) call() { return static_cast<F &>(*this)(arg); }
 };
 
-/** Whether `f(args...)` can run without a frame: it cannot throw (there is
- * no exception to carry), and the callable with its argument, and its
- * result, fit in the C `void *`s. */
+/** Whether `f(args...)` can run without a frame: the callable with its
+ * argument, and its result, fit in the C `void *`s (an exception travels
+ * as the task's failure, see report_exception). */
 template <class F, class... A>
 constexpr bool runs_inline() {
     if constexpr (!std::is_class_v<F> || std::is_final_v<F> || sizeof...(A) > 1) {
         return false;
     } else {
         using R = std::invoke_result_t<F &, A &...>;
-        constexpr bool call_fits =
-            std::is_nothrow_invocable_v<F &, A &...> && fits_word<packed<F, A...>>;
         if constexpr (std::is_void_v<R>) {
-            return call_fits;
+            return fits_word<packed<F, A...>>;
         } else {
-            return call_fits && fits_word<R>;
+            return fits_word<packed<F, A...>> && fits_word<R>;
         }
     }
 }
 
-/** The coroutine entry of a call that runs inline (see runs_inline). */
+/** Frees an exception that nobody rethrew (the xasync_drop_fn of a task's
+ * failure: a detached task's, say). */
+inline void drop_exception(void *payload) noexcept { delete static_cast<std::exception_ptr *>(payload); }
+
+/** In a catch block of a task's coroutine: reports the exception being
+ * handled as the task's failure, for task::wait() to rethrow. Out of
+ * memory, the failure has no payload and wait() throws std::bad_alloc. */
+inline void report_exception() noexcept {
+    auto *thrown = new (std::nothrow) std::exception_ptr(std::current_exception());
+    if (xasync_task_fail(thrown, thrown != nullptr ? &drop_exception : nullptr) != XASYNC_OK)
+        delete thrown;
+}
+
+/** Rethrows the failure a task reported (see report_exception). */
+[[noreturn]] inline void rethrow_failure(void *payload) {
+    if (payload == nullptr) throw std::bad_alloc();
+    std::unique_ptr<std::exception_ptr> thrown(static_cast<std::exception_ptr *>(payload));
+    std::rethrow_exception(*thrown);
+}
+
+/** The coroutine entry of a call that runs inline (see runs_inline): no
+ * exception leaves it. */
 template <class R, class P>
 void *inline_entry(void *word) noexcept {
     P call = from_word<P>(word);
-    if constexpr (std::is_void_v<R>) {
-        call.call();
+    try {
+        if constexpr (std::is_void_v<R>) {
+            call.call();
+            return nullptr;
+        } else {
+            return to_word<R>(call.call());
+        }
+    } catch (...) {
+        report_exception();
         return nullptr;
-    } else {
-        return to_word<R>(call.call());
     }
 }
 
@@ -147,7 +173,6 @@ struct frame {
     enum : int { running, finished, detached };
 
     std::optional<value_type> value;
-    std::exception_ptr thrown;
     std::atomic<int> state{running};
 
     virtual ~frame() = default;
@@ -159,7 +184,7 @@ struct frame {
         try {
             self->invoke();
         } catch (...) {
-            self->thrown = std::current_exception();
+            report_exception();
         }
         // A detached task's frame is freed by whoever comes last.
         if (self->state.exchange(finished, std::memory_order_acq_rel) == detached) delete self;
@@ -231,6 +256,7 @@ public:
         xasync_status status = xasync_await(handle_, &word);
         if (status != XASYNC_OK) {
             if (owned_ && released(status)) forget();
+            if (status == XASYNC_ERR_FAILED) detail::rethrow_failure(word);
             check(status);
         }
         owned_ = false;
@@ -243,7 +269,6 @@ public:
             }
         }
         std::unique_ptr<detail::frame<R>> done(std::exchange(frame_, nullptr));
-        if (done->thrown) std::rethrow_exception(done->thrown);
         if constexpr (!std::is_void_v<R>) return std::move(*done->value);
     }
 
@@ -307,8 +332,9 @@ private:
     void release() noexcept {
         if (!owned_) return;
         xasync_task_cancel(handle_);
+        // A failure's exception is dropped by the library (NULL result).
         xasync_status status = xasync_await(handle_, nullptr);
-        if (status == XASYNC_OK || released(XASYNC_ERR_CANCELLED)) {
+        if (status == XASYNC_OK || status == XASYNC_ERR_FAILED || released(XASYNC_ERR_CANCELLED)) {
             forget();
             return;
         }
@@ -569,10 +595,10 @@ public:
         return spawn_on(handle_, std::forward<F>(f), std::forward<A>(args)...);
     }
 
-    /** Starts `f(args...)` as a coroutine on runtime `rt`. A callable that
-     * cannot throw (noexcept), with at most one argument, that fits in a
-     * word with it (a lambda without captures) and returns a word, runs
-     * without a frame: no allocation. */
+    /** Starts `f(args...)` as a coroutine on runtime `rt`. A callable with
+     * at most one argument, that fits in a word with it (a lambda without
+     * captures, or capturing a word) and returns a word, runs without a
+     * frame: no allocation, unless it throws. */
     template <class F, class... A>
     static auto spawn_on(xasync_runtime rt, F &&f, A &&...args) {
         using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;

@@ -87,6 +87,83 @@ static void exceptions_cross_to_wait() {
     }
 }
 
+/* An exception that counts its live copies, to tell that none leaked. */
+struct counted_failure {
+    static inline std::atomic<int> live{0};
+    int code;
+    explicit counted_failure(int c) : code(c) { live++; }
+    counted_failure(const counted_failure &other) : code(other.code) { live++; }
+    ~counted_failure() { live--; }
+};
+
+/* A lambda of a word that may throw runs inline (no frame): what it throws
+ * travels as the task's failure and wait() rethrows it. */
+static void exceptions_from_inline_tasks_reach_wait() {
+    auto rt = make_runtime();
+    auto fails_if_odd = [](uint64_t v) {
+        if (v % 2 == 1) throw counted_failure{int(v)};
+        return v * 10;
+    };
+    static_assert(xa::detail::runs_inline<decltype(fails_if_odd), uint64_t>());
+    CHECK(rt.spawn(fails_if_odd, uint64_t{4}).wait() == 40);
+    auto t = rt.spawn(fails_if_odd, uint64_t{5});
+    bool caught = false;
+    try {
+        t.wait();
+    } catch (const counted_failure &f) {
+        caught = f.code == 5;
+    }
+    CHECK(caught);
+    EXPECT_STATUS(t.wait(), XASYNC_ERR_STALE_HANDLE); /* the handle was released */
+    int where = 0;
+    auto v = rt.spawn([p = &where]() {
+        *p = 1;
+        xa::yield();
+        throw std::runtime_error("a void task that ran inline");
+    });
+    static_assert(std::is_same_v<decltype(v), xa::task<void>>);
+    try {
+        v.wait();
+        CHECK(false);
+    } catch (const std::runtime_error &e) {
+        CHECK(std::string(e.what()) == "a void task that ran inline");
+    }
+    CHECK(where == 1);
+    CHECK(counted_failure::live == 0);
+}
+
+/* What a task threw that nobody waits for — detached before or after it
+ * threw, or dropped unwaited (its destructor cancels and awaits it) — is
+ * freed: no copy of the exception lives on (and valgrind sees no leak). */
+static void exceptions_nobody_waits_for_are_freed() {
+    static std::atomic<int> thrown{0};
+    {
+        auto rt = make_runtime();
+        auto throws = [](int code) {
+            thrown.fetch_add(1);
+            throw counted_failure{code};
+        };
+        static_assert(xa::detail::runs_inline<decltype(throws), int>());
+        rt.spawn(throws, 1).detach(); /* inline, detached at once */
+        auto later = rt.spawn(throws, 2);
+        while (!later.is_finished()) xa::sleep_ms(1);
+        later.detach(); /* inline, detached after it threw */
+        {
+            auto dropped = rt.spawn(throws, 3);
+            while (!dropped.is_finished()) xa::sleep_ms(1);
+        } /* inline, dropped unwaited after it threw */
+        CHECK(thrown == 3);
+        std::string big(100, 'x');
+        rt.spawn([big] {
+              thrown.fetch_add(1);
+              throw counted_failure{int(big.size())};
+          }).detach(); /* framed (the string does not fit in a word), detached */
+        for (double deadline = now_ms() + 10000; thrown < 4 && now_ms() < deadline;) xa::sleep_ms(1);
+        CHECK(thrown == 4);
+    } /* the runtime is destroyed: its threads joined */
+    CHECK(counted_failure::live == 0);
+}
+
 /* xa::spawn starts on the caller's runtime: here, rt. (Not the default
  * runtime, whose threads outlive the test and would be valgrind noise.) */
 static void move_only_captures_and_results() {
@@ -101,14 +178,17 @@ static void move_only_captures_and_results() {
     CHECK(outer.wait() == "owned!");
 }
 
-/* A noexcept lambda with one word of argument and result runs without a
- * frame: the same behaviour. */
+/* A lambda with one word of argument and result runs without a frame,
+ * whether it may throw or not: the same behaviour. */
 constexpr auto add_one = [](uint64_t v) noexcept { return v + 1; };
 static_assert(xa::detail::runs_inline<std::decay_t<decltype(add_one)>, uint64_t>(),
               "a noexcept lambda without captures, one word in and out, runs inline");
 constexpr auto may_throw = [](uint64_t v) { return v + 1; };
-static_assert(!xa::detail::runs_inline<std::decay_t<decltype(may_throw)>, uint64_t>(),
-              "a lambda that may throw gets a frame for its exception");
+static_assert(xa::detail::runs_inline<std::decay_t<decltype(may_throw)>, uint64_t>(),
+              "a lambda that may throw runs inline too: its exception is the task's failure");
+constexpr auto two_words = [](uint64_t a, uint64_t b) { return a + b; };
+static_assert(!xa::detail::runs_inline<std::decay_t<decltype(two_words)>, uint64_t, uint64_t>(),
+              "two arguments do not fit in the C argument: a frame");
 
 static void inline_tasks_behave_the_same() {
     auto rt = make_runtime();
@@ -295,6 +375,8 @@ static void run_all() {
     } while (0)
     RUN(sleeps_overlap);
     RUN(exceptions_cross_to_wait);
+    RUN(exceptions_from_inline_tasks_reach_wait);
+    RUN(exceptions_nobody_waits_for_are_freed);
     RUN(move_only_captures_and_results);
     RUN(inline_tasks_behave_the_same);
     RUN(counter_chained_to_printer);
