@@ -85,6 +85,15 @@ static void exceptions_cross_to_wait() {
     } catch (const std::runtime_error &e) {
         CHECK(std::string(e.what()) == "void task");
     }
+    /* A callable that does not fit in a word runs in a frame: the same. */
+    std::string what(100, 'w');
+    auto framed = rt.spawn([what]() -> std::string { throw std::runtime_error(what); });
+    try {
+        framed.wait();
+        CHECK(false);
+    } catch (const std::runtime_error &e) {
+        CHECK(std::string(e.what()) == what);
+    }
 }
 
 /* An exception that counts its live copies, to tell that none leaked. */
