@@ -46,6 +46,9 @@ pub const Error = error{
     TooMany,
     Panic,
     Deadlock,
+    /// A task's function reported a failure with `xasync_task_fail` (only
+    /// functions written against the C ABI do; this wrapper's never).
+    Failed,
     /// A status this wrapper does not know (a newer library).
     Unknown,
     OutOfMemory,
@@ -69,6 +72,7 @@ pub fn check(status: c.xasync_status) Error!void {
         c.XASYNC_ERR_TOO_MANY => error.TooMany,
         c.XASYNC_ERR_PANIC => error.Panic,
         c.XASYNC_ERR_DEADLOCK => error.Deadlock,
+        c.XASYNC_ERR_FAILED => error.Failed,
         else => error.Unknown,
     };
 }
