@@ -4,7 +4,9 @@
 #
 #   kernel/riscv64  QEMU virt + OpenSBI: every tests/*.rs image and the demo
 #                   kernel (seed scenarios, timer interrupts, preemption,
-#                   -smp 2 with one executor per hart, measurements, ...)
+#                   -smp 2 with one executor per hart, measurements, an
+#                   HTTP server on virtio-net checked with curl from the
+#                   host, ...)
 #   kernel/aarch64  QEMU virt, cortex-a72: the smoke image
 #   kernel/x86_64   QEMU pc through multiboot v1: the smoke image
 #
@@ -19,7 +21,7 @@
 #
 # Installs what it needs when missing, without prompting: the rustup
 # targets, and Debian's qemu-system-misc, qemu-system-arm and
-# qemu-system-x86 (with sudo when not root). The image's own status
+# qemu-system-x86, and curl (with sudo when not root). The image's own status
 # decides (see each kernel's qemu-run.sh): 0 pass, 1.. failure, 124 hung.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +49,7 @@ declare -A package=(
 )
 
 missing=()
+command -v curl >/dev/null || missing+=(curl)
 targets=()
 for k in "${kernels[@]}"; do
   [ -n "${target[$k]:-}" ] || { echo "unknown kernel: $k" >&2; exit 2; }

@@ -16,6 +16,8 @@
 //!   interrupt handlers.
 //! * [`preempt`]: preemptible coroutines.
 //! * [`smp`]: other harts, IPIs.
+//! * [`plic`]: device interrupts; [`virtio`]: what the `virtio-drivers`
+//!   crate needs; [`net`]: TCP/IP over virtio-net.
 //! * [`sbi`], [`cpu`], [`exit`]: firmware calls, CSRs, leaving QEMU.
 #![no_std]
 
@@ -29,13 +31,16 @@ pub mod exit;
 pub mod hart;
 pub mod heap;
 pub mod irq;
+pub mod net;
 mod panic;
 pub mod platform;
+pub mod plic;
 pub mod preempt;
 pub mod sbi;
 pub mod smp;
 pub mod sync;
 pub mod timer;
 pub mod trap;
+pub mod virtio;
 
 pub use boot::BootInfo;
