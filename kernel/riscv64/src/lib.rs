@@ -17,12 +17,14 @@
 //! * [`preempt`]: preemptible coroutines.
 //! * [`smp`]: other harts, IPIs.
 //! * [`plic`]: device interrupts; [`virtio`]: what the `virtio-drivers`
-//!   crate needs; [`net`]: TCP/IP over virtio-net.
+//!   crate needs; [`net`]: TCP/IP over virtio-net; [`blk`]: a virtio-blk
+//!   disk.
 //! * [`sbi`], [`cpu`], [`exit`]: firmware calls, CSRs, leaving QEMU.
 #![no_std]
 
 extern crate alloc;
 
+pub mod blk;
 pub mod boot;
 pub mod console;
 pub mod cpu;
