@@ -47,12 +47,6 @@ pub(crate) struct Stack {
     pub(crate) closing: Vec<SocketHandle>,
 }
 
-// SAFETY: the stack is only reached through `STACK`'s lock. What makes it
-// `!Send` are the raw pointers of the virtio queues (DMA memory owned by
-// the driver) and smoltcp's socket storage: plain memory that any hart may
-// use under the lock.
-unsafe impl Send for Stack {}
-
 static STACK: IrqSpinLock<Option<Stack>> = IrqSpinLock::new(None);
 /// Signalled by the NIC's interrupt and by socket operations; the poll
 /// task waits on it.
