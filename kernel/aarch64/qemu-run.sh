@@ -16,7 +16,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start_ns="$(date +%s%N)"
 timeout "$timeout_s" qemu-system-aarch64 \
-  -machine virt -cpu cortex-a72 -m 128M -nographic -semihosting \
+  -machine virt,gic-version=2 -cpu cortex-a72 -m 128M -nographic -semihosting \
   -kernel "$elf" </dev/null | tee "$log"
 status="${PIPESTATUS[0]}"
 elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))

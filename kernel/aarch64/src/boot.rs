@@ -6,7 +6,7 @@
 //! the FP registers, and they trap until this is set), installs the
 //! vectors, sets the stack, zeroes `.bss` and calls `boot_main`.
 
-use crate::{HEAP, console, exit, platform, println};
+use crate::{HEAP, console, exit, gic, irq, println, timer};
 use core::arch::global_asm;
 
 global_asm!(
@@ -35,13 +35,19 @@ _start:
     b 9b
     .popsection
 
-    // Every exception is fatal: report it and exit with a failure.
+    // IRQs go to the IRQ entry (see crate::irq), from EL1 with SP_EL0
+    // (entry 1) or SP_EL1 (entry 5); every other exception is fatal:
+    // report it and exit with a failure.
     .pushsection .text, "ax"
     .balign 2048
 __vectors:
-    .rept 16
+    .irp entry, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
     .balign 128
+    .if \entry == 1 || \entry == 5
+    b __irq_entry
+    .else
     b 3f
+    .endif
     .endr
 3:  mrs x0, esr_el1
     mrs x1, elr_el1
@@ -70,7 +76,9 @@ extern "C" fn boot_main() -> ! {
     // SAFETY: the linker script reserves `__heap_start..__heap_end` for the
     // heap alone; this runs once, before anything allocates.
     unsafe { HEAP.lock().init(start, size) };
-    platform::init();
+    gic::init();
+    timer::init();
+    gic::enable(irq::KICK_SGI);
     // SAFETY: `entry!` defines it with this signature.
     unsafe { __xasync_kernel_main() }
 }
@@ -85,15 +93,19 @@ extern "C" fn exception(esr: u64, elr: u64, far: u64) -> ! {
     exit::exit(2)
 }
 
-/// Runs an image's main (called by [`entry!`](crate::entry)): prints a
-/// banner, runs it, and exits QEMU with status 0 once it returns.
+/// Runs an image's main (called by [`entry!`](crate::entry)) with IRQs
+/// unmasked: prints a banner, runs it, and exits QEMU with status 0 once
+/// it returns.
 pub fn run_main(name: &str, main: fn()) -> ! {
-    let start = platform::uptime();
+    let start = timer::uptime();
     println!("xasync-kernel: {name}: booted on aarch64");
+    irq::enable();
     main();
+    let _ = irq::disable();
     println!(
-        "xasync-kernel: {name} passed ({} us in the kernel)",
-        (platform::uptime() - start).as_micros()
+        "xasync-kernel: {name} passed ({} us in the kernel, {} timer interrupts)",
+        (timer::uptime() - start).as_micros(),
+        timer::interrupts()
     );
     exit::exit(0)
 }

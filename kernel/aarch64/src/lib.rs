@@ -2,12 +2,14 @@
 //! that runs xasync-core's coroutines and executor.
 //!
 //! It boots at EL1 with the MMU off, prints on the PL011 UART and leaves
-//! QEMU through semihosting. It takes no interrupts: its executor idles in
-//! `wfe`, which the generic timer's event stream ends every ~16 µs (see
+//! QEMU through semihosting. Its executor idles in `wfi` until the generic
+//! timer's interrupt (through the GICv2) or a kick (an SGI) arrives (see
 //! [`platform`]). Each test under `tests/` is its own image, named with
 //! [`entry!`] and booted by `qemu-run.sh`.
 //!
 //! * [`boot`]: `_start`, the exception vectors, [`entry!`].
+//! * [`irq`], [`gic`]: the IRQ vector and its dispatch, the GIC.
+//! * [`timer`]: time and the one-shot alarm on the virtual timer.
 //! * [`console`]: the PL011 UART, [`println!`].
 //! * [`exit`]: semihosting `SYS_EXIT`.
 //! * [`platform`]: xasync-core's kernel contract for this machine.
@@ -18,14 +20,18 @@ extern crate alloc;
 pub mod boot;
 pub mod console;
 pub mod exit;
+pub mod gic;
+pub mod irq;
 pub mod platform;
+pub mod timer;
 
 use core::panic::PanicInfo;
 use linked_list_allocator::LockedHeap;
 
 /// The heap: `__heap_start..__heap_end` of the linker script, set up by
-/// [`boot`] before any image code runs. A spin lock guards it; nothing
-/// here takes interrupts, so it is never entered re-entrantly.
+/// [`boot`] before any image code runs. A spin lock guards it; the
+/// interrupt handlers do not allocate, so it is never entered
+/// re-entrantly.
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 

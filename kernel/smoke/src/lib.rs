@@ -10,6 +10,8 @@
 //!    channel; coroutines and tasks sleeping different durations on the
 //!    executor's timers, woken in deadline order; round-robin yields.
 //! 4. What a switch and a poll cost (for information).
+//!
+//! [`timers`] holds the scenarios for kernels with timer interrupts.
 
 #![no_std]
 
@@ -28,6 +30,8 @@ use xasync_core::executor::{LocalExecutor, Platform};
 use xasync_core::fiber::{Fiber, Group};
 use xasync_core::stack::HeapStack;
 use xasync_core::sync::channel;
+
+pub mod timers;
 
 /// Where the checks print their lines.
 pub type Out<'a> = &'a dyn Fn(fmt::Arguments<'_>);
