@@ -11,7 +11,7 @@
 //! 64-bit GDT and jumps to `_start64`, which sets the stack and calls
 //! `boot_main`.
 
-use crate::{HEAP, exit, platform, println};
+use crate::{HEAP, apic, exit, interrupts, platform, println};
 use core::arch::global_asm;
 
 global_asm!(
@@ -134,20 +134,26 @@ extern "C" fn boot_main() -> ! {
     // heap alone; this runs once, before anything allocates.
     unsafe { HEAP.lock().init(start, size) };
     platform::init();
+    interrupts::init();
+    apic::init();
     // SAFETY: `entry!` defines it with this signature.
     unsafe { __xasync_kernel_main() }
 }
 
-/// Runs an image's main (called by [`entry!`](crate::entry)): prints a
-/// banner, runs it, and ends QEMU with success once it returns.
+/// Runs an image's main (called by [`entry!`](crate::entry)) with
+/// interrupts enabled: prints a banner, runs it, and ends QEMU with
+/// success once it returns.
 pub fn run_main(name: &str, main: fn()) -> ! {
     let start = platform::uptime();
     // A new line: SeaBIOS leaves its cursor after "Booting from ROM..".
     println!("\nxasync-kernel: {name}: booted on x86_64 (long mode)");
+    interrupts::enable();
     main();
+    interrupts::disable();
     println!(
-        "xasync-kernel: {name} passed ({} us in the kernel)",
-        (platform::uptime() - start).as_micros()
+        "xasync-kernel: {name} passed ({} us in the kernel, {} timer interrupts)",
+        (platform::uptime() - start).as_micros(),
+        apic::interrupts()
     );
     exit::success()
 }

@@ -3,12 +3,14 @@
 //!
 //! The 32-bit multiboot entry identity-maps the first 4 GiB with 2 MiB
 //! pages and switches to long mode; the kernel prints on COM1 and leaves
-//! QEMU through the isa-debug-exit device. It takes no interrupts: its
-//! executor's idle is a `pause`, and its clock is the HPET (see
-//! [`platform`]). Each test under `tests/` is its own image, named with
-//! [`entry!`] and booted by `qemu-run.sh`.
+//! QEMU through the isa-debug-exit device. Its executor idles in `hlt`
+//! until the LAPIC timer's interrupt or a kick (an IPI) arrives; its clock
+//! is the HPET (see [`platform`]). Each test under `tests/` is its own
+//! image, named with [`entry!`] and booted by `qemu-run.sh`.
 //!
 //! * [`boot`]: the multiboot header, `_start32` → long mode, [`entry!`].
+//! * [`interrupts`]: the IDT, its stubs and the dispatch.
+//! * [`apic`]: the LAPIC: its timer, end of interrupt, IPIs.
 //! * [`console`]: the COM1 UART, [`println!`].
 //! * [`exit`]: the isa-debug-exit device.
 //! * [`platform`]: xasync-core's kernel contract for this machine.
@@ -16,17 +18,20 @@
 
 extern crate alloc;
 
+pub mod apic;
 pub mod boot;
 pub mod console;
 pub mod exit;
+pub mod interrupts;
 pub mod platform;
 
 use core::panic::PanicInfo;
 use linked_list_allocator::LockedHeap;
 
 /// The heap: `__heap_start..__heap_end` of the linker script, set up by
-/// [`boot`] before any image code runs. A spin lock guards it; nothing
-/// here takes interrupts, so it is never entered re-entrantly.
+/// [`boot`] before any image code runs. A spin lock guards it; the
+/// interrupt handlers do not allocate, so it is never entered
+/// re-entrantly.
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 

@@ -1,19 +1,20 @@
-//! xasync-core's kernel contract for this machine, without interrupts:
+//! xasync-core's kernel contract for this machine:
 //!
 //! | contract | here |
 //! | --- | --- |
 //! | `Clock` | the HPET main counter (`0xfed0_0000`), enabled at boot |
-//! | `Alarm` | nothing to arm: idling does not sleep |
+//! | `Alarm` | the LAPIC timer, one-shot ([`apic::set_alarm`]) |
 //! | `InterruptGuard` | `RFLAGS.IF`: save, `cli`, `sti` if it was set |
 //! | `CpuId` | the initial APIC id (`cpuid` leaf 1) |
-//! | `Kick` | nothing: one CPU, and its idle never sleeps |
-//! | `Idle` | `pause`: a busy wait, which the contract allows |
+//! | `Kick` | a LAPIC IPI ([`apic::send_kick`]) |
+//! | `Idle` | `sti; hlt; cli`: the `sti` shadow makes "enable and halt" atomic, so an interrupt pending since the executor's last check ends the `hlt` |
 //! | `Stack` | [`KernelStack`]: 64 KiB from the heap, with a canary |
 //!
-//! With interrupts, `Alarm` would program the LAPIC timer (TSC-deadline
-//! mode), `Idle` would be `sti; hlt; cli` (the `sti` shadow makes the pair
-//! atomic: no wake-up lost), and `Kick` a LAPIC IPI.
+//! The interrupt handlers contain no executor code: the timer's only
+//! counts, the kick's does nothing; the executor reads its clock and inbox
+//! when `hlt` returns.
 
+use crate::apic;
 use core::arch::asm;
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -72,8 +73,8 @@ impl Clock for Machine {
 }
 
 impl Alarm for Machine {
-    fn set_alarm(&self, _deadline: Option<Duration>) {
-        // Idling returns at once: the executor polls the clock itself.
+    fn set_alarm(&self, deadline: Option<Duration>) {
+        apic::set_alarm(deadline);
     }
 }
 
@@ -118,14 +119,16 @@ impl CpuId for Machine {
 }
 
 impl Kick for Machine {
-    fn kick(&self, _cpu: usize) {
-        // One CPU: the executor never kicks its own, and there is no other.
+    fn kick(&self, cpu: usize) {
+        apic::send_kick(cpu);
     }
 }
 
 impl Idle for Machine {
     fn idle(&self) {
-        core::hint::spin_loop();
+        // SAFETY: called with interrupts disabled (the contract); they are
+        // enabled for the `hlt` only, and disabled again after it.
+        unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
     }
 }
 
