@@ -7,8 +7,8 @@
 #                   -smp 2 with one executor per hart, measurements, an
 #                   HTTP server on virtio-net checked with curl from the
 #                   host, ...)
-#   kernel/aarch64  QEMU virt, cortex-a72: the smoke image
-#   kernel/x86_64   QEMU pc through multiboot v1: the smoke image
+#   kernel/aarch64  QEMU virt (GICv2), cortex-a72: smoke, timer_interrupts
+#   kernel/x86_64   QEMU pc through multiboot v1: smoke, timer_interrupts
 #
 # each in the dev and release profiles, after formatting, clippy and
 # rustdoc checks of every kernel crate (and of kernel/smoke, the checks the
