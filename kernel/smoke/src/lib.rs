@@ -11,7 +11,8 @@
 //!    executor's timers, woken in deadline order; round-robin yields.
 //! 4. What a switch and a poll cost (for information).
 //!
-//! [`timers`] holds the scenarios for kernels with timer interrupts.
+//! [`timers`] holds the scenarios for kernels with timer interrupts,
+//! [`smp`] those for two CPUs.
 
 #![no_std]
 
@@ -31,6 +32,7 @@ use xasync_core::fiber::{Fiber, Group};
 use xasync_core::stack::HeapStack;
 use xasync_core::sync::channel;
 
+pub mod smp;
 pub mod timers;
 
 /// Where the checks print their lines.
