@@ -11,12 +11,15 @@ set -uo pipefail
 elf="${1:?usage: qemu-run.sh KERNEL.elf}"
 timeout_s="${XASYNC_KERNEL_TIMEOUT:-60}"
 name="$(basename "$elf")"
+# `entry!(main, smp = N)` embeds the marker "xasync-qemu-smp=N".
+smp="$(grep -aoE 'xasync-qemu-smp=[0-9]+' "$elf" | head -n 1 | cut -d= -f2)"
+smp="${smp:-1}"
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start_ns="$(date +%s%N)"
 timeout "$timeout_s" qemu-system-aarch64 \
-  -machine virt,gic-version=2 -cpu cortex-a72 -m 128M -nographic -semihosting \
+  -machine virt,gic-version=2 -cpu cortex-a72 -smp "$smp" -m 128M -nographic -semihosting \
   -kernel "$elf" </dev/null | tee "$log"
 status="${PIPESTATUS[0]}"
 elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
@@ -30,5 +33,5 @@ case "$status" in
   124) verdict="HUNG (killed after ${timeout_s} s)" ;;
   *) verdict="FAILED (exit $status)" ;;
 esac
-echo "qemu-run: $name: $verdict, boot to exit ${elapsed_ms} ms of wall time" >&2
+echo "qemu-run: $name: $verdict, boot to exit ${elapsed_ms} ms of wall time (-smp $smp)" >&2
 exit "$status"

@@ -33,6 +33,20 @@ _start:
 2:  bl {boot_main}
 9:  wfe                              // other CPUs, or after main
     b 9b
+
+    // CPUs started by crate::smp::start_cpu: x0 = their `Start` block,
+    // whose first word is the top of their stack.
+    .globl _start_secondary
+_start_secondary:
+    mov x1, #(3 << 20)
+    msr cpacr_el1, x1
+    isb
+    ldr x1, =__vectors
+    msr vbar_el1, x1
+    ldr x1, [x0]
+    mov sp, x1
+    bl {secondary_main}
+    b 9b
     .popsection
 
     // IRQs go to the IRQ entry (see crate::irq), from EL1 with SP_EL0
@@ -56,6 +70,7 @@ __vectors:
     .popsection
     "#,
     boot_main = sym boot_main,
+    secondary_main = sym crate::smp::secondary_main,
     exception = sym exception,
 );
 
@@ -110,15 +125,39 @@ pub fn run_main(name: &str, main: fn()) -> ! {
     exit::exit(0)
 }
 
+/// Copies `text` into an array, for the QEMU marker of [`entry!`](crate::entry).
+#[doc(hidden)]
+pub const fn marker<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
 /// Names the image's main function, `fn()`: returning ends QEMU with
-/// success, panicking with failure.
+/// success, panicking with failure. `smp = N` asks the runner for N CPUs
+/// (default 1).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        $crate::entry!($main, smp = 1);
+    };
+    ($main:path, smp = $cpus:literal) => {
         #[unsafe(no_mangle)]
         fn __xasync_kernel_main() -> ! {
             let main: fn() = $main;
             $crate::boot::run_main(::core::env!("CARGO_CRATE_NAME"), main)
         }
+
+        /// Read by the runner (qemu-run.sh) to pick `-smp`.
+        #[used]
+        #[unsafe(link_section = ".xasync.qemu")]
+        static __XASYNC_QEMU_MARKER: [u8; __XASYNC_QEMU_TEXT.len()] =
+            $crate::boot::marker(__XASYNC_QEMU_TEXT);
+        const __XASYNC_QEMU_TEXT: &str = ::core::concat!("xasync-qemu-smp=", $cpus, ";");
     };
 }

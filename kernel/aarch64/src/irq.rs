@@ -9,9 +9,27 @@
 
 use crate::{gic, timer};
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// The software-generated interrupt executors kick each other with.
 pub const KICK_SGI: u32 = 0;
+/// CPUs whose kicks are counted.
+const MAX_CPUS: usize = 8;
+/// Kicks received, per CPU.
+static KICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// This CPU's id: `MPIDR_EL1.Aff0`.
+pub fn cpu_id() -> usize {
+    let mpidr: u64;
+    // SAFETY: reading MPIDR_EL1 has no side effect.
+    unsafe { asm!("mrs {}, mpidr_el1", out(reg) mpidr, options(nomem, nostack)) };
+    (mpidr & 0xff) as usize
+}
+
+/// Kicks CPU `cpu` has received so far.
+pub fn kicks(cpu: usize) -> u64 {
+    KICKS.get(cpu).map_or(0, |k| k.load(Ordering::Relaxed))
+}
 
 global_asm!(
     r#"
@@ -102,7 +120,11 @@ extern "C" fn handle() {
     gic::on_interrupt(|id| match id {
         timer::VIRTUAL_TIMER_IRQ => timer::on_interrupt(),
         // A kick only has to end the `wfi` of the executor it woke.
-        KICK_SGI => {}
+        KICK_SGI => {
+            if let Some(kicks) = KICKS.get(cpu_id()) {
+                kicks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         id => panic!("unexpected interrupt {id}"),
     });
 }

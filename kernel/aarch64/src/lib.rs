@@ -13,6 +13,7 @@
 //! * [`console`]: the PL011 UART, [`println!`].
 //! * [`exit`]: semihosting `SYS_EXIT`.
 //! * [`platform`]: xasync-core's kernel contract for this machine.
+//! * [`smp`]: starting other CPUs.
 #![no_std]
 
 extern crate alloc;
@@ -23,6 +24,7 @@ pub mod exit;
 pub mod gic;
 pub mod irq;
 pub mod platform;
+pub mod smp;
 pub mod timer;
 
 use core::panic::PanicInfo;

@@ -50,10 +50,7 @@ impl InterruptGuard for Machine {
 
 impl CpuId for Machine {
     fn cpu_id(&self) -> usize {
-        let mpidr: u64;
-        // SAFETY: reading MPIDR_EL1 has no side effect.
-        unsafe { asm!("mrs {}, mpidr_el1", out(reg) mpidr, options(nomem, nostack)) };
-        (mpidr & 0xff) as usize
+        irq::cpu_id()
     }
 }
 
