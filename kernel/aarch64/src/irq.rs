@@ -7,7 +7,7 @@
 //! only partly), `FPCR`, `FPSR`, `ELR_EL1`, `SPSR_EL1` — on the interrupted
 //! stack, runs the handler with interrupts masked, and returns with `eret`.
 
-use crate::{gic, timer};
+use crate::{gic, preempt, timer};
 use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -127,6 +127,7 @@ extern "C" fn handle() {
         }
         id => panic!("unexpected interrupt {id}"),
     });
+    preempt::on_interrupt_exit();
 }
 
 /// Unmasks IRQs on this CPU.

@@ -14,6 +14,7 @@
 //! * [`exit`]: semihosting `SYS_EXIT`.
 //! * [`platform`]: xasync-core's kernel contract for this machine.
 //! * [`smp`]: starting other CPUs.
+//! * [`preempt`]: preemptible coroutines.
 #![no_std]
 
 extern crate alloc;
@@ -24,6 +25,7 @@ pub mod exit;
 pub mod gic;
 pub mod irq;
 pub mod platform;
+pub mod preempt;
 pub mod smp;
 pub mod timer;
 

@@ -12,7 +12,7 @@
 //! 4. What a switch and a poll cost (for information).
 //!
 //! [`timers`] holds the scenarios for kernels with timer interrupts,
-//! [`smp`] those for two CPUs.
+//! [`smp`] those for two CPUs, [`preempt`] those for preemption.
 
 #![no_std]
 
@@ -32,6 +32,7 @@ use xasync_core::fiber::{Fiber, Group};
 use xasync_core::stack::HeapStack;
 use xasync_core::sync::channel;
 
+pub mod preempt;
 pub mod smp;
 pub mod timers;
 
