@@ -7,13 +7,16 @@
 #                   -smp 2 with one executor per hart, measurements, an
 #                   HTTP server on virtio-net checked with curl from the
 #                   host, ...)
-#   kernel/aarch64  QEMU virt (GICv2), cortex-a72: smoke, timer_interrupts
-#   kernel/x86_64   QEMU pc through multiboot v1: smoke, timer_interrupts
+#   kernel/aarch64  QEMU virt (GICv2), cortex-a72: smoke, timer_interrupts,
+#                   smp (-smp 2), preemption
+#   kernel/x86_64   QEMU pc through multiboot v1: smoke, timer_interrupts,
+#                   preemption
 #
 # each in the dev and release profiles, after formatting, clippy and
-# rustdoc checks of every kernel crate (and of kernel/smoke, the checks the
-# aarch64 and x86_64 images share). Each is a workspace of its own, outside
-# the root workspace's checks.
+# rustdoc checks of every kernel crate (and of kernel/smoke, the checks and
+# scenarios the kernels share, and kernel/common, the machinery they
+# share). Each is a workspace of its own, outside the root workspace's
+# checks.
 #
 #   bash .ci/kernel.sh                        # from anywhere in the repository
 #   XASYNC_KERNEL_TIMEOUT=30 bash .ci/kernel.sh
@@ -73,13 +76,15 @@ for t in "${targets[@]}"; do
 done
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "kernel/smoke: fmt, clippy, rustdoc"
-(
-  cd kernel/smoke
-  cargo fmt --check
-  cargo clippy -- -D warnings
-  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
-)
+for shared in smoke common; do
+  step "kernel/$shared: fmt, clippy, rustdoc"
+  (
+    cd "kernel/$shared"
+    cargo fmt --check
+    cargo clippy -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+  )
+done
 for k in "${kernels[@]}"; do
   step "kernel/$k: fmt, clippy, rustdoc"
   (

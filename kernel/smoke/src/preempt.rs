@@ -82,11 +82,16 @@ fn stack(size: usize) -> HeapStack {
     unsafe { HeapStack::new(size) }
 }
 
-/// A loop that never yields: an integer hash chain and a floating-point
-/// recurrence, kept in registers; returns both.
+/// A loop that never yields: an integer hash chain, a floating-point
+/// recurrence and an exact floating-point sum, kept in registers; returns
+/// the hash and both floats' bits mixed. (The recurrence alone forgets its
+/// start — trajectories converge — so the sum, exact in an `f64` and
+/// different for each loop, is what shows a floating-point register taken
+/// from the other loop.)
 fn busy(id: usize, seed: u64, start: f64) -> (u64, u64) {
     let mut hash = black_box(seed);
     let mut x = black_box(start);
+    let mut sum = black_box(start * 1024.0);
     for i in 0..WORK {
         hash = hash
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -95,12 +100,13 @@ fn busy(id: usize, seed: u64, start: f64) -> (u64, u64) {
         if x > 1.0e6 {
             x *= 1.0e-3;
         }
+        sum += ((i ^ seed) & 0xff) as f64;
         if i % 1024 == 0 {
             PROGRESS[id].store(i + 1, Ordering::Relaxed);
         }
     }
     PROGRESS[id].store(WORK, Ordering::Relaxed);
-    (hash, x.to_bits())
+    (hash, x.to_bits() ^ sum.to_bits().rotate_left(17))
 }
 
 fn busy_loops_share_the_cpu<K: Preemption>(expected: [(u64, u64); 2], out: Out<'_>) {

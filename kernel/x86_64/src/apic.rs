@@ -4,14 +4,15 @@
 //! IRQ 0 on vector 8, which would look like a double fault.
 //!
 //! The timer counts down from an initial count at a rate calibrated
-//! against the HPET at boot; a deadline further away than the 32-bit count
+//! against the HPET at boot, one-shot for the alarm or periodic for the
+//! preemption tick; a deadline further away than the 32-bit count
 //! reaches is clamped (the executor then wakes early, sees nothing due, and
 //! arms the alarm again).
 
-use crate::platform;
+use crate::{platform, preempt};
 use core::arch::asm;
 use core::ptr;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
 /// The LAPIC's MMIO base.
@@ -43,6 +44,12 @@ pub const SPURIOUS_VECTOR: u8 = 0xff;
 static COUNTS_PER_MS: AtomicU64 = AtomicU64::new(0);
 /// Timer interrupts taken so far.
 static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+/// Whether the timer runs the periodic tick (instead of the alarm).
+static PERIODIC: AtomicBool = AtomicBool::new(false);
+/// Ticks so far.
+static TICKS: AtomicU64 = AtomicU64::new(0);
+/// LVT timer: periodic mode.
+const LVT_PERIODIC: u32 = 1 << 17;
 
 fn write(register: usize, value: u32) {
     // SAFETY: a 32-bit register of the identity-mapped LAPIC.
@@ -106,10 +113,38 @@ pub(crate) fn end_of_interrupt() {
     write(EOI, 0);
 }
 
-/// Counts a timer interrupt (its handler has nothing else to do: the
-/// executor reads the clock when `hlt` returns).
+/// Counts a timer interrupt (for the alarm, its handler has nothing else
+/// to do: the executor reads the clock when `hlt` returns); a tick asks
+/// for a preemption.
 pub(crate) fn on_timer() {
     INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+    if PERIODIC.load(Ordering::Relaxed) {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+        preempt::request_resched();
+    }
+}
+
+/// Starts a periodic tick of `period` (instead of the alarm; the two are
+/// not multiplexed: the `preemption` image runs no executor).
+pub fn start_periodic(period: Duration) {
+    let counts = (period.as_nanos() * u128::from(COUNTS_PER_MS.load(Ordering::Relaxed)))
+        .div_ceil(1_000_000)
+        .max(1);
+    PERIODIC.store(true, Ordering::Relaxed);
+    write(LVT_TIMER, LVT_PERIODIC | u32::from(TIMER_VECTOR));
+    write(INITIAL_COUNT, u32::try_from(counts).unwrap_or(u32::MAX));
+}
+
+/// Stops the periodic tick; the timer is the one-shot alarm again.
+pub fn stop() {
+    write(INITIAL_COUNT, 0);
+    write(LVT_TIMER, u32::from(TIMER_VECTOR));
+    PERIODIC.store(false, Ordering::Relaxed);
+}
+
+/// Ticks so far.
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
 }
 
 /// Timer interrupts taken so far.

@@ -149,7 +149,7 @@ pub fn run_main(name: &str, main: fn()) -> ! {
     println!("\nxasync-kernel: {name}: booted on x86_64 (long mode)");
     interrupts::enable();
     main();
-    interrupts::disable();
+    let _ = interrupts::disable();
     println!(
         "xasync-kernel: {name} passed ({} us in the kernel, {} timer interrupts)",
         (platform::uptime() - start).as_micros(),

@@ -5,11 +5,12 @@
 //! (vectors 0–31) are fatal: reported, then QEMU exits with a failure.
 //! For interrupts the entry saves what the handler may change — the
 //! caller-saved registers and, with `fxsave`, all of the SSE state (every
-//! `xmm` register is caller-saved) — runs the handler on the interrupted
-//! stack (this target has no red zone, so nothing below `rsp` is live),
-//! and returns with `iretq`.
+//! `xmm` register is caller-saved; `x86_64-unknown-none` code is
+//! soft-float and uses none, but a kernel built with SSE would) — runs the
+//! handler on the interrupted stack (this target has no red zone, so
+//! nothing below `rsp` is live), and returns with `iretq`.
 
-use crate::{apic, console, exit};
+use crate::{apic, console, exit, preempt};
 use core::arch::{asm, global_asm};
 
 global_asm!(
@@ -148,6 +149,7 @@ extern "C" fn interrupt(vector: u64) {
         vector => panic!("unexpected interrupt {vector}"),
     }
     apic::end_of_interrupt();
+    preempt::on_interrupt_exit();
 }
 
 /// Reports an exception and exits.
@@ -166,10 +168,23 @@ pub fn enable() {
     unsafe { asm!("sti", options(nostack)) };
 }
 
-/// Disables interrupts on this CPU.
+/// Disables interrupts on this CPU; returns whether they were enabled.
 #[inline]
-pub fn disable() {
-    // SAFETY: `cli` only defers interrupts. Not `nomem`: a compiler
-    // barrier.
-    unsafe { asm!("cli", options(nostack)) };
+pub fn disable() -> bool {
+    let flags: u64;
+    // SAFETY: reads RFLAGS and clears IF. Not `nomem`: a compiler barrier,
+    // like every interrupt guard.
+    unsafe { asm!("pushfq", "pop {}", "cli", out(reg) flags) };
+    flags & IF != 0
 }
+
+/// Enables interrupts again if `enabled` (what [`disable`] returned).
+#[inline]
+pub fn restore(enabled: bool) {
+    if enabled {
+        enable();
+    }
+}
+
+/// `RFLAGS.IF`.
+const IF: u64 = 1 << 9;

@@ -11,6 +11,7 @@
 //! * [`boot`]: the multiboot header, `_start32` → long mode, [`entry!`].
 //! * [`interrupts`]: the IDT, its stubs and the dispatch.
 //! * [`apic`]: the LAPIC: its timer, end of interrupt, IPIs.
+//! * [`preempt`]: preemptible coroutines.
 //! * [`console`]: the COM1 UART, [`println!`].
 //! * [`exit`]: the isa-debug-exit device.
 //! * [`platform`]: xasync-core's kernel contract for this machine.
@@ -24,6 +25,7 @@ pub mod console;
 pub mod exit;
 pub mod interrupts;
 pub mod platform;
+pub mod preempt;
 
 use core::panic::PanicInfo;
 use linked_list_allocator::LockedHeap;

@@ -14,7 +14,7 @@
 //! counts, the kick's does nothing; the executor reads its clock and inbox
 //! when `hlt` returns.
 
-use crate::apic;
+use crate::{apic, interrupts};
 use core::arch::asm;
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -30,8 +30,6 @@ const HPET_CAPABILITIES: usize = 0x000;
 const HPET_CONFIG: usize = 0x010;
 /// The main counter.
 const HPET_COUNTER: usize = 0x0f0;
-/// `RFLAGS.IF`.
-const IF: u64 = 1 << 9;
 
 /// The HPET counter period in femtoseconds (0 until [`init`]).
 static PERIOD_FS: AtomicU64 = AtomicU64::new(0);
@@ -82,18 +80,11 @@ impl InterruptGuard for Machine {
     type Saved = bool;
 
     fn save_disable(&self) -> bool {
-        let flags: u64;
-        // SAFETY: reads RFLAGS and clears IF. Not `nomem`: a compiler
-        // barrier, like every interrupt guard.
-        unsafe { asm!("pushfq", "pop {}", "cli", out(reg) flags) };
-        flags & IF != 0
+        interrupts::disable()
     }
 
     fn restore(&self, enabled: bool) {
-        if enabled {
-            // SAFETY: interrupts were enabled when saved.
-            unsafe { asm!("sti", options(nostack)) };
-        }
+        interrupts::restore(enabled);
     }
 }
 
