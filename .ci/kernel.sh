@@ -10,7 +10,7 @@
 #   kernel/aarch64  QEMU virt (GICv2), cortex-a72: smoke, timer_interrupts,
 #                   smp (-smp 2), preemption
 #   kernel/x86_64   QEMU pc through multiboot v1: smoke, timer_interrupts,
-#                   preemption
+#                   smp (-smp 2), preemption
 #
 # each in the dev and release profiles, after formatting, clippy and
 # rustdoc checks of every kernel crate (and of kernel/smoke, the checks and

@@ -15,12 +15,15 @@ set -uo pipefail
 elf="${1:?usage: qemu-run.sh KERNEL.elf}"
 timeout_s="${XASYNC_KERNEL_TIMEOUT:-60}"
 name="$(basename "$elf")"
+# `entry!(main, smp = N)` embeds the marker "xasync-qemu-smp=N".
+smp="$(grep -aoE 'xasync-qemu-smp=[0-9]+' "$elf" | head -n 1 | cut -d= -f2)"
+smp="${smp:-1}"
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start_ns="$(date +%s%N)"
 timeout "$timeout_s" qemu-system-x86_64 \
-  -machine pc -m 128M -nographic -no-reboot -net none \
+  -machine pc -smp "$smp" -m 128M -nographic -no-reboot -net none \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
   -kernel "$elf" </dev/null | tee "$log"
 status="${PIPESTATUS[0]}"
@@ -39,5 +42,5 @@ case "$status" in
   124) verdict="HUNG (killed after ${timeout_s} s)" ;;
   *) verdict="FAILED (exit $status)" ;;
 esac
-echo "qemu-run: $name: $verdict, boot to exit ${elapsed_ms} ms of wall time" >&2
+echo "qemu-run: $name: $verdict, boot to exit ${elapsed_ms} ms of wall time (-smp $smp)" >&2
 exit "$status"

@@ -68,8 +68,7 @@ pub(crate) fn init() {
     unsafe {
         asm!("out 0x21, al", "out 0xa1, al", in("al") 0xffu8, options(nomem, nostack));
     }
-    write(SPURIOUS, 0x100 | u32::from(SPURIOUS_VECTOR));
-    write(DIVIDE, DIVIDE_BY_1);
+    init_cpu();
     // One-shot, masked while calibrating.
     write(LVT_TIMER, 1 << 16 | u32::from(TIMER_VECTOR));
     let window = Duration::from_millis(2);
@@ -85,6 +84,28 @@ pub(crate) fn init() {
     assert!(per_ms > 0, "apic: the LAPIC timer does not count");
     COUNTS_PER_MS.store(per_ms, Ordering::Relaxed);
     write(LVT_TIMER, u32::from(TIMER_VECTOR));
+}
+
+/// Enables this CPU's LAPIC and sets its timer up as the one-shot alarm
+/// (the calibration is the boot CPU's: QEMU's LAPIC timers all count at
+/// one rate).
+pub(crate) fn init_cpu() {
+    write(SPURIOUS, 0x100 | u32::from(SPURIOUS_VECTOR));
+    write(DIVIDE, DIVIDE_BY_1);
+    write(LVT_TIMER, u32::from(TIMER_VECTOR));
+}
+
+/// Sends an INIT IPI to the CPU with APIC id `cpu`.
+pub(crate) fn send_init(cpu: usize) {
+    write(ICR_HIGH, (cpu as u32) << 24);
+    write(ICR_LOW, 0x4500);
+}
+
+/// Sends a start-up IPI to the CPU with APIC id `cpu`: it starts in real
+/// mode at `page << 12`.
+pub(crate) fn send_startup(cpu: usize, page: u8) {
+    write(ICR_HIGH, (cpu as u32) << 24);
+    write(ICR_LOW, 0x4600 | u32::from(page));
 }
 
 /// Arms the timer to interrupt at `deadline` (rounded up, never early

@@ -103,6 +103,7 @@ gdt64_pointer:
 
     .pushsection .bss.page_tables, "aw", @nobits
     .balign 4096
+    .globl __pml4                       # also loaded by started CPUs (smp)
 __pml4:
     .space 4096
 __pdpt:
@@ -158,15 +159,39 @@ pub fn run_main(name: &str, main: fn()) -> ! {
     exit::success()
 }
 
+/// Copies `text` into an array, for the QEMU marker of [`entry!`](crate::entry).
+#[doc(hidden)]
+pub const fn marker<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
 /// Names the image's main function, `fn()`: returning ends QEMU with
-/// success, panicking with failure.
+/// success, panicking with failure. `smp = N` asks the runner for N CPUs
+/// (default 1).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        $crate::entry!($main, smp = 1);
+    };
+    ($main:path, smp = $cpus:literal) => {
         #[unsafe(no_mangle)]
         fn __xasync_kernel_main() -> ! {
             let main: fn() = $main;
             $crate::boot::run_main(::core::env!("CARGO_CRATE_NAME"), main)
         }
+
+        /// Read by the runner (qemu-run.sh) to pick `-smp`.
+        #[used]
+        #[unsafe(link_section = ".xasync.qemu")]
+        static __XASYNC_QEMU_MARKER: [u8; __XASYNC_QEMU_TEXT.len()] =
+            $crate::boot::marker(__XASYNC_QEMU_TEXT);
+        const __XASYNC_QEMU_TEXT: &str = ::core::concat!("xasync-qemu-smp=", $cpus, ";");
     };
 }

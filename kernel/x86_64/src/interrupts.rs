@@ -10,7 +10,20 @@
 //! handler on the interrupted stack (this target has no red zone, so
 //! nothing below `rsp` is live), and returns with `iretq`.
 
+use crate::platform::Machine;
 use crate::{apic, console, exit, preempt};
+use core::sync::atomic::{AtomicU64, Ordering};
+use xasync_core::executor::CpuId;
+
+/// CPUs whose kicks are counted.
+const MAX_CPUS: usize = 8;
+/// Kicks received, per CPU.
+static KICKS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Kicks CPU `cpu` (its APIC id) has received so far.
+pub fn kicks(cpu: usize) -> u64 {
+    KICKS.get(cpu).map_or(0, |k| k.load(Ordering::Relaxed))
+}
 use core::arch::{asm, global_asm};
 
 global_asm!(
@@ -126,6 +139,11 @@ pub(crate) fn init() {
         // interrupts off: nothing else reads or writes it.
         unsafe { (*idt)[vector] = gate };
     }
+    load();
+}
+
+/// Loads the IDT on this CPU (filled by the boot CPU's [`init`]).
+pub(crate) fn load() {
     #[repr(C, packed)]
     struct Pointer {
         limit: u16,
@@ -133,9 +151,10 @@ pub(crate) fn init() {
     }
     let pointer = Pointer {
         limit: (size_of::<[Gate; 256]>() - 1) as u16,
-        base: idt as u64,
+        base: &raw const IDT as u64,
     };
-    // SAFETY: the table is filled and static; each gate points at a stub.
+    // SAFETY: the table is filled (by `init`, before any other CPU starts)
+    // and static; each gate points at a stub.
     unsafe { asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack)) };
 }
 
@@ -144,7 +163,11 @@ extern "C" fn interrupt(vector: u64) {
     match vector as u8 {
         apic::TIMER_VECTOR => apic::on_timer(),
         // A kick only has to end the `hlt` of the executor it woke.
-        apic::KICK_VECTOR => {}
+        apic::KICK_VECTOR => {
+            if let Some(kicks) = KICKS.get(Machine.cpu_id()) {
+                kicks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         apic::SPURIOUS_VECTOR => return,
         vector => panic!("unexpected interrupt {vector}"),
     }

@@ -12,6 +12,7 @@
 //! * [`interrupts`]: the IDT, its stubs and the dispatch.
 //! * [`apic`]: the LAPIC: its timer, end of interrupt, IPIs.
 //! * [`preempt`]: preemptible coroutines.
+//! * [`smp`]: starting other CPUs.
 //! * [`console`]: the COM1 UART, [`println!`].
 //! * [`exit`]: the isa-debug-exit device.
 //! * [`platform`]: xasync-core's kernel contract for this machine.
@@ -26,6 +27,7 @@ pub mod exit;
 pub mod interrupts;
 pub mod platform;
 pub mod preempt;
+pub mod smp;
 
 use core::panic::PanicInfo;
 use linked_list_allocator::LockedHeap;
