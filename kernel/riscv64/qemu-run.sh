@@ -18,14 +18,13 @@
 #         (http-check.sh), whose last request, /shutdown, ends the image.
 #   blk   a virtio-blk disk on a fresh scratch image of 16 MiB.
 set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/../qemu-run-lib.sh"
 
 elf="${1:?usage: qemu-run.sh KERNEL.elf}"
-here="$(cd "$(dirname "$0")" && pwd)"
-timeout_s="${XASYNC_KERNEL_TIMEOUT:-60}"
-smp="$(grep -aoE 'xasync-qemu-smp=[0-9]+' "$elf" | head -n 1 | cut -d= -f2)"
+smp="$(qemu_marker "$elf" smp)"
 smp="${smp:-1}"
-devices="$(grep -aoE 'xasync-qemu-devices=[a-z,]*' "$elf" | head -n 1 | cut -d= -f2)"
-name="$(basename "$elf")"
+devices="$(qemu_marker "$elf" devices)"
 
 scratch="$(mktemp -d)"
 log="$scratch/log"
@@ -63,38 +62,23 @@ if has blk; then
   args+=(-drive "file=$scratch/disk.img,if=none,format=raw,id=d0" -device virtio-blk-device,drive=d0)
 fi
 
-start_ns="$(date +%s%N)"
+qemu=(qemu-system-riscv64 -machine virt -nographic -bios default -m 128M -smp "$smp" "${args[@]}" -kernel "$elf")
 if has net; then
   # In the background: the host talks to the kernel while it runs.
-  timeout "$timeout_s" qemu-system-riscv64 \
-    -machine virt -nographic -bios default -m 128M -smp "$smp" "${args[@]}" \
-    -kernel "$elf" </dev/null >"$log" 2>&1 &
+  start_ns="$(date +%s%N)"
+  timeout "$timeout_s" "${qemu[@]}" </dev/null >"$log" 2>&1 &
   qemu_pid=$!
   "$here/http-check.sh" "$port" "$log" "$qemu_pid" "$timeout_s"
   check=$?
   wait "$qemu_pid"
   status=$?
   qemu_pid=""
+  elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
   tr -d '\r' <"$log"
   if [ "$status" = 0 ] && [ "$check" != 0 ]; then
     status=1
   fi
 else
-  timeout "$timeout_s" qemu-system-riscv64 \
-    -machine virt -nographic -bios default -m 128M -smp "$smp" "${args[@]}" \
-    -kernel "$elf" </dev/null | tee "$log"
-  status="${PIPESTATUS[0]}"
+  qemu_boot "$log" "${qemu[@]}"
 fi
-elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
-
-if [ "$status" = 0 ] && ! grep -q 'xasync-kernel: .* passed' "$log"; then
-  echo "qemu-run: $name exited 0 without printing its pass line" >&2
-  status=1
-fi
-case "$status" in
-  0) verdict=ok ;;
-  124) verdict="HUNG (killed after ${timeout_s} s)" ;;
-  *) verdict="FAILED (exit $status)" ;;
-esac
-echo "qemu-run: $name: $verdict, boot to exit ${elapsed_ms} ms of wall time (-smp $smp${devices:+, devices $devices})" >&2
-exit "$status"
+qemu_verdict "$(basename "$elf")" "$log" "-smp $smp${devices:+, devices $devices}"
