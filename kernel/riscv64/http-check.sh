@@ -22,7 +22,10 @@ body="hello from xasync on riscv64"
 curl_() { curl -sS --max-time 20 "$@"; }
 fail() {
   echo "http-check: FAILED: $*" >&2
-  curl_ "$url/shutdown" >/dev/null 2>&1
+  # Only while QEMU runs: otherwise the port may be someone else's.
+  if kill -0 "$qemu_pid" 2>/dev/null; then
+    curl_ "$url/shutdown" >/dev/null 2>&1
+  fi
   exit 1
 }
 

@@ -37,11 +37,13 @@ trap cleanup EXIT
 
 has() { [[ ",$devices," == *",$1,"* ]]; }
 
-# A host port nothing listens on (QEMU fails to start if it is taken meanwhile).
+# A host port nothing listens on, below Linux's ephemeral range (32768 and
+# up), where outgoing connections of other programs take their ports. It
+# can still be taken before QEMU binds it: the net path retries.
 free_port() {
   local port
   for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return
@@ -52,11 +54,6 @@ free_port() {
 }
 
 args=()
-port=""
-if has net; then
-  port="$(free_port)" || exit 1
-  args+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:80" -device virtio-net-device,netdev=n0)
-fi
 if has blk; then
   truncate -s 16M "$scratch/disk.img"
   args+=(-drive "file=$scratch/disk.img,if=none,format=raw,id=d0" -device virtio-blk-device,drive=d0)
@@ -64,16 +61,25 @@ fi
 
 qemu=(qemu-system-riscv64 -machine virt -nographic -bios default -m 128M -smp "$smp" "${args[@]}" -kernel "$elf")
 if has net; then
-  # In the background: the host talks to the kernel while it runs.
-  start_ns="$(date +%s%N)"
-  timeout "$timeout_s" "${qemu[@]}" </dev/null >"$log" 2>&1 &
-  qemu_pid=$!
-  "$here/http-check.sh" "$port" "$log" "$qemu_pid" "$timeout_s"
-  check=$?
-  wait "$qemu_pid"
-  status=$?
-  qemu_pid=""
-  elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
+  # In the background: the host talks to the kernel while it runs. If the
+  # port was taken meanwhile, QEMU cannot forward it and stops at once:
+  # try another one.
+  for attempt in 1 2 3 4 5; do
+    port="$(free_port)" || exit 1
+    start_ns="$(date +%s%N)"
+    timeout "$timeout_s" "${qemu[@]}" \
+      -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:80" -device virtio-net-device,netdev=n0 \
+      </dev/null >"$log" 2>&1 &
+    qemu_pid=$!
+    "$here/http-check.sh" "$port" "$log" "$qemu_pid" "$timeout_s"
+    check=$?
+    wait "$qemu_pid"
+    status=$?
+    qemu_pid=""
+    elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
+    grep -q 'Could not set up host forwarding' "$log" || break
+    echo "qemu-run: port $port was taken (attempt $attempt); trying another" >&2
+  done
   tr -d '\r' <"$log"
   if [ "$status" = 0 ] && [ "$check" != 0 ]; then
     status=1
