@@ -14,9 +14,12 @@ use xasync_kernel_smoke::{Out, timers};
 
 entry!(main);
 
+/// The executor's timer resolution.
+const TICK: Duration = Duration::from_micros(10);
+
 fn main() {
-    let executor = LocalExecutor::with_tick(Machine, Duration::from_micros(10));
+    let executor = LocalExecutor::with_tick(Machine, TICK);
     let out: Out<'_> = &|args| print!("{args}");
-    timers::sleepers_wake_in_deadline_order(&executor, timer::interrupts, out);
+    timers::sleepers_wake_in_deadline_order(&executor, TICK, timer::interrupts, out);
     timers::short_sleeps_lose_no_wakeup(&executor, timer::interrupts, out);
 }

@@ -27,7 +27,7 @@ fn main(_: &BootInfo) {
     let executor = platform::executor();
     irq::enable();
     let out: Out<'_> = &|args| print!("{args}");
-    timers::sleepers_wake_in_deadline_order(&executor, timer::alarms, out);
+    timers::sleepers_wake_in_deadline_order(&executor, platform::TICK, timer::alarms, out);
     timers::short_sleeps_lose_no_wakeup(&executor, timer::alarms, out);
     periodic_tick_beside_the_alarm(&executor);
     let _ = irq::disable();
