@@ -100,7 +100,7 @@ extern "C" fn boot_main() -> ! {
 
 /// Reports a synchronous exception or an unexpected interrupt, and exits.
 extern "C" fn exception(esr: u64, elr: u64, far: u64) -> ! {
-    console::_print(format_args!(
+    console::print_unlocked(format_args!(
         "\nxasync-kernel: EXCEPTION: ESR_EL1 {esr:#x} (class {:#x}) at ELR_EL1 {elr:#x}, \
          FAR_EL1 {far:#x}\n",
         esr >> 26

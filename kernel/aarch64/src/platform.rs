@@ -19,6 +19,7 @@ use core::arch::asm;
 use core::time::Duration;
 use xasync_core::executor::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Platform};
 use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
+use xasync_kernel_common::Cpu;
 
 /// The machine as executors see it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -69,6 +70,39 @@ impl Idle for Machine {
 
 impl Platform for Machine {
     type Stack = KernelStack;
+}
+
+/// This CPU, as the shared machinery (`xasync_kernel_common`) sees it:
+/// preemption and the interrupt-masking spin lock.
+#[derive(Debug)]
+pub struct ThisCpu;
+
+impl Cpu for ThisCpu {
+    type Saved = u64;
+
+    fn id() -> usize {
+        irq::cpu_id()
+    }
+
+    fn disable() -> u64 {
+        irq::disable()
+    }
+
+    fn restore(saved: u64) {
+        irq::restore(saved);
+    }
+
+    fn enable() {
+        irq::enable();
+    }
+
+    fn ticks() -> u64 {
+        timer::ticks()
+    }
+
+    fn now() -> Duration {
+        timer::uptime()
+    }
 }
 
 /// The stack executors give coroutines: 64 KiB from the heap, with a canary

@@ -1,47 +1,15 @@
 //! Preemptible coroutines on this kernel: `xasync_kernel_common::preempt`
-//! over [`ThisCpu`]. The IRQ vector runs the handler on the interrupted
-//! stack; after the GIC's end of interrupt, the handler calls
-//! `on_interrupt_exit`, which suspends the armed preemptible coroutine
-//! if the tick asked for it and the handler runs on that coroutine's stack
-//! (see the common module for the design and why it is sound).
+//! over [`crate::platform::ThisCpu`]. The IRQ vector runs the handler on
+//! the interrupted stack; after the GIC's end of interrupt, the handler
+//! calls `on_interrupt_exit`, which suspends the armed preemptible
+//! coroutine if the tick asked for it and the handler runs on that
+//! coroutine's stack (see the common module for the design and why it is
+//! sound).
 
-use crate::{irq, timer};
-use core::time::Duration;
-use xasync_kernel_common::{Cpu, preempt};
+use crate::platform::ThisCpu;
+use xasync_kernel_common::preempt;
 
 pub use xasync_kernel_common::preempt::Stop;
-
-/// This CPU, as the shared machinery sees it.
-#[derive(Debug)]
-pub struct ThisCpu;
-
-impl Cpu for ThisCpu {
-    type Saved = u64;
-
-    fn id() -> usize {
-        irq::cpu_id()
-    }
-
-    fn disable() -> u64 {
-        irq::disable()
-    }
-
-    fn restore(saved: u64) {
-        irq::restore(saved);
-    }
-
-    fn enable() {
-        irq::enable();
-    }
-
-    fn ticks() -> u64 {
-        timer::ticks()
-    }
-
-    fn now() -> Duration {
-        timer::uptime()
-    }
-}
 
 /// A coroutine the tick preempts (see `xasync_kernel_common::preempt`).
 pub type Preemptible<R> = preempt::Preemptible<ThisCpu, R>;

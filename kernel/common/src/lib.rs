@@ -2,12 +2,14 @@
 //!
 //! * [`preempt`]: preemptible coroutines, for kernels whose interrupt
 //!   handlers run on the interrupted stack (aarch64, x86_64).
+//! * [`sync`]: a spin lock that masks interrupts while held.
 
 #![no_std]
 
 extern crate alloc;
 
 pub mod preempt;
+pub mod sync;
 
 use core::time::Duration;
 

@@ -177,7 +177,7 @@ extern "C" fn interrupt(vector: u64) {
 
 /// Reports an exception and exits.
 extern "C" fn exception(vector: u64, word1: u64, word2: u64) -> ! {
-    console::_print(format_args!(
+    console::print_unlocked(format_args!(
         "\nxasync-kernel: EXCEPTION {vector} (stack: {word1:#x} {word2:#x})\n"
     ));
     exit::failure(2)

@@ -41,6 +41,6 @@ static HEAP: LockedHeap = LockedHeap::empty();
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    console::_print(format_args!("\nxasync-kernel: PANIC: {info}\n"));
+    console::print_unlocked(format_args!("\nxasync-kernel: PANIC: {info}\n"));
     exit::failure(1)
 }

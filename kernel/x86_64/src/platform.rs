@@ -21,6 +21,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use xasync_core::executor::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Platform};
 use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
+use xasync_kernel_common::Cpu;
 
 /// The HPET's MMIO base on QEMU's `pc` machine.
 const HPET: usize = 0xfed0_0000;
@@ -125,6 +126,39 @@ impl Idle for Machine {
 
 impl Platform for Machine {
     type Stack = KernelStack;
+}
+
+/// This CPU, as the shared machinery (`xasync_kernel_common`) sees it:
+/// preemption and the interrupt-masking spin lock.
+#[derive(Debug)]
+pub struct ThisCpu;
+
+impl Cpu for ThisCpu {
+    type Saved = bool;
+
+    fn id() -> usize {
+        Machine.cpu_id()
+    }
+
+    fn disable() -> bool {
+        interrupts::disable()
+    }
+
+    fn restore(saved: bool) {
+        interrupts::restore(saved);
+    }
+
+    fn enable() {
+        interrupts::enable();
+    }
+
+    fn ticks() -> u64 {
+        apic::ticks()
+    }
+
+    fn now() -> Duration {
+        uptime()
+    }
 }
 
 /// The stack executors give coroutines: 64 KiB from the heap, with a canary

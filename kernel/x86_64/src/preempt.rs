@@ -1,49 +1,15 @@
 //! Preemptible coroutines on this kernel: `xasync_kernel_common::preempt`
-//! over [`ThisCpu`]. The interrupt entry runs the handler on the
-//! interrupted stack; after the LAPIC's end of interrupt, the handler calls
-//! `on_interrupt_exit`, which suspends the armed preemptible coroutine
-//! if the tick asked for it and the handler runs on that coroutine's stack
-//! (see the common module for the design and why it is sound).
+//! over [`crate::platform::ThisCpu`]. The interrupt entry runs the handler
+//! on the interrupted stack; after the LAPIC's end of interrupt, the
+//! handler calls `on_interrupt_exit`, which suspends the armed preemptible
+//! coroutine if the tick asked for it and the handler runs on that
+//! coroutine's stack (see the common module for the design and why it is
+//! sound).
 
-use crate::platform::{self, Machine};
-use crate::{apic, interrupts};
-use core::time::Duration;
-use xasync_core::executor::CpuId;
-use xasync_kernel_common::{Cpu, preempt};
+use crate::platform::ThisCpu;
+use xasync_kernel_common::preempt;
 
 pub use xasync_kernel_common::preempt::Stop;
-
-/// This CPU, as the shared machinery sees it.
-#[derive(Debug)]
-pub struct ThisCpu;
-
-impl Cpu for ThisCpu {
-    type Saved = bool;
-
-    fn id() -> usize {
-        Machine.cpu_id()
-    }
-
-    fn disable() -> bool {
-        interrupts::disable()
-    }
-
-    fn restore(saved: bool) {
-        interrupts::restore(saved);
-    }
-
-    fn enable() {
-        interrupts::enable();
-    }
-
-    fn ticks() -> u64 {
-        apic::ticks()
-    }
-
-    fn now() -> Duration {
-        platform::uptime()
-    }
-}
 
 /// A coroutine the tick preempts (see `xasync_kernel_common::preempt`).
 pub type Preemptible<R> = preempt::Preemptible<ThisCpu, R>;
