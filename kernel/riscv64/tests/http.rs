@@ -1,7 +1,9 @@
 //! An HTTP/1.1 server in the kernel, over virtio-net and smoltcp: one
-//! coroutine accepts, one coroutine serves each connection, all written as
+//! coroutine accepts; each connection is served by a coroutine written as
 //! plain blocking code (`accept`, `read`, `write_all`) that suspends only
-//! the calling coroutine until the NIC's interrupt brings what it waits for.
+//! the calling coroutine until the NIC's interrupt brings what it waits
+//! for — or, every other connection, by an async task through the same
+//! sockets' futures.
 //!
 //! Every request gets `hello from xasync on riscv64`; keep-alive is the
 //! default (HTTP/1.1), `Connection: close` ends the connection after the
@@ -16,6 +18,7 @@
 extern crate alloc;
 
 use alloc::format;
+use alloc::string::String;
 use core::sync::atomic::{AtomicU64, Ordering};
 use xasync_core::task::stackful::Suspender;
 use xasync_kernel_riscv64::event::IrqEvent;
@@ -35,6 +38,8 @@ const BODY: &str = "hello from xasync on riscv64\n";
 static SHUTDOWN: IrqEvent = IrqEvent::new();
 static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
+/// Requests answered by async tasks (the others: by coroutines).
+static BY_TASKS: AtomicU64 = AtomicU64::new(0);
 
 fn main(_: &BootInfo) {
     let executor = platform::executor();
@@ -48,18 +53,36 @@ fn main(_: &BootInfo) {
             println!("http: listening on {}:{PORT} (mac {mac})", net::ADDRESS);
             loop {
                 let stream = listener.accept(s);
-                CONNECTIONS.fetch_add(1, Ordering::Relaxed);
-                spawner.spawn_coroutine(move |s| serve(s, stream)).detach();
+                // Every other connection is served by an async task, the
+                // rest by a coroutine: the sockets serve both.
+                if CONNECTIONS
+                    .fetch_add(1, Ordering::Relaxed)
+                    .is_multiple_of(2)
+                {
+                    spawner.spawn_coroutine(move |s| serve(s, stream)).detach();
+                } else {
+                    spawner.spawn(serve_async(stream)).detach();
+                }
             }
         })
         .detach();
     executor.block_on(SHUTDOWN.wait_for(1));
     let _ = irq::disable();
-    println!(
-        "http: served {} requests on {} connections; {:?}",
+    let (requests, by_tasks) = (
         REQUESTS.load(Ordering::Relaxed),
+        BY_TASKS.load(Ordering::Relaxed),
+    );
+    println!(
+        "http: served {requests} requests on {} connections ({} by coroutines, {by_tasks} by \
+         async tasks); {:?}",
         CONNECTIONS.load(Ordering::Relaxed),
+        requests - by_tasks,
         net::stats()
+    );
+    // The runner's checks open more than two connections.
+    assert!(
+        by_tasks > 0 && requests > by_tasks,
+        "both coroutines and async tasks served"
     );
 }
 
@@ -96,32 +119,71 @@ fn parse(head: &[u8]) -> Option<Request> {
     })
 }
 
-/// Serves one connection: requests in a row while the client keeps it
-/// alive.
-fn serve(s: &Suspender<'_>, mut stream: TcpStream) {
-    let mut buffer = [0; 2048];
-    let mut filled = 0;
-    loop {
-        // Read until a whole request head is in the buffer.
-        let end = loop {
-            if let Some(at) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
-                break at + 4;
-            }
-            if filled == buffer.len() {
-                return; // a head this long is not one of ours
-            }
-            let n = stream.read(s, &mut buffer[filled..]);
-            if n == 0 {
-                return; // the client closed the connection
-            }
-            filled += n;
+/// The requests of one connection: bytes read so far, and the request
+/// heads in them.
+struct Requests {
+    buffer: [u8; 2048],
+    filled: usize,
+    /// Bytes of the request last returned by `next`.
+    taken: usize,
+}
+
+/// What to do next with a connection.
+enum Step {
+    /// Read more into [`Requests::room`], then ask again.
+    Read,
+    /// Send this response; close after it unless `keep_alive`.
+    Respond {
+        response: String,
+        keep_alive: bool,
+        shutdown: bool,
+    },
+    /// Close the connection (after this response, if any).
+    Close(Option<&'static [u8]>),
+}
+
+impl Requests {
+    fn new() -> Self {
+        Requests {
+            buffer: [0; 2048],
+            filled: 0,
+            taken: 0,
+        }
+    }
+
+    /// Where the next read goes.
+    fn room(&mut self) -> &mut [u8] {
+        &mut self.buffer[self.filled..]
+    }
+
+    /// Counts `n` bytes read into [`room`](Self::room) (0: end of stream).
+    fn read(&mut self, n: usize) -> bool {
+        self.filled += n;
+        n > 0
+    }
+
+    /// The next step: drops the request answered last, then answers the
+    /// next whole request head, or asks for more bytes.
+    fn next(&mut self) -> Step {
+        self.buffer.copy_within(self.taken..self.filled, 0);
+        self.filled -= self.taken;
+        self.taken = 0;
+        let Some(at) = self.buffer[..self.filled]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+        else {
+            // A head this long is not one of ours.
+            return if self.filled == self.buffer.len() {
+                Step::Close(None)
+            } else {
+                Step::Read
+            };
         };
-        let Some(request) = parse(&buffer[..end]) else {
-            let _ = stream.write_all(
-                s,
+        self.taken = at + 4;
+        let Some(request) = parse(&self.buffer[..self.taken]) else {
+            return Step::Close(Some(
                 b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-            return;
+            ));
         };
         REQUESTS.fetch_add(1, Ordering::Relaxed);
         let (body, keep_alive) = if request.shutdown {
@@ -134,18 +196,87 @@ fn serve(s: &Suspender<'_>, mut stream: TcpStream) {
             body.len(),
             if keep_alive { "keep-alive" } else { "close" }
         );
-        if stream.write_all(s, response.as_bytes()).is_err() {
-            return;
+        Step::Respond {
+            response,
+            keep_alive,
+            shutdown: request.shutdown,
         }
-        if request.shutdown {
-            let _ = stream.flush(s);
-            SHUTDOWN.signal();
-            return;
+    }
+}
+
+/// Serves one connection from a coroutine, in blocking style: requests in
+/// a row while the client keeps it alive.
+fn serve(s: &Suspender<'_>, mut stream: TcpStream) {
+    let mut requests = Requests::new();
+    loop {
+        match requests.next() {
+            Step::Read => {
+                let n = stream.read(s, requests.room());
+                if !requests.read(n) {
+                    return; // the client closed the connection
+                }
+            }
+            Step::Respond {
+                response,
+                keep_alive,
+                shutdown,
+            } => {
+                if stream.write_all(s, response.as_bytes()).is_err() {
+                    return;
+                }
+                if shutdown {
+                    let _ = stream.flush(s);
+                    SHUTDOWN.signal();
+                }
+                if !keep_alive {
+                    return;
+                }
+            }
+            Step::Close(last) => {
+                if let Some(last) = last {
+                    let _ = stream.write_all(s, last);
+                }
+                return;
+            }
         }
-        if !keep_alive {
-            return;
+    }
+}
+
+/// Serves one connection from an async task: the same, through the
+/// sockets' futures.
+async fn serve_async(mut stream: TcpStream) {
+    let mut requests = Requests::new();
+    loop {
+        match requests.next() {
+            Step::Read => {
+                let n = stream.read_async(requests.room()).await;
+                if !requests.read(n) {
+                    return;
+                }
+            }
+            Step::Respond {
+                response,
+                keep_alive,
+                shutdown,
+            } => {
+                BY_TASKS.fetch_add(1, Ordering::Relaxed);
+                if stream.write_all_async(response.as_bytes()).await.is_err() {
+                    return;
+                }
+                if shutdown {
+                    let _ = stream.flush_async().await;
+                    SHUTDOWN.signal();
+                }
+                if !keep_alive {
+                    return;
+                }
+            }
+            Step::Close(last) => {
+                if let Some(last) = last {
+                    let _ = stream.write_all_async(last).await;
+                }
+                return;
+            }
         }
-        buffer.copy_within(end..filled, 0);
-        filled -= end;
     }
 }
