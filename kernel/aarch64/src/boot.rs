@@ -90,7 +90,7 @@ extern "C" fn boot_main() -> ! {
     let size = (&raw const __heap_end) as usize - start as usize;
     // SAFETY: the linker script reserves `__heap_start..__heap_end` for the
     // heap alone; this runs once, before anything allocates.
-    unsafe { HEAP.lock().init(start, size) };
+    unsafe { HEAP.inner().lock().init(start, size) };
     gic::init();
     timer::init();
     gic::enable(irq::KICK_SGI);

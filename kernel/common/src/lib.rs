@@ -3,11 +3,13 @@
 //! * [`preempt`]: preemptible coroutines, for kernels whose interrupt
 //!   handlers run on the interrupted stack (aarch64, x86_64).
 //! * [`sync`]: a spin lock that masks interrupts while held.
+//! * [`heap`]: a global allocator wrapper that masks interrupts.
 
 #![no_std]
 
 extern crate alloc;
 
+pub mod heap;
 pub mod preempt;
 pub mod sync;
 

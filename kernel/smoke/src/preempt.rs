@@ -9,7 +9,10 @@
 //!   floating-point register survives each preemption);
 //! * voluntary `yield_now` and preemption mix;
 //! * a preemptible coroutine is not preempted while it runs a nested
-//!   coroutine (its stack pointer is elsewhere), only after.
+//!   coroutine (its stack pointer is elsewhere), only after;
+//! * coroutines that allocate all the time are preempted, and the code
+//!   that resumes them allocates too: a preemption while the allocator is
+//!   locked would deadlock (the kernel's allocator must mask interrupts).
 
 use crate::Out;
 use alloc::vec::Vec;
@@ -74,6 +77,7 @@ pub fn run<K: Preemption>(expected: [(u64, u64); 2], out: Out<'_>) {
     busy_loops_share_the_cpu::<K>(expected, out);
     yields_and_preemptions_mix::<K>(out);
     nested_coroutines_are_not_preempted::<K>(out);
+    allocating_coroutines_are_preempted::<K>(out);
 }
 
 fn stack(size: usize) -> HeapStack {
@@ -254,4 +258,46 @@ fn nested_coroutines_are_not_preempted<K: Preemption>(out: Out<'_>) {
         "preempted while its sp was on a nested stack"
     );
     assert!(preempted_after >= 2);
+}
+
+fn allocating_coroutines_are_preempted<K: Preemption>(out: Out<'_>) {
+    const TICKS: u64 = 5;
+    let mut loops: Vec<K::Coroutine<u64>> = (0..2)
+        .map(|_| {
+            K::new(stack(32 * 1024), || {
+                let ticks = K::ticks();
+                let mut allocations = 0;
+                while K::ticks() < ticks + TICKS {
+                    let block = black_box(alloc::vec![allocations; 16]);
+                    allocations += block.len() as u64 / 16;
+                }
+                allocations
+            })
+        })
+        .collect();
+    let mut slices: Vec<Option<Stop>> = Vec::new();
+    let mut allocations = 0;
+    while loops.iter().any(|l| !l.done()) {
+        for l in loops.iter_mut().filter(|l| !l.done()) {
+            // Allocates here too, between slices: if a preempted coroutine
+            // held the allocator's lock, this would never return.
+            drop(black_box(alloc::boxed::Box::new(slices.len())));
+            match l.resume() {
+                CoroutineResult::Yield(stop) => slices.push(Some(stop)),
+                CoroutineResult::Return(n) => {
+                    allocations += n;
+                    slices.push(None);
+                }
+            }
+        }
+    }
+    let preempted = slices
+        .iter()
+        .filter(|s| **s == Some(Stop::Preempted))
+        .count();
+    out(format_args!(
+        "preemption: two allocating loops made {allocations} allocations, preempted {preempted} \
+         times\n"
+    ));
+    assert!(preempted >= 2, "the allocating loops span {TICKS} ticks");
 }

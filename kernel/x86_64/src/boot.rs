@@ -133,7 +133,7 @@ extern "C" fn boot_main() -> ! {
     let size = (&raw const __heap_end) as usize - start as usize;
     // SAFETY: the linker script reserves `__heap_start..__heap_end` for the
     // heap alone; this runs once, before anything allocates.
-    unsafe { HEAP.lock().init(start, size) };
+    unsafe { HEAP.inner().lock().init(start, size) };
     platform::init();
     interrupts::init();
     apic::init();

@@ -31,13 +31,15 @@ pub mod smp;
 
 use core::panic::PanicInfo;
 use linked_list_allocator::LockedHeap;
+use platform::ThisCpu;
+use xasync_kernel_common::heap::IrqSafe;
 
 /// The heap: `__heap_start..__heap_end` of the linker script, set up by
-/// [`boot`] before any image code runs. A spin lock guards it; the
-/// interrupt handlers do not allocate, so it is never entered
-/// re-entrantly.
+/// [`boot`] before any image code runs. A spin lock guards it, taken with
+/// interrupts masked: no interrupt handler and no preemption lands while
+/// this CPU holds it.
 #[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
+static HEAP: IrqSafe<ThisCpu, LockedHeap> = IrqSafe::new(LockedHeap::empty());
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
