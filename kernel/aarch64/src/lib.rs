@@ -33,6 +33,7 @@ use core::panic::PanicInfo;
 use linked_list_allocator::LockedHeap;
 use platform::ThisCpu;
 use xasync_kernel_common::heap::IrqSafe;
+use xasync_kernel_common::panic::{self as panicking, Panicking};
 
 /// The heap: `__heap_start..__heap_end` of the linker script, set up by
 /// [`boot`] before any image code runs. A spin lock guards it, taken with
@@ -41,8 +42,16 @@ use xasync_kernel_common::heap::IrqSafe;
 #[global_allocator]
 static HEAP: IrqSafe<ThisCpu, LockedHeap> = IrqSafe::new(LockedHeap::empty());
 
+/// Prints the message and ends QEMU with exit status 1 (the first CPU to
+/// panic does; see `xasync_kernel_common::panic`).
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
+    match panicking::enter::<ThisCpu>() {
+        Panicking::Report => {}
+        Panicking::Again => exit::exit(2),
+        Panicking::Park => exit::park(),
+    }
+    // Unlocked: this CPU may hold the console lock.
     console::print_unlocked(format_args!("\nxasync-kernel: PANIC: {info}\n"));
     exit::exit(1)
 }

@@ -4,12 +4,14 @@
 //!   handlers run on the interrupted stack (aarch64, x86_64).
 //! * [`sync`]: a spin lock that masks interrupts while held.
 //! * [`heap`]: a global allocator wrapper that masks interrupts.
+//! * [`panic`](mod@panic): which CPU reports a panic.
 
 #![no_std]
 
 extern crate alloc;
 
 pub mod heap;
+pub mod panic;
 pub mod preempt;
 pub mod sync;
 
