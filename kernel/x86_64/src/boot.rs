@@ -62,7 +62,10 @@ _start32:
     add $8, %edi
     loop 2b
     mov %cr4, %eax
-    or $(1 << 5), %eax                  # PAE
+    # PAE, and OSFXSR + OSXMMEXCPT: the core's context switch saves and
+    # restores MXCSR (stmxcsr/ldmxcsr), which raise #UD on hardware
+    # without OSFXSR (QEMU's TCG does not check it).
+    or $(1 << 5 | 1 << 9 | 1 << 10), %eax
     mov %eax, %cr4
     mov $__pml4, %eax
     mov %eax, %cr3

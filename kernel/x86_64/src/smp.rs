@@ -47,7 +47,7 @@ ap_32:
     mov %ax, %es
     mov %ax, %ss
     mov %cr4, %eax
-    or $(1 << 5), %eax
+    or $(1 << 5 | 1 << 9 | 1 << 10), %eax   # PAE, OSFXSR, OSXMMEXCPT (as boot.rs)
     mov %eax, %cr4
     mov $__pml4, %eax
     mov %eax, %cr3
