@@ -1,7 +1,10 @@
 //! A worker thread: runs tasks from its queues, steals when idle, fires its
 //! timers, parks when there is nothing to do.
 
-use super::shared::{Shared, Tag, sweep};
+use super::dump::DUMP_SLICE;
+use super::metrics::bump;
+use super::shared::{DumpReply, Shared, Tag, sweep};
+use super::{TaskDump, tasks};
 use crate::context::Polling;
 use crate::stack::StackPool;
 use crossbeam_deque::{Steal, Worker as Deque};
@@ -55,6 +58,11 @@ pub(crate) struct Local {
     /// The registry was cancelled (once the worker saw the runtime close).
     cancelled_all: Cell<bool>,
     ticks: Cell<u32>,
+    /// Polls run so far (see [`Remote::activity`](super::shared::Remote::activity)).
+    polls: Cell<u64>,
+    /// A dump in progress: where its part goes, and the coroutines listed
+    /// so far.
+    dumping: RefCell<Option<(DumpReply, Vec<TaskDump>)>>,
 }
 
 thread_local! {
@@ -180,13 +188,18 @@ pub(crate) fn run(start: Start) {
         registry: RefCell::new(Vec::new()),
         cancelled_all: Cell::new(false),
         ticks: Cell::new(0),
+        polls: Cell::new(0),
+        dumping: RefCell::new(None),
     };
+    tasks::enter_worker(local.index, local.shared.remotes.len());
+    super::watchdog::enter_worker(&local.shared.remotes[local.index].stall);
     WORKER.with(|w| w.set(&local));
     /// Clears the thread's worker pointer however the loop ends.
     struct Clear;
     impl Drop for Clear {
         fn drop(&mut self) {
             WORKER.with(|w| w.set(std::ptr::null()));
+            super::watchdog::leave_worker();
         }
     }
     let _clear = Clear;
@@ -200,6 +213,10 @@ pub(crate) fn run(start: Start) {
     // task, a timer's waker): report it and go on, so that the tasks
     // pinned here keep their worker.
     while let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| local.run_loop())) {
+        // Not inside a poll anymore (the watchdog must not see one).
+        local.shared.remotes[local.index]
+            .activity
+            .store(local.polls.get() << 1, Ordering::Relaxed);
         report_escaped_panic(
             local.index,
             "a waker or destructor run outside a task (the worker goes on)",
@@ -234,7 +251,7 @@ impl Local {
                 continue;
             }
             self.fire_timers();
-            if self.has_work() {
+            if self.serve_dump() || self.has_work() {
                 continue;
             }
             let closing = shared.closing.load(Ordering::Acquire);
@@ -245,6 +262,10 @@ impl Local {
             if census {
                 self.publish_unfinished();
             }
+            let counters = &shared.remotes[self.index].counters;
+            bump(&counters.parks);
+            self.publish_depths();
+            let asleep = std::time::Instant::now();
             let parked = shared.sleepers.sleep(
                 self.index,
                 || self.has_work(),
@@ -261,6 +282,11 @@ impl Local {
                     };
                     shared.remotes[self.index].parker.park(deadline);
                 },
+            );
+            let slept = u64::try_from(asleep.elapsed().as_millis()).unwrap_or(u64::MAX);
+            counters.parked_ms.store(
+                counters.parked_ms.load(Ordering::Relaxed) + slept,
+                Ordering::Relaxed,
             );
             if parked && census {
                 // Busy again: what was published no longer holds.
@@ -313,8 +339,56 @@ impl Local {
             .store(registry.len(), Ordering::Release);
     }
 
+    /// Publishes the worker's live coroutines and local queue for
+    /// [`Runtime::metrics`](super::Runtime::metrics).
+    fn publish_depths(&self) {
+        let counters = &self.shared.remotes[self.index].counters;
+        counters
+            .live_coroutines
+            .store(tasks::live() as u64, Ordering::Relaxed);
+        counters
+            .ready
+            .store(self.ready.borrow().len() as u64, Ordering::Relaxed);
+    }
+
+    /// Takes up a dump asked for, and adds a slice of this worker's
+    /// coroutines to the one in progress, sending them once complete.
+    /// Whether more slices remain.
+    fn serve_dump(&self) -> bool {
+        let remote = &self.shared.remotes[self.index];
+        if remote.dump_asked.load(Ordering::Relaxed)
+            && remote.dump_asked.swap(false, Ordering::Acquire)
+        {
+            let reply = remote
+                .dump_reply
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(reply) = reply {
+                tasks::dump_begin();
+                *self.dumping.borrow_mut() = Some((reply, Vec::new()));
+            }
+        }
+        let mut dumping = self.dumping.borrow_mut();
+        let Some((_, tasks)) = dumping.as_mut() else {
+            return false;
+        };
+        if !tasks::dump_step(self.index, DUMP_SLICE, tasks) {
+            return true;
+        }
+        let (reply, tasks) = dumping.take().expect("a dump in progress");
+        drop(dumping);
+        self.publish_depths();
+        // The asker may have given up waiting.
+        let _ = reply.send((self.index, tasks));
+        false
+    }
+
     fn has_work(&self) -> bool {
-        !self.ready.borrow().is_empty()
+        self.shared.remotes[self.index]
+            .dump_asked
+            .load(Ordering::Relaxed)
+            || !self.ready.borrow().is_empty()
             || !self.deque.is_empty()
             || !self.shared.remotes[self.index].inbox.is_empty()
             || self.shared.has_free_work()
@@ -329,6 +403,7 @@ impl Local {
             // epoll_wait is a system call: every 16 tasks it was a third of
             // a coroutine yield's cost.)
             self.shared.remotes[self.index].parker.poll_now();
+            self.serve_dump();
             if let Some(runnable) = self
                 .take_from_inbox()
                 .or_else(|| self.take_from_injector())
@@ -452,6 +527,7 @@ impl Local {
             .find_map(|victim| {
                 steal_one(|| remotes[victim].stealer.steal_batch_and_pop(&self.deque))
             })
+            .inspect(|_| bump(&remotes[self.index].counters.steals))
     }
 
     fn run_task(&self, runnable: Runnable) {
@@ -465,10 +541,17 @@ impl Local {
         if tag == Tag::Unstarted.word() {
             runnable.set_tag(self.pinned);
         }
+        // The watchdog sees the poll count change, and whether a poll is
+        // under way: two stores to a line of this worker's.
+        let polls = self.polls.get() + 1;
+        self.polls.set(polls);
+        let activity = &self.shared.remotes[self.index].activity;
+        activity.store(polls << 1 | 1, Ordering::Relaxed);
         let ran = {
             let _polling = Polling::enter();
             runnable.run_tracked()
         };
+        activity.store(polls << 1, Ordering::Relaxed);
         if let Some(task) = ran.idle {
             // The task waits for the first time: keep it to cancel at
             // shutdown (tasks that never wait are never registered).

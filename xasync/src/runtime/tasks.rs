@@ -1,0 +1,289 @@
+//! The live coroutines of each worker thread, for dumps and stall reports.
+//!
+//! A coroutine's record, its [`Node`], lives on its own stack, in the frame
+//! that runs its body, and is linked into a list of its worker's thread
+//! from its first run until its body ends. A started coroutine never leaves
+//! that worker, and only that thread links, unlinks or walks the list: no
+//! lock, no atomic, a few stores per coroutine. The list is a thread-local
+//! without a destructor, so that coroutines unwound while their worker
+//! exits still find it.
+//!
+//! A dump walks the list in slices between tasks (see [`List::dump_step`]),
+//! so that a worker with many coroutines keeps running the others; the
+//! cursor moves on when the node it points at leaves.
+
+use super::coarse;
+use super::dump::{TaskDump, TaskKind, TaskState};
+use crate::sys::frames;
+use std::cell::Cell;
+use std::ops::Range;
+use std::ptr;
+use xasync_core::task::stackful::Suspender;
+
+/// A live coroutine's record (see the module docs).
+pub(crate) struct Node {
+    prev: Cell<*const Node>,
+    next: Cell<*const Node>,
+    id: u64,
+    name: Option<Box<str>>,
+    /// Where the coroutine's frames lie.
+    stack: Range<usize>,
+    /// Coarse time of the first run.
+    started: u64,
+    /// Coarse time of the last resumption.
+    last_run: Cell<u64>,
+    state: Cell<TaskState>,
+    /// Stack and frame pointers at the last suspension.
+    suspended_at: Cell<(usize, usize)>,
+}
+
+impl Node {
+    /// The coroutine is resumed.
+    #[inline(always)]
+    pub(crate) fn resumed(&self) {
+        self.state.set(TaskState::Running);
+        self.last_run.set(coarse::now_ms());
+    }
+
+    /// The coroutine is about to suspend: to wait (`ready` false) or to
+    /// let others run (`ready` true).
+    #[inline(always)]
+    pub(crate) fn suspending(&self, ready: bool) {
+        self.state.set(if ready {
+            TaskState::Ready
+        } else {
+            TaskState::Waiting
+        });
+        self.suspended_at
+            .set((frames::stack_pointer(), frames::frame_pointer()));
+    }
+
+    /// The coroutine's name, if it has one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The coroutine's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Where the coroutine's frames lie.
+    pub(crate) fn stack(&self) -> Range<usize> {
+        self.stack.clone()
+    }
+
+    /// The dump entry of a coroutine that is not running (it is suspended,
+    /// or it resumed the dumping code), with its backtrace.
+    fn snapshot(&self, worker: usize, now: u64) -> TaskDump {
+        let mut frames = [0; frames::MAX_FRAMES];
+        let (sp, fp) = self.suspended_at.get();
+        let n = if self.state.get() == TaskState::Running || sp == 0 {
+            0
+        } else {
+            // SAFETY: the coroutine is suspended on this thread, which runs
+            // this: nothing writes its stack meanwhile, and everything
+            // between its stack pointer and the top of its frames is mapped.
+            unsafe { frames::walk(fp, sp.max(self.stack.start)..self.stack.end, &mut frames) }
+        };
+        TaskDump {
+            id: self.id,
+            name: self.name.as_deref().map(str::to_owned),
+            kind: TaskKind::Coroutine,
+            state: self.state.get(),
+            worker: Some(worker),
+            age_ms: now.saturating_sub(self.started),
+            idle_ms: now.saturating_sub(self.last_run.get()),
+            backtrace: frames[..n].to_vec(),
+        }
+    }
+}
+
+/// The live coroutines of one worker thread.
+pub(crate) struct List {
+    head: Cell<*const Node>,
+    len: Cell<usize>,
+    /// Where a dump in progress goes on; null when none is.
+    cursor: Cell<*const Node>,
+    /// Coroutines that started on this thread, for their ids.
+    started: Cell<u64>,
+    worker: Cell<usize>,
+    workers: Cell<usize>,
+}
+
+thread_local! {
+    /// This worker thread's live coroutines.
+    static LIVE: List = const {
+        List {
+            head: Cell::new(ptr::null()),
+            len: Cell::new(0),
+            cursor: Cell::new(ptr::null()),
+            started: Cell::new(0),
+            worker: Cell::new(0),
+            workers: Cell::new(1),
+        }
+    };
+}
+
+/// Makes this thread worker `index` of `workers`, for the ids of the
+/// coroutines it starts.
+pub(crate) fn enter_worker(index: usize, workers: usize) {
+    LIVE.with(|list| {
+        list.worker.set(index);
+        list.workers.set(workers.max(1));
+    });
+}
+
+/// How many coroutines live on this thread.
+pub(crate) fn live() -> usize {
+    LIVE.with(|list| list.len.get())
+}
+
+/// Runs a runtime coroutine's `body` with its record linked (see the
+/// module docs); `name` also goes to the stack's header for overflow
+/// reports.
+pub(crate) fn run<T>(
+    suspender: &Suspender<'_>,
+    name: Option<Box<str>>,
+    body: impl FnOnce(&Node) -> T,
+) -> T {
+    let now = coarse::now_ms();
+    let node = Node {
+        prev: Cell::new(ptr::null()),
+        next: Cell::new(ptr::null()),
+        id: LIVE.with(List::next_id),
+        name,
+        stack: suspender.stack_range(),
+        started: now,
+        last_run: Cell::new(now),
+        state: Cell::new(TaskState::Running),
+        suspended_at: Cell::new((0, 0)),
+    };
+    /// Unlinks the node and takes its name off the stack when the body
+    /// returns or unwinds; declared after the node, so dropped before it.
+    struct Linked<'a, 'b>(&'a Node, &'a Suspender<'b>);
+    impl Drop for Linked<'_, '_> {
+        fn drop(&mut self) {
+            // SAFETY: removing the name needs nothing.
+            unsafe { self.1.set_name(None) };
+            LIVE.with(|list| list.unlink(self.0));
+        }
+    }
+    // SAFETY: the node outlives `Linked`, which removes the name.
+    unsafe { suspender.set_name(node.name()) };
+    LIVE.with(|list| list.link(&node));
+    let _linked = Linked(&node, suspender);
+    body(&node)
+}
+
+/// Starts a dump of this thread's coroutines (dropping one in progress).
+pub(crate) fn dump_begin() {
+    LIVE.with(|list| list.cursor.set(list.head.get()));
+}
+
+/// Adds up to `max` more coroutines of this thread (worker `worker`) to the
+/// dump in progress; true when it is complete.
+pub(crate) fn dump_step(worker: usize, max: usize, out: &mut Vec<TaskDump>) -> bool {
+    LIVE.with(|list| list.dump_step(worker, max, out))
+}
+
+impl List {
+    fn next_id(&self) -> u64 {
+        let n = self.started.get();
+        self.started.set(n + 1);
+        n * self.workers.get() as u64 + self.worker.get() as u64 + 1
+    }
+
+    fn link(&self, node: &Node) {
+        let head = self.head.get();
+        node.next.set(head);
+        // SAFETY: linked nodes are alive (they unlink before they go).
+        if let Some(head) = unsafe { head.as_ref() } {
+            head.prev.set(node);
+        }
+        self.head.set(node);
+        self.len.set(self.len.get() + 1);
+    }
+
+    fn unlink(&self, node: &Node) {
+        let (prev, next) = (node.prev.get(), node.next.get());
+        // SAFETY: linked nodes are alive.
+        match unsafe { prev.as_ref() } {
+            Some(prev) => prev.next.set(next),
+            None => self.head.set(next),
+        }
+        // SAFETY: as above.
+        if let Some(next) = unsafe { next.as_ref() } {
+            next.prev.set(prev);
+        }
+        if ptr::eq(self.cursor.get(), node) {
+            self.cursor.set(next);
+        }
+        self.len.set(self.len.get() - 1);
+    }
+
+    fn dump_step(&self, worker: usize, max: usize, out: &mut Vec<TaskDump>) -> bool {
+        let now = coarse::now_ms();
+        for _ in 0..max {
+            // SAFETY: the cursor is null or a linked node (moved on when
+            // its node unlinks).
+            let Some(node) = (unsafe { self.cursor.get().as_ref() }) else {
+                return true;
+            };
+            out.push(node.snapshot(worker, now));
+            self.cursor.set(node.next.get());
+        }
+        self.cursor.get().is_null()
+    }
+}
+
+thread_local! {
+    /// The name of the named future being polled on this thread, if any
+    /// (see [`Named`]).
+    static POLLED_NAME: Cell<Option<ptr::NonNull<str>>> = const { Cell::new(None) };
+}
+
+/// The name of the named future being polled on this thread, if any; for a
+/// signal handler interrupting the poll (a plain load of a thread-local).
+pub(crate) fn polled_name() -> Option<&'static str> {
+    // SAFETY: set only while the named future is polled, which outlives a
+    // caller interrupting the poll.
+    POLLED_NAME
+        .with(Cell::get)
+        .map(|name| unsafe { name.as_ref() })
+}
+
+/// A future with a name, shown while it is polled.
+pub(crate) struct Named<F> {
+    name: Box<str>,
+    future: F,
+}
+
+impl<F> Named<F> {
+    pub(crate) fn new(name: Box<str>, future: F) -> Named<F> {
+        Named { name, future }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Named<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        // SAFETY: the future is pinned with us and never moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        /// Puts the outer name back, even if the poll panics.
+        struct Restore(Option<ptr::NonNull<str>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                POLLED_NAME.with(|name| name.set(self.0));
+            }
+        }
+        let outer = POLLED_NAME.with(|name| name.replace(Some(ptr::NonNull::from(&*this.name))));
+        let _restore = Restore(outer);
+        // SAFETY: as above.
+        unsafe { std::pin::Pin::new_unchecked(&mut this.future) }.poll(cx)
+    }
+}

@@ -1,0 +1,299 @@
+//! Seeing inside a running runtime: task names, dumps, metrics and the
+//! stall watchdog (issue 13). Scenarios that read the process's standard
+//! error or crash run in a child process.
+
+mod bounded;
+mod child;
+
+use bounded::within;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use xasync::runtime::{TaskKind, TaskState};
+use xasync::task::Builder;
+
+/// Waits (bounded) until `done` holds.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn the_dump_lists_every_live_coroutine_with_its_name_and_state() {
+    const N: usize = 50;
+    let rt = xasync::Runtime::builder().workers(2).build().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for i in 0..N {
+        let (tx, rx) = xasync::sync::oneshot::channel::<()>();
+        senders.push(tx);
+        let started = started.clone();
+        handles.push(Builder::new().name(format!("waiter {i}")).xasync_on(
+            rt.handle(),
+            move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                let _ = rx.recv();
+            },
+        ));
+    }
+    // One that only yields: ready whenever its worker looks.
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinning = stop.clone();
+    let spinner = Builder::new()
+        .name("spinner")
+        .xasync_on(rt.handle(), move || {
+            while !spinning.load(Ordering::SeqCst) {
+                xasync::yield_now();
+            }
+        });
+    wait_until("the waiters to start", || {
+        started.load(Ordering::SeqCst) == N
+    });
+    // A waiter that counted itself may not have suspended yet; the dump
+    // is taken between tasks, so once it is listed, it waits.
+    let dump = within(Duration::from_secs(60), "the dump", {
+        let handle = rt.handle().clone();
+        move || loop {
+            let dump = handle.dump();
+            if dump.tasks.len() == N + 1 && dump.tasks.iter().all(|t| t.state != TaskState::Running)
+            {
+                break dump;
+            }
+        }
+    });
+    assert!(dump.missing_workers.is_empty());
+    let names: BTreeSet<_> = dump.tasks.iter().filter_map(|t| t.name.clone()).collect();
+    let mut expected: BTreeSet<_> = (0..N).map(|i| format!("waiter {i}")).collect();
+    expected.insert("spinner".into());
+    assert_eq!(names, expected);
+    let ids: BTreeSet<_> = dump.tasks.iter().map(|t| t.id).collect();
+    assert_eq!(ids.len(), N + 1, "ids are unique");
+    for task in &dump.tasks {
+        assert_eq!(task.kind, TaskKind::Coroutine);
+        assert!(task.worker.is_some_and(|w| w < 2));
+        let expected = if task.name.as_deref() == Some("spinner") {
+            TaskState::Ready
+        } else {
+            TaskState::Waiting
+        };
+        assert_eq!(task.state, expected, "{task}");
+    }
+    let text = dump.to_string();
+    assert!(
+        text.contains(&format!("{} live coroutines", N + 1)),
+        "{text}"
+    );
+    for i in 0..N {
+        assert!(
+            text.contains(&format!("[waiting] \"waiter {i}\"")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("[ready] \"spinner\""), "{text}");
+    drop(senders);
+    stop.store(true, Ordering::SeqCst);
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    spinner.join().unwrap();
+    wait_until("the coroutines to leave the dump", || {
+        rt.dump().tasks.is_empty()
+    });
+    rt.shutdown();
+}
+
+#[test]
+fn the_metrics_add_up() {
+    const N: u64 = 100;
+    const K: u64 = 10;
+    let rt = xasync::Runtime::builder().workers(2).build().unwrap();
+    let coroutines: Vec<_> = (0..N).map(|i| rt.xasync(move || i)).collect();
+    let futures: Vec<_> = (0..N).map(|i| rt.spawn(async move { i })).collect();
+    assert_eq!(xasync::join_all(coroutines).len() as u64, N);
+    assert_eq!(xasync::join_all(futures).len() as u64, N);
+    // A task is done with once its worker, too, has let it go, which may
+    // come just after its handle returned its value.
+    wait_until("the tasks to be released", || rt.metrics().live == 0);
+    let metrics = rt.metrics();
+    assert_eq!(metrics.spawned, 2 * N);
+    assert_eq!(metrics.finished, 2 * N, "{metrics:?}");
+    assert!(metrics.polls >= 2 * N, "{metrics:?}");
+    assert_eq!(metrics.workers.len(), 2);
+
+    let (tx, rx) = xasync::sync::channel::unbounded::<()>();
+    let started = Arc::new(AtomicUsize::new(0));
+    let waiting: Vec<_> = (0..K)
+        .map(|_| {
+            let (rx, started) = (rx.clone(), started.clone());
+            rt.xasync(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                let _ = rx.recv();
+            })
+        })
+        .collect();
+    wait_until("the waiters to start", || {
+        started.load(Ordering::SeqCst) == K as usize
+    });
+    let metrics = rt.metrics();
+    assert_eq!(metrics.spawned, 2 * N + K);
+    assert_eq!(metrics.live, K);
+    assert_eq!(metrics.spawned, metrics.finished + metrics.live);
+    drop(tx);
+    for handle in waiting {
+        handle.join().unwrap();
+    }
+    let metrics = rt.metrics();
+    assert_eq!(metrics.spawned, metrics.finished + metrics.live);
+    let per_worker: u64 = metrics.workers.iter().map(|w| w.spawned).sum();
+    assert!(per_worker <= metrics.spawned);
+    rt.shutdown();
+}
+
+#[test]
+fn a_healthy_load_reports_no_stall() {
+    let rt = xasync::Runtime::builder().workers(2).build().unwrap();
+    let handles: Vec<_> = (0..100)
+        .map(|i| {
+            rt.xasync(move || {
+                for _ in 0..20 {
+                    xasync::time::sleep(Duration::from_millis(1));
+                    xasync::yield_now();
+                }
+                i
+            })
+        })
+        .collect();
+    xasync::join_all(handles);
+    assert_eq!(rt.metrics().stalls, 0);
+    rt.shutdown();
+}
+
+#[test]
+fn a_coroutine_gets_the_stack_size_it_asks_for() {
+    // 1 MiB of locals, far beyond the runtime's 64 KiB stacks.
+    fn deep(n: usize) -> usize {
+        let buffer = std::hint::black_box([n as u8; 16 * 1024]);
+        if n == 0 {
+            buffer[0] as usize
+        } else {
+            deep(n - 1) + buffer[1] as usize
+        }
+    }
+    let rt = xasync::Runtime::builder()
+        .workers(1)
+        .stack_size(64 * 1024)
+        .build()
+        .unwrap();
+    let h = Builder::new()
+        .name("deep")
+        .stack_size(4 << 20)
+        .xasync_on(rt.handle(), || {
+            xasync::time::sleep(Duration::from_millis(1));
+            deep(64)
+        });
+    assert_eq!(h.join().unwrap(), (1..=64).sum::<usize>());
+    rt.shutdown();
+}
+
+#[test]
+fn a_coroutine_on_a_stack_of_its_own_is_cancelled_as_any() {
+    let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+    let h = Builder::new()
+        .stack_size(1 << 20)
+        .xasync_on(rt.handle(), || xasync::time::sleep(Duration::from_secs(60)));
+    let error = h.join_timeout(Duration::from_millis(10)).unwrap_err();
+    assert!(error.is_cancelled());
+    rt.shutdown();
+}
+
+/// Entry point of the child process; does nothing in a normal test run.
+#[test]
+fn child() {
+    let Some(name) = child::scenario() else {
+        return;
+    };
+    match name.as_str() {
+        "busy-loop" => {
+            let rt = xasync::Runtime::builder().workers(2).build().unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let spinning = stop.clone();
+            let busy = Builder::new()
+                .name("busy loop")
+                .xasync_on(rt.handle(), move || {
+                    // Never suspends until the stall was counted.
+                    while !spinning.load(Ordering::SeqCst) {
+                        std::hint::spin_loop();
+                    }
+                });
+            wait_until("the stall report", || rt.metrics().stalls >= 1);
+            stop.store(true, Ordering::SeqCst);
+            busy.join().unwrap();
+            assert_eq!(rt.metrics().stalls, 1, "one report per stall");
+            rt.shutdown();
+        }
+        "busy-while" => {
+            let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+            let busy = rt.xasync(|| {
+                let end = Instant::now() + Duration::from_millis(400);
+                while Instant::now() < end {
+                    std::hint::spin_loop();
+                }
+            });
+            busy.join().unwrap();
+            assert_eq!(rt.metrics().stalls, 0);
+            rt.shutdown();
+        }
+        "overflow" => {
+            #[allow(unconditional_recursion)]
+            fn recurse(n: u64) -> u64 {
+                let buffer = std::hint::black_box([n; 512]);
+                recurse(n + 1) + buffer[3]
+            }
+            let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+            let h = Builder::new()
+                .name("deep one")
+                .xasync_on(rt.handle(), || recurse(0));
+            let _ = h.join();
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+#[test]
+fn the_watchdog_reports_a_busy_loop_with_the_tasks_name() {
+    let (output, stderr) = child::run("busy-loop", &[]);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("without suspending").count(),
+        1,
+        "one report:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("has been inside coroutine") && stderr.contains("\"busy loop\" for"),
+        "{stderr}"
+    );
+    // The interrupted instruction at least.
+    assert!(stderr.contains("    0x"), "{stderr}");
+}
+
+#[test]
+fn the_watchdog_is_off_with_a_zero_threshold() {
+    let (output, stderr) = child::run("busy-while", &[("XASYNC_STALL_MS", "0")]);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("without suspending"), "{stderr}");
+}
+
+#[test]
+fn a_named_coroutine_is_named_in_its_overflow_report() {
+    let (output, stderr) = child::run("overflow", &[]);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("coroutine 'deep one' has overflowed its stack"),
+        "{stderr}"
+    );
+}
