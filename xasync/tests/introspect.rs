@@ -248,6 +248,28 @@ fn child() {
             assert_eq!(rt.metrics().stalls, 0);
             rt.shutdown();
         }
+        "sigquit" => {
+            let rt = xasync::Runtime::builder()
+                .workers(1)
+                .dump_on_sigquit(true)
+                .build()
+                .unwrap();
+            let (_tx, rx) = xasync::sync::oneshot::channel::<()>();
+            let _patient = Builder::new()
+                .name("patient")
+                .xasync_on(rt.handle(), move || {
+                    let _ = rx.recv();
+                });
+            wait_until("the coroutine to wait", || {
+                rt.dump()
+                    .tasks
+                    .iter()
+                    .any(|t| t.state == TaskState::Waiting)
+            });
+            println!("ready");
+            // The parent reads the dump and kills us.
+            std::thread::sleep(Duration::from_secs(120));
+        }
         "overflow" => {
             #[allow(unconditional_recursion)]
             fn recurse(n: u64) -> u64 {
@@ -296,4 +318,44 @@ fn a_named_coroutine_is_named_in_its_overflow_report() {
         stderr.contains("coroutine 'deep one' has overflowed its stack"),
         "{stderr}"
     );
+}
+
+#[test]
+fn sigquit_prints_a_dump_when_the_runtime_opts_in() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env("XASYNC_TEST_SCENARIO", "sigquit")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let dump = within(Duration::from_secs(60), "the dump on SIGQUIT", move || {
+        // After the harness's "test child ... ", on the same line.
+        for line in stdout.lines() {
+            if line.unwrap().ends_with("ready") {
+                break;
+            }
+        }
+        let killed = Command::new("kill").args(["-QUIT", &pid]).status().unwrap();
+        assert!(killed.success());
+        let mut dump = String::new();
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            dump.push_str(&line);
+            dump.push('\n');
+            if line.contains("\"patient\"") {
+                break;
+            }
+        }
+        dump
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(dump.contains("xasync: 1 live coroutines"), "{dump}");
+    assert!(dump.contains("[waiting] \"patient\""), "{dump}");
 }

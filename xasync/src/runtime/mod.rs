@@ -63,6 +63,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     hooks: worker::Hooks,
     stall: Option<Duration>,
+    dump_on_sigquit: Option<bool>,
 }
 
 impl Default for Builder {
@@ -74,6 +75,7 @@ impl Default for Builder {
             max_blocking_threads: 512,
             hooks: worker::Hooks::default(),
             stall: None,
+            dump_on_sigquit: None,
         }
     }
 }
@@ -223,6 +225,18 @@ impl Builder {
         self
     }
 
+    /// Prints a [dump](Runtime::dump) of the runtime's coroutines on
+    /// standard error when the process receives `SIGQUIT` (Ctrl-\\ in a
+    /// terminal, `kill -QUIT`), instead of ending it, as Go prints its
+    /// goroutines. Default: whether `XASYNC_DUMP_ON_SIGQUIT` is `1`. The
+    /// signal handler only counts the signal; the runtime's monitor thread
+    /// takes and prints the dump within 10 ms, and the workers list their
+    /// coroutines between tasks, without stopping.
+    pub fn dump_on_sigquit(mut self, enabled: bool) -> Self {
+        self.dump_on_sigquit = Some(enabled);
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
@@ -270,8 +284,12 @@ impl Builder {
             blocking,
             self.stacks,
         )?);
-        let monitor =
-            watchdog::Monitor::start(&shared, watchdog::threshold(self.stall), &self.thread_name)?;
+        let monitor = watchdog::Monitor::start(
+            &shared,
+            watchdog::threshold(self.stall),
+            watchdog::dump_on_sigquit(self.dump_on_sigquit),
+            &self.thread_name,
+        )?;
         let mut threads = Vec::with_capacity(workers);
         for (index, deque) in deques.into_iter().enumerate() {
             let start = worker::Start {

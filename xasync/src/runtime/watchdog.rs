@@ -1,6 +1,7 @@
 //! The monitor thread of a runtime: advances the coarse clock, reports
 //! workers stuck inside one task (the blocking watchdog), and prints dumps
-//! asked for by signal.
+//! asked for by `SIGQUIT` (when the runtime opts in: its handler only
+//! counts the signal; the monitor, an ordinary thread, takes the dump).
 //!
 //! # Stalls
 //!
@@ -43,6 +44,12 @@ const NAME_BYTES: usize = 64;
 
 /// How long the monitor waits for a stuck worker's handler.
 const CAPTURE_WAIT: Duration = Duration::from_millis(100);
+
+/// Whether a runtime prints a dump on `SIGQUIT`: the builder's choice,
+/// else whether `XASYNC_DUMP_ON_SIGQUIT` is set to `1`.
+pub(crate) fn dump_on_sigquit(configured: Option<bool>) -> bool {
+    configured.unwrap_or_else(|| std::env::var("XASYNC_DUMP_ON_SIGQUIT").is_ok_and(|v| v == "1"))
+}
 
 /// The stall threshold: the builder's, else `XASYNC_STALL_MS`, else
 /// [`DEFAULT_STALL`]. Zero turns the watchdog off.
@@ -289,10 +296,14 @@ impl Monitor {
     pub(crate) fn start(
         shared: &Arc<Shared>,
         stall: Duration,
+        on_sigquit: bool,
         thread_name: &str,
     ) -> std::io::Result<Monitor> {
         if !stall.is_zero() {
             install_handler();
+        }
+        if on_sigquit {
+            install_sigquit_handler();
         }
         coarse::advance();
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
@@ -300,7 +311,7 @@ impl Monitor {
         let stopped = stop.clone();
         let thread = thread::Builder::new()
             .name(format!("{thread_name}-monitor"))
-            .spawn(move || watch(&weak, stall, &stopped))?;
+            .spawn(move || watch(&weak, stall, on_sigquit, &stopped))?;
         Ok(Monitor {
             stop,
             thread: Some(thread),
@@ -320,9 +331,10 @@ impl Drop for Monitor {
 }
 
 /// The monitor's loop (see the module docs).
-fn watch(shared: &Weak<Shared>, stall: Duration, stop: &(Mutex<bool>, Condvar)) {
+fn watch(shared: &Weak<Shared>, stall: Duration, on_sigquit: bool, stop: &(Mutex<bool>, Condvar)) {
     let stall_ms = u64::try_from(stall.as_millis()).unwrap_or(u64::MAX);
     let mut seen = Vec::new();
+    let mut sigquits = SIGQUITS.load(Ordering::Acquire);
     let (stopped, wake) = stop;
     let mut stopped = stopped.lock().unwrap_or_else(|e| e.into_inner());
     while !*stopped {
@@ -331,28 +343,78 @@ fn watch(shared: &Weak<Shared>, stall: Duration, stop: &(Mutex<bool>, Condvar)) 
             .unwrap_or_else(|e| e.into_inner())
             .0;
         let now = coarse::advance();
-        if stall_ms == 0 {
-            continue;
-        }
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        seen.resize(shared.remotes.len(), Seen::default());
-        for (index, (remote, seen)) in shared.remotes.iter().zip(&mut seen).enumerate() {
-            let activity = remote.activity.load(Ordering::Relaxed);
-            if activity != seen.activity {
-                *seen = Seen {
-                    activity,
-                    since_ms: now,
-                    reported: false,
-                };
-            } else if activity & 1 == 1 && !seen.reported && now - seen.since_ms >= stall_ms {
-                seen.reported = true;
-                let stalls = &remote.counters.stalls;
-                stalls.store(stalls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                report(index, &remote.stall, now - seen.since_ms);
-            }
+        if on_sigquit {
+            dump_if_asked(&shared, &mut sigquits);
         }
+        if stall_ms != 0 {
+            look_for_stalls(&shared, &mut seen, now, stall_ms);
+        }
+    }
+    // A signal that came just before the runtime stopped is answered too.
+    if let Some(shared) = shared.upgrade().filter(|_| on_sigquit) {
+        dump_if_asked(&shared, &mut sigquits);
+    }
+}
+
+/// Reports the workers inside one poll for `stall_ms` or more (each stall
+/// once), given what the monitor `seen` last.
+fn look_for_stalls(shared: &Shared, seen: &mut Vec<Seen>, now: u64, stall_ms: u64) {
+    seen.resize(shared.remotes.len(), Seen::default());
+    for (index, (remote, seen)) in shared.remotes.iter().zip(seen).enumerate() {
+        let activity = remote.activity.load(Ordering::Relaxed);
+        if activity != seen.activity {
+            *seen = Seen {
+                activity,
+                since_ms: now,
+                reported: false,
+            };
+        } else if activity & 1 == 1 && !seen.reported && now - seen.since_ms >= stall_ms {
+            seen.reported = true;
+            let stalls = &remote.counters.stalls;
+            stalls.store(stalls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            report(index, &remote.stall, now - seen.since_ms);
+        }
+    }
+}
+
+/// `SIGQUIT`s received since the process started (for runtimes that
+/// print a dump on it).
+static SIGQUITS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a `SIGQUIT` (async-signal-safe: an atomic addition).
+extern "C" fn on_sigquit(_: libc::c_int) {
+    SIGQUITS.fetch_add(1, Ordering::Release);
+}
+
+/// Makes `SIGQUIT` print dumps instead of ending the process.
+fn install_sigquit_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sigaction with a zeroed struct and a handler that only
+        // adds to an atomic.
+        unsafe {
+            let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
+            action.sa_sigaction = on_sigquit as *const () as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(libc::SIGQUIT, &action, ptr::null_mut());
+        }
+    });
+}
+
+/// Prints a dump of `shared`'s runtime to standard error if a `SIGQUIT`
+/// came since the count `answered`.
+fn dump_if_asked(shared: &Arc<Shared>, answered: &mut u64) {
+    let received = SIGQUITS.load(Ordering::Acquire);
+    if received != *answered {
+        *answered = received;
+        let handle = super::Handle {
+            shared: shared.clone(),
+        };
+        eprintln!("{}", handle.dump());
     }
 }
 
