@@ -359,3 +359,54 @@ fn sigquit_prints_a_dump_when_the_runtime_opts_in() {
     assert!(dump.contains("xasync: 1 live coroutines"), "{dump}");
     assert!(dump.contains("[waiting] \"patient\""), "{dump}");
 }
+
+#[test]
+fn the_trace_parses_as_json_and_its_events_are_ordered_per_worker() {
+    const N: usize = 20;
+    let path = std::env::temp_dir().join(format!("xasync-trace-{}.json", std::process::id()));
+    let rt = xasync::Runtime::builder()
+        .workers(2)
+        .trace(&path)
+        .build()
+        .unwrap();
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            Builder::new()
+                .name(format!("traced {i}"))
+                .xasync_on(rt.handle(), move || {
+                    for _ in 0..3 {
+                        xasync::time::sleep(Duration::from_millis(1));
+                    }
+                    i
+                })
+        })
+        .collect();
+    xasync::join_all(handles);
+    rt.shutdown(); // the last worker out writes the file
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = json["traceEvents"].as_array().unwrap();
+    let mut last_ts = std::collections::HashMap::new();
+    let mut names = BTreeSet::new();
+    let mut parked = 0;
+    for event in events.iter().filter(|e| e["ph"] == "X") {
+        let tid = event["tid"].as_u64().unwrap();
+        let ts = event["ts"].as_f64().unwrap();
+        assert!(event["dur"].as_f64().unwrap() >= 0.0);
+        let last = last_ts.entry(tid).or_insert(ts);
+        assert!(
+            *last <= ts,
+            "worker {tid}: an event at {ts} after one at {last}"
+        );
+        *last = ts;
+        let name = event["name"].as_str().unwrap();
+        parked += usize::from(name == "parked");
+        if let Some(start) = name.find("\"traced ") {
+            names.insert(name[start..].to_owned());
+        }
+    }
+    assert!(last_ts.keys().all(|&tid| tid < 2));
+    assert_eq!(names.len(), N, "every coroutine ran by name: {names:?}");
+    assert!(parked > 0, "the workers slept between the sleeps");
+}

@@ -118,6 +118,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     /// Events on threads that are not workers of this runtime.
     pub(crate) elsewhere: Counters,
+    /// The timeline being recorded, if any.
+    pub(crate) trace: Option<super::trace::Trace>,
 }
 
 impl Shared {
@@ -125,6 +127,7 @@ impl Shared {
         stealers: Vec<Stealer<Runnable>>,
         blocking: super::blocking::BlockingPool,
         stacks: crate::stack::StackConfig,
+        trace: Option<super::trace::Trace>,
     ) -> std::io::Result<Shared> {
         let workers = stealers.len();
         let mut parkers = Vec::with_capacity(workers);
@@ -159,6 +162,7 @@ impl Shared {
             stacks,
             clock: Clock::new(),
             elsewhere: Counters::default(),
+            trace,
         })
     }
 
@@ -198,6 +202,10 @@ impl Shared {
             // task on the queue.
             self.stopped.store(true, Ordering::SeqCst);
             self.cancel_queued();
+            // Every worker handed its part in before it got here.
+            if let Some(trace) = &self.trace {
+                trace.write();
+            }
             // Every worker saw the runtime closing before it exited, and
             // takes or leaves no spare reference since (see `Hook`); the
             // exiting worker's own reference outlives this loop.

@@ -35,6 +35,8 @@ pub(crate) struct Node {
     state: Cell<TaskState>,
     /// Stack and frame pointers at the last suspension.
     suspended_at: Cell<(usize, usize)>,
+    /// The runtime records a timeline (see [`super::trace`]).
+    traced: bool,
 }
 
 impl Node {
@@ -43,6 +45,9 @@ impl Node {
     pub(crate) fn resumed(&self) {
         self.state.set(TaskState::Running);
         self.last_run.set(coarse::now_ms());
+        if self.traced {
+            LIVE.with(|list| list.traced.set(self.id));
+        }
     }
 
     /// The coroutine is about to suspend: to wait (`ready` false) or to
@@ -109,6 +114,10 @@ pub(crate) struct List {
     started: Cell<u64>,
     worker: Cell<usize>,
     workers: Cell<usize>,
+    /// The runtime records a timeline.
+    tracing: Cell<bool>,
+    /// The coroutine resumed last, for the timeline.
+    traced: Cell<u64>,
 }
 
 thread_local! {
@@ -121,17 +130,36 @@ thread_local! {
             started: Cell::new(0),
             worker: Cell::new(0),
             workers: Cell::new(1),
+            tracing: Cell::new(false),
+            traced: Cell::new(0),
         }
     };
+
+    /// The names of the coroutines started on this thread, for the
+    /// timeline (only while it is recorded).
+    static NAMES: std::cell::RefCell<std::collections::HashMap<u64, Box<str>>> =
+        std::cell::RefCell::default();
 }
 
 /// Makes this thread worker `index` of `workers`, for the ids of the
-/// coroutines it starts.
-pub(crate) fn enter_worker(index: usize, workers: usize) {
+/// coroutines it starts; `tracing`: the runtime records a timeline.
+pub(crate) fn enter_worker(index: usize, workers: usize, tracing: bool) {
     LIVE.with(|list| {
         list.worker.set(index);
         list.workers.set(workers.max(1));
+        list.tracing.set(tracing);
     });
+}
+
+/// The coroutine resumed last on this thread since the last call (0: none,
+/// the poll ran a future), for the timeline.
+pub(crate) fn take_traced() -> u64 {
+    LIVE.with(|list| list.traced.replace(0))
+}
+
+/// The names of the coroutines started on this thread, for the timeline.
+pub(crate) fn take_names() -> std::collections::HashMap<u64, Box<str>> {
+    NAMES.with(|names| names.take())
 }
 
 /// How many coroutines live on this thread.
@@ -148,16 +176,24 @@ pub(crate) fn run<T>(
     body: impl FnOnce(&Node) -> T,
 ) -> T {
     let now = coarse::now_ms();
+    let (id, traced) = LIVE.with(|list| (list.next_id(), list.tracing.get()));
+    if traced {
+        LIVE.with(|list| list.traced.set(id));
+        if let Some(name) = &name {
+            NAMES.with(|names| names.borrow_mut().insert(id, name.clone()));
+        }
+    }
     let node = Node {
         prev: Cell::new(ptr::null()),
         next: Cell::new(ptr::null()),
-        id: LIVE.with(List::next_id),
+        id,
         name,
         stack: suspender.stack_range(),
         started: now,
         last_run: Cell::new(now),
         state: Cell::new(TaskState::Running),
         suspended_at: Cell::new((0, 0)),
+        traced,
     };
     /// Unlinks the node and takes its name off the stack when the body
     /// returns or unwinds; declared after the node, so dropped before it.

@@ -376,6 +376,9 @@ fn look_for_stalls(shared: &Shared, seen: &mut Vec<Seen>, now: u64, stall_ms: u6
             let stalls = &remote.counters.stalls;
             stalls.store(stalls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             report(index, &remote.stall, now - seen.since_ms);
+            if let Some(trace) = &shared.trace {
+                trace.stall(index, now - seen.since_ms);
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::dump::DUMP_SLICE;
 use super::metrics::bump;
 use super::shared::{DumpReply, Shared, Tag, sweep};
+use super::trace::Recorder;
 use super::{TaskDump, tasks};
 use crate::context::Polling;
 use crate::stack::StackPool;
@@ -63,6 +64,8 @@ pub(crate) struct Local {
     /// A dump in progress: where its part goes, and the coroutines listed
     /// so far.
     dumping: RefCell<Option<(DumpReply, Vec<TaskDump>)>>,
+    /// The worker's timeline, when the runtime records one.
+    trace: Option<RefCell<Recorder>>,
 }
 
 thread_local! {
@@ -178,6 +181,11 @@ pub(crate) fn run(start: Start) {
     #[cfg(feature = "tokio")]
     let _tokio = crate::compat::tokio::enter();
     StackPool::new(start.shared.stacks).install();
+    let trace = start
+        .shared
+        .trace
+        .as_ref()
+        .map(|trace| RefCell::new(trace.recorder()));
     let local = Local {
         index: start.index,
         pinned: Tag::Pinned(start.index).word(),
@@ -190,8 +198,13 @@ pub(crate) fn run(start: Start) {
         ticks: Cell::new(0),
         polls: Cell::new(0),
         dumping: RefCell::new(None),
+        trace,
     };
-    tasks::enter_worker(local.index, local.shared.remotes.len());
+    tasks::enter_worker(
+        local.index,
+        local.shared.remotes.len(),
+        local.trace.is_some(),
+    );
     super::watchdog::enter_worker(&local.shared.remotes[local.index].stall);
     WORKER.with(|w| w.set(&local));
     /// Clears the thread's worker pointer however the loop ends.
@@ -266,6 +279,7 @@ impl Local {
             bump(&counters.parks);
             self.publish_depths();
             let asleep = std::time::Instant::now();
+            let trace_start = self.trace.as_ref().map(|r| r.borrow().now());
             let parked = shared.sleepers.sleep(
                 self.index,
                 || self.has_work(),
@@ -283,6 +297,9 @@ impl Local {
                     shared.remotes[self.index].parker.park(deadline);
                 },
             );
+            if let (true, Some(start), Some(recorder)) = (parked, trace_start, &self.trace) {
+                recorder.borrow_mut().parked(start);
+            }
             let slept = u64::try_from(asleep.elapsed().as_millis()).unwrap_or(u64::MAX);
             counters.parked_ms.store(
                 counters.parked_ms.load(Ordering::Relaxed) + slept,
@@ -303,6 +320,9 @@ impl Local {
     /// what was spawned after everyone left.
     fn exit(&self) {
         let shared = &self.shared;
+        if let (Some(trace), Some(recorder)) = (&shared.trace, &self.trace) {
+            trace.hand_in(self.index, &mut recorder.borrow_mut(), tasks::take_names());
+        }
         self.timers().clear();
         shared.remotes[self.index].parker.reactor().free_released();
         shared.notify_all();
@@ -547,11 +567,15 @@ impl Local {
         self.polls.set(polls);
         let activity = &self.shared.remotes[self.index].activity;
         activity.store(polls << 1 | 1, Ordering::Relaxed);
+        let trace_start = self.trace.as_ref().map(|r| r.borrow().now());
         let ran = {
             let _polling = Polling::enter();
             runnable.run_tracked()
         };
         activity.store(polls << 1, Ordering::Relaxed);
+        if let (Some(start), Some(recorder)) = (trace_start, &self.trace) {
+            recorder.borrow_mut().ran(tasks::take_traced(), start);
+        }
         if let Some(task) = ran.idle {
             // The task waits for the first time: keep it to cancel at
             // shutdown (tasks that never wait are never registered).
