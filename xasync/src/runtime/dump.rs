@@ -76,12 +76,12 @@ pub enum TaskKind {
     Future,
 }
 
-/// What a task of a [`Dump`] is doing.
+/// What a task of a [`Dump`] is doing. (A dump is taken between the tasks
+/// a worker runs: none of its coroutines is running then, and a coroutine
+/// that asked for the dump waits for it.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskState {
-    /// It is running on its worker (it took the dump, on that worker).
-    Running,
     /// It yielded and waits for its turn.
     Ready,
     /// It waits for something (a wake-up that may already have come).
@@ -91,7 +91,6 @@ pub enum TaskState {
 impl fmt::Display for TaskState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TaskState::Running => "running",
             TaskState::Ready => "ready",
             TaskState::Waiting => "waiting",
         })

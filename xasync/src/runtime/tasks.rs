@@ -30,8 +30,11 @@ pub(crate) struct Node {
     stack: Range<usize>,
     /// Coarse time of the first run.
     started: u64,
-    /// Coarse time of the last resumption.
+    /// Coarse time of the last suspension: when it last ran.
     last_run: Cell<u64>,
+    /// What it does: set as it suspends. A dump, taken between polls,
+    /// never sees it run, so it is not set back on resumption (one store
+    /// less per switch).
     state: Cell<TaskState>,
     /// Stack and frame pointers at the last suspension.
     suspended_at: Cell<(usize, usize)>,
@@ -43,8 +46,6 @@ impl Node {
     /// The coroutine is resumed.
     #[inline(always)]
     pub(crate) fn resumed(&self) {
-        self.state.set(TaskState::Running);
-        self.last_run.set(coarse::now_ms());
         if self.traced {
             LIVE.with(|list| list.traced.set(self.id));
         }
@@ -61,6 +62,7 @@ impl Node {
         });
         self.suspended_at
             .set((frames::stack_pointer(), frames::frame_pointer()));
+        self.last_run.set(coarse::now_ms());
     }
 
     /// The coroutine's name, if it has one.
@@ -78,12 +80,11 @@ impl Node {
         self.stack.clone()
     }
 
-    /// The dump entry of a coroutine that is not running (it is suspended,
-    /// or it resumed the dumping code), with its backtrace.
+    /// The dump entry of a suspended coroutine, with its backtrace.
     fn snapshot(&self, worker: usize, now: u64) -> TaskDump {
         let mut frames = [0; frames::MAX_FRAMES];
         let (sp, fp) = self.suspended_at.get();
-        let n = if self.state.get() == TaskState::Running || sp == 0 {
+        let n = if sp == 0 {
             0
         } else {
             // SAFETY: the coroutine is suspended on this thread, which runs
@@ -176,9 +177,13 @@ pub(crate) fn run<T>(
     body: impl FnOnce(&Node) -> T,
 ) -> T {
     let now = coarse::now_ms();
-    let (id, traced) = LIVE.with(|list| (list.next_id(), list.tracing.get()));
+    let list = LIVE.with(ptr::from_ref);
+    // SAFETY: the thread-local has no destructor: it lives as long as the
+    // thread, which runs this coroutine until its body ends.
+    let list = unsafe { &*list };
+    let (id, traced) = (list.next_id(), list.tracing.get());
     if traced {
-        LIVE.with(|list| list.traced.set(id));
+        list.traced.set(id);
         if let Some(name) = &name {
             NAMES.with(|names| names.borrow_mut().insert(id, name.clone()));
         }
@@ -191,24 +196,25 @@ pub(crate) fn run<T>(
         stack: suspender.stack_range(),
         started: now,
         last_run: Cell::new(now),
-        state: Cell::new(TaskState::Running),
+        // Set as it suspends, before any dump can see it.
+        state: Cell::new(TaskState::Ready),
         suspended_at: Cell::new((0, 0)),
         traced,
     };
     /// Unlinks the node and takes its name off the stack when the body
     /// returns or unwinds; declared after the node, so dropped before it.
-    struct Linked<'a, 'b>(&'a Node, &'a Suspender<'b>);
+    struct Linked<'a, 'b>(&'a List, &'a Node, &'a Suspender<'b>);
     impl Drop for Linked<'_, '_> {
         fn drop(&mut self) {
             // SAFETY: removing the name needs nothing.
-            unsafe { self.1.set_name(None) };
-            LIVE.with(|list| list.unlink(self.0));
+            unsafe { self.2.set_name(None) };
+            self.0.unlink(self.1);
         }
     }
     // SAFETY: the node outlives `Linked`, which removes the name.
     unsafe { suspender.set_name(node.name()) };
-    LIVE.with(|list| list.link(&node));
-    let _linked = Linked(&node, suspender);
+    list.link(&node);
+    let _linked = Linked(list, &node, suspender);
     body(&node)
 }
 

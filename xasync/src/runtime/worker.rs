@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use xasync_core::task::Runnable;
 use xasync_core::task::raw::TaskRef;
 
@@ -61,6 +61,9 @@ pub(crate) struct Local {
     ticks: Cell<u32>,
     /// Polls run so far (see [`Remote::activity`](super::shared::Remote::activity)).
     polls: Cell<u64>,
+    /// This worker's `activity` word, in `shared` (which `Local` holds):
+    /// written twice per poll, without looking the worker up.
+    activity: *const AtomicU64,
     /// A dump in progress: where its part goes, and the coroutines listed
     /// so far.
     dumping: RefCell<Option<(DumpReply, Vec<TaskDump>)>>,
@@ -181,6 +184,7 @@ pub(crate) fn run(start: Start) {
     #[cfg(feature = "tokio")]
     let _tokio = crate::compat::tokio::enter();
     StackPool::new(start.shared.stacks).install();
+    let activity: *const AtomicU64 = &*start.shared.remotes[start.index].activity;
     let trace = start
         .shared
         .trace
@@ -197,6 +201,7 @@ pub(crate) fn run(start: Start) {
         cancelled_all: Cell::new(false),
         ticks: Cell::new(0),
         polls: Cell::new(0),
+        activity,
         dumping: RefCell::new(None),
         trace,
     };
@@ -357,6 +362,14 @@ impl Local {
         self.shared.remotes[self.index]
             .unfinished
             .store(registry.len(), Ordering::Release);
+    }
+
+    /// Adds a poll that started at `start` to the timeline.
+    #[cold]
+    fn record_run(&self, start: u64) {
+        if let Some(recorder) = &self.trace {
+            recorder.borrow_mut().ran(tasks::take_traced(), start);
+        }
     }
 
     /// Publishes the worker's live coroutines and local queue for
@@ -565,7 +578,8 @@ impl Local {
         // under way: two stores to a line of this worker's.
         let polls = self.polls.get() + 1;
         self.polls.set(polls);
-        let activity = &self.shared.remotes[self.index].activity;
+        // SAFETY: points into `self.shared`, which lives as long as `self`.
+        let activity = unsafe { &*self.activity };
         activity.store(polls << 1 | 1, Ordering::Relaxed);
         let trace_start = self.trace.as_ref().map(|r| r.borrow().now());
         let ran = {
@@ -573,8 +587,8 @@ impl Local {
             runnable.run_tracked()
         };
         activity.store(polls << 1, Ordering::Relaxed);
-        if let (Some(start), Some(recorder)) = (trace_start, &self.trace) {
-            recorder.borrow_mut().ran(tasks::take_traced(), start);
+        if let Some(start) = trace_start {
+            self.record_run(start);
         }
         if let Some(task) = ran.idle {
             // The task waits for the first time: keep it to cancel at
