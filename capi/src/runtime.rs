@@ -199,9 +199,9 @@ pub extern "C" fn xasync_runtime_destroy_timeout(
     })
 }
 
-/// Writes a dump of the live coroutines of the runtime `rt` to the file
-/// descriptor `fd`, as Go prints its goroutines: for each, its id, state
-/// (`ready` or `waiting`), worker, age, time since it last ran,
+/// Writes a dump of the live tasks of the runtime `rt` to the file
+/// descriptor `fd`, as Go prints its goroutines: for each coroutine, its
+/// id, state (`ready` or `waiting`), worker, age, time since it last ran,
 /// and the return addresses where it waits (with symbol names where the
 /// dynamic linker knows them; whole backtraces need code built with frame
 /// pointers). The workers list their coroutines between tasks, a slice at

@@ -1,4 +1,4 @@
-/* xasync_dump: a runtime's live coroutines, written to a file descriptor. */
+/* xasync_dump: a runtime's live tasks, written to a file descriptor. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <unistd.h>
@@ -51,7 +51,7 @@ static void dump_lists_the_waiting_coroutines(void) {
         }
         xasync_sleep_ms(1);
     }
-    CHECK(strstr(text, "3 live coroutines") != NULL);
+    CHECK(strstr(text, "3 live tasks") != NULL);
     for (int i = 0; i < 3; i++) {
         OK(xasync_channel_send(ch, (void *)(intptr_t)(i + 1)));
     }

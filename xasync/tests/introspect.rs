@@ -23,8 +23,9 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[test]
-fn the_dump_lists_every_live_coroutine_with_its_name_and_state() {
+fn the_dump_lists_every_live_task_with_its_name_and_state() {
     const N: usize = 50;
+    const F: usize = 5;
     let rt = xasync::Runtime::builder().workers(2).build().unwrap();
     let started = Arc::new(AtomicUsize::new(0));
     let mut senders = Vec::new();
@@ -41,6 +42,18 @@ fn the_dump_lists_every_live_coroutine_with_its_name_and_state() {
             },
         ));
     }
+    // Futures that wait (listed once they have).
+    let futures_started = Arc::new(AtomicUsize::new(0));
+    let mut future_handles = Vec::new();
+    for _ in 0..F {
+        let (tx, rx) = xasync::sync::oneshot::channel::<()>();
+        senders.push(tx);
+        let started = futures_started.clone();
+        future_handles.push(rt.spawn(async move {
+            started.fetch_add(1, Ordering::SeqCst);
+            let _ = rx.recv_async().await;
+        }));
+    }
     // One that only yields: ready whenever its worker looks.
     let stop = Arc::new(AtomicBool::new(false));
     let spinning = stop.clone();
@@ -52,7 +65,7 @@ fn the_dump_lists_every_live_coroutine_with_its_name_and_state() {
             }
         });
     wait_until("the waiters to start", || {
-        started.load(Ordering::SeqCst) == N
+        started.load(Ordering::SeqCst) == N && futures_started.load(Ordering::SeqCst) == F
     });
     // A waiter that counted itself may not have suspended yet; the dump
     // is taken between tasks, so once it is listed, it waits.
@@ -60,7 +73,7 @@ fn the_dump_lists_every_live_coroutine_with_its_name_and_state() {
         let handle = rt.handle().clone();
         move || loop {
             let dump = handle.dump();
-            if dump.tasks.len() == N + 1 {
+            if dump.tasks.len() == N + 1 + F {
                 break dump;
             }
         }
@@ -71,9 +84,15 @@ fn the_dump_lists_every_live_coroutine_with_its_name_and_state() {
     expected.insert("spinner".into());
     assert_eq!(names, expected);
     let ids: BTreeSet<_> = dump.tasks.iter().map(|t| t.id).collect();
-    assert_eq!(ids.len(), N + 1, "ids are unique");
-    for task in &dump.tasks {
-        assert_eq!(task.kind, TaskKind::Coroutine);
+    assert_eq!(ids.len(), N + 1 + F, "ids are unique");
+    let (futures, coroutines): (Vec<_>, Vec<_>) =
+        dump.tasks.iter().partition(|t| t.kind == TaskKind::Future);
+    assert_eq!(futures.len(), F);
+    for future in futures {
+        assert_eq!(future.state, TaskState::Waiting, "{future}");
+        assert!(future.name.is_none());
+    }
+    for task in coroutines {
         assert!(task.worker.is_some_and(|w| w < 2));
         let expected = if task.name.as_deref() == Some("spinner") {
             TaskState::Ready
@@ -84,7 +103,7 @@ fn the_dump_lists_every_live_coroutine_with_its_name_and_state() {
     }
     let text = dump.to_string();
     assert!(
-        text.contains(&format!("{} live coroutines", N + 1)),
+        text.contains(&format!("{} live tasks", N + 1 + F)),
         "{text}"
     );
     for i in 0..N {
@@ -94,9 +113,13 @@ fn the_dump_lists_every_live_coroutine_with_its_name_and_state() {
         );
     }
     assert!(text.contains("[ready] \"spinner\""), "{text}");
+    assert!(text.contains("future "), "{text}");
     drop(senders);
     stop.store(true, Ordering::SeqCst);
     for handle in handles {
+        handle.join().unwrap();
+    }
+    for handle in future_handles {
         handle.join().unwrap();
     }
     spinner.join().unwrap();
@@ -355,7 +378,7 @@ fn sigquit_prints_a_dump_when_the_runtime_opts_in() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(dump.contains("xasync: 1 live coroutines"), "{dump}");
+    assert!(dump.contains("xasync: 1 live tasks"), "{dump}");
     assert!(dump.contains("[waiting] \"patient\""), "{dump}");
 }
 

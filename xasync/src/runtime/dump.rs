@@ -1,7 +1,9 @@
-//! A snapshot of a runtime's live coroutines: [`Runtime::dump`](super::Runtime::dump).
+//! A snapshot of a runtime's live tasks: [`Runtime::dump`](super::Runtime::dump).
 //!
 //! Each worker lists its own coroutines (see [`super::tasks`]), in slices
-//! of [`DUMP_SLICE`] between the tasks it runs, so that no worker stops
+//! of [`DUMP_SLICE`] between the tasks it runs, and the futures that first
+//! waited on it (from its registry of tasks to cancel at shutdown, a load
+//! or two each, at once), so that no worker stops
 //! for long however many coroutines it has. A suspended coroutine's
 //! backtrace is read by frame pointers from where it suspended (see
 //! [`crate::sys::frames`]).
@@ -15,7 +17,10 @@ pub(crate) const DUMP_SLICE: usize = 1024;
 /// How long a dump waits for the workers to list their coroutines.
 pub(crate) const DUMP_WAIT: Duration = Duration::from_secs(2);
 
-/// A snapshot of a runtime's live coroutines, one [`TaskDump`] each.
+/// A snapshot of a runtime's live tasks, one [`TaskDump`] each: its
+/// coroutines from their first run on, its futures from the first time
+/// they waited (tasks that have not started or never waited yet are left
+/// out; futures are unnamed).
 ///
 /// Its `Display` prints it the way Go prints its goroutines on `SIGQUIT`.
 ///
@@ -35,7 +40,7 @@ pub(crate) const DUMP_WAIT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Dump {
-    /// The live coroutines.
+    /// The live tasks, coroutines (by id) first.
     pub tasks: Vec<TaskDump>,
     /// Workers that did not answer in time (busy inside one task all
     /// along, or gone): their coroutines are missing.
@@ -54,16 +59,36 @@ pub struct TaskDump {
     pub kind: TaskKind,
     /// What it is doing.
     pub state: TaskState,
-    /// The worker it is pinned to (coroutines, once started).
+    /// The worker it is pinned to (coroutines; futures run anywhere).
     pub worker: Option<usize>,
-    /// Milliseconds since it first ran.
-    pub age_ms: u64,
-    /// Milliseconds since it last ran.
-    pub idle_ms: u64,
+    /// Milliseconds since it first ran (coroutines).
+    pub age_ms: Option<u64>,
+    /// Milliseconds since it last ran (coroutines).
+    pub idle_ms: Option<u64>,
     /// Return addresses of its frames where it suspended, innermost first
     /// (empty unless it is suspended; as deep as its frames keep frame
     /// pointers, see the README's "Debugging a running program").
     pub backtrace: Vec<usize>,
+}
+
+impl TaskDump {
+    /// A future's entry: its task's address as its id.
+    pub(crate) fn future(id: u64, scheduled: bool) -> TaskDump {
+        TaskDump {
+            id,
+            name: None,
+            kind: TaskKind::Future,
+            state: if scheduled {
+                TaskState::Ready
+            } else {
+                TaskState::Waiting
+            },
+            worker: None,
+            age_ms: None,
+            idle_ms: None,
+            backtrace: Vec::new(),
+        }
+    }
 }
 
 /// What kind of task a [`TaskDump`] is.
@@ -82,7 +107,8 @@ pub enum TaskKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskState {
-    /// It yielded and waits for its turn.
+    /// It yielded, or was woken, and waits for its turn (a coroutine:
+    /// only after a yield; one woken since it waited shows as waiting).
     Ready,
     /// It waits for something (a wake-up that may already have come).
     Waiting,
@@ -108,16 +134,19 @@ impl fmt::Display for TaskKind {
 
 impl fmt::Display for TaskDump {
     /// `coroutine 7 [waiting] "conn 42" worker 1, age 1520 ms, idle 1500 ms:`
-    /// then one line per frame.
+    /// then one line per frame; `future 94245 [ready]:` for a future.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} [{}]", self.kind, self.id, self.state)?;
         if let Some(name) = &self.name {
             write!(f, " {name:?}")?;
         }
         if let Some(worker) = self.worker {
-            write!(f, " worker {worker},")?;
+            write!(f, " worker {worker}")?;
         }
-        writeln!(f, " age {} ms, idle {} ms:", self.age_ms, self.idle_ms)?;
+        if let (Some(age), Some(idle)) = (self.age_ms, self.idle_ms) {
+            write!(f, ", age {age} ms, idle {idle} ms")?;
+        }
+        writeln!(f, ":")?;
         for address in &self.backtrace {
             f.write_str("    ")?;
             crate::sys::frames::describe(*address, f)?;
@@ -129,7 +158,7 @@ impl fmt::Display for TaskDump {
 
 impl fmt::Display for Dump {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "xasync: {} live coroutines", self.tasks.len())?;
+        writeln!(f, "xasync: {} live tasks", self.tasks.len())?;
         for worker in &self.missing_workers {
             writeln!(f, "worker {worker} did not answer (busy in one task?)")?;
         }

@@ -385,7 +385,7 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
-    /// A snapshot of the runtime's live coroutines; see [`Handle::dump`].
+    /// A snapshot of the runtime's live tasks; see [`Handle::dump`].
     pub fn dump(&self) -> Dump {
         self.handle.dump()
     }
@@ -615,9 +615,9 @@ impl Handle {
         self.shared.remotes.len()
     }
 
-    /// A snapshot of the runtime's live coroutines: id, name, state,
-    /// worker, age, time since they last ran, and where each suspended one
-    /// waits (see [`Dump`]). Futures are not listed.
+    /// A snapshot of the runtime's live tasks: for each coroutine its id,
+    /// name, state, worker, age, time since it last ran, and where it waits;
+    /// for each future that has waited, its id and state (see [`Dump`]).
     ///
     /// Each worker lists its own coroutines between the tasks it runs, a
     /// slice at a time, and none stops for long; a worker stuck inside one
@@ -646,7 +646,8 @@ impl Handle {
             }
         }
         dump.missing_workers = (0..answered.len()).filter(|&i| !answered[i]).collect();
-        dump.tasks.sort_by_key(|task| task.id);
+        dump.tasks
+            .sort_by_key(|task| (task.kind == TaskKind::Future, task.id));
         dump
     }
 

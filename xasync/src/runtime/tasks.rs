@@ -98,8 +98,8 @@ impl Node {
             kind: TaskKind::Coroutine,
             state: self.state.get(),
             worker: Some(worker),
-            age_ms: now.saturating_sub(self.started),
-            idle_ms: now.saturating_sub(self.last_run.get()),
+            age_ms: Some(now.saturating_sub(self.started)),
+            idle_ms: Some(now.saturating_sub(self.last_run.get())),
             backtrace: frames[..n].to_vec(),
         }
     }

@@ -399,7 +399,7 @@ impl Local {
                 .take();
             if let Some(reply) = reply {
                 tasks::dump_begin();
-                *self.dumping.borrow_mut() = Some((reply, Vec::new()));
+                *self.dumping.borrow_mut() = Some((reply, self.dump_futures()));
             }
         }
         let mut dumping = self.dumping.borrow_mut();
@@ -415,6 +415,17 @@ impl Local {
         // The asker may have given up waiting.
         let _ = reply.send((self.index, tasks));
         false
+    }
+
+    /// The dump entries of the live futures that first waited here (a
+    /// load or two each: taken at once).
+    fn dump_futures(&self) -> Vec<TaskDump> {
+        self.registry
+            .borrow()
+            .iter()
+            .filter(|task| task.tag() == Tag::Free.word() && !task.is_finished())
+            .map(|task| TaskDump::future(task.id() as u64, task.is_scheduled()))
+            .collect()
     }
 
     fn has_work(&self) -> bool {
