@@ -318,7 +318,7 @@ fn the_watchdog_reports_a_busy_loop_with_the_tasks_name() {
         "one report:\n{stderr}"
     );
     assert!(
-        stderr.contains("has been inside coroutine") && stderr.contains("\"busy loop\" for"),
+        stderr.contains("has been inside a coroutine \"busy loop\" for"),
         "{stderr}"
     );
     // The interrupted instruction at least.

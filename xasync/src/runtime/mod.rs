@@ -677,7 +677,7 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.xasync_named(None, f)
+        self.xasync_named(|| None, f)
     }
 
     /// Starts `f` as a coroutine of `options` (see [`crate::task::Builder`]).
@@ -688,22 +688,25 @@ impl Handle {
     {
         let crate::task::Options { name, stack_size } = options;
         match stack_size.filter(|&size| size > self.shared.stacks.size) {
-            None => self.xasync_named(name, f),
+            None => self.xasync_named(move || name, f),
             Some(size) => {
                 let nested = name.clone();
-                self.xasync_named(name, move || run_on_own_stack(size, nested, f))
+                self.xasync_named(move || name, move || run_on_own_stack(size, nested, f))
             }
         }
     }
 
-    /// Starts `f` as a coroutine called `name`.
-    fn xasync_named<F, T>(&self, name: Option<Box<str>>, f: F) -> JoinHandle<T>
+    /// Starts `f` as a coroutine called `name()`. (A closure rather than
+    /// the name itself: the unnamed coroutines' is of size zero, so that
+    /// their tasks neither carry nor drop a name.)
+    fn xasync_named<N, F, T>(&self, name: N, f: F) -> JoinHandle<T>
     where
+        N: FnOnce() -> Option<Box<str>> + Send + 'static,
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let coroutine = Stackful::<_, T, PooledStack>::new(move |suspender| {
-            tasks::run(suspender, name, |node| {
+            tasks::run(suspender, name(), |node| {
                 context::run_coroutine(suspender, node, f)
             })
         });

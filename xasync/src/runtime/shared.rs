@@ -279,6 +279,7 @@ pub(crate) struct Hook {
 
 impl Hook {
     /// A hook for a new task of `shared`'s runtime.
+    #[inline]
     pub(crate) fn new(shared: &Arc<Shared>) -> Hook {
         let here = worker::current_index(shared);
         match here {
@@ -310,6 +311,7 @@ impl Schedule for Hook {
 }
 
 impl Drop for Hook {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: taken once, here.
         let shared = unsafe { ManuallyDrop::take(&mut self.shared) };
@@ -332,6 +334,7 @@ impl Drop for Hook {
 /// The spare references of the worker running on this thread (`here`, if
 /// it is one of `shared`'s) if the runtime is not closing: until it exits,
 /// such a worker sees it open (it exits only once it saw it closing).
+#[inline]
 fn spare_references(shared: &Arc<Shared>, here: Option<usize>) -> Option<&AtomicUsize> {
     let index = here?;
     (!shared.closing.load(Ordering::Acquire)).then(|| &shared.remotes[index].spare_references)

@@ -2,7 +2,9 @@
 //!
 //! A coroutine's record, its [`Node`], lives on its own stack, in the frame
 //! that runs its body, and is linked into a list of its worker's thread
-//! from its first run until its body ends. A started coroutine never leaves
+//! from its first suspension until its body ends (a coroutine that never
+//! suspends is never seen by a dump, which is taken between polls: it
+//! costs nothing more than its record's few fields). A started coroutine never leaves
 //! that worker, and only that thread links, unlinks or walks the list: no
 //! lock, no atomic, a few stores per coroutine. The list is a thread-local
 //! without a destructor, so that coroutines unwound while their worker
@@ -24,7 +26,9 @@ use xasync_core::task::stackful::Suspender;
 pub(crate) struct Node {
     prev: Cell<*const Node>,
     next: Cell<*const Node>,
-    id: u64,
+    /// Given as it is linked (or at once when traced); 0 before.
+    id: Cell<u64>,
+    linked: Cell<bool>,
     name: Option<Box<str>>,
     /// Where the coroutine's frames lie.
     stack: Range<usize>,
@@ -47,7 +51,7 @@ impl Node {
     #[inline(always)]
     pub(crate) fn resumed(&self) {
         if self.traced {
-            LIVE.with(|list| list.traced.set(self.id));
+            LIVE.with(|list| list.traced.set(self.id.get()));
         }
     }
 
@@ -55,6 +59,9 @@ impl Node {
     /// let others run (`ready` true).
     #[inline(always)]
     pub(crate) fn suspending(&self, ready: bool) {
+        if !self.linked.get() {
+            self.link();
+        }
         self.state.set(if ready {
             TaskState::Ready
         } else {
@@ -70,9 +77,22 @@ impl Node {
         self.name.as_deref()
     }
 
-    /// The coroutine's id.
+    /// The coroutine's id (0 until it first suspends).
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        self.id.get()
+    }
+
+    /// Links the record into its worker's list, at the first suspension.
+    #[cold]
+    #[inline(never)]
+    fn link(&self) {
+        LIVE.with(|list| {
+            if self.id.get() == 0 {
+                self.id.set(list.next_id());
+            }
+            list.link(self);
+        });
+        self.linked.set(true);
     }
 
     /// Where the coroutine's frames lie.
@@ -93,7 +113,7 @@ impl Node {
             unsafe { frames::walk(fp, sp.max(self.stack.start)..self.stack.end, &mut frames) }
         };
         TaskDump {
-            id: self.id,
+            id: self.id.get(),
             name: self.name.as_deref().map(str::to_owned),
             kind: TaskKind::Coroutine,
             state: self.state.get(),
@@ -171,27 +191,24 @@ pub(crate) fn live() -> usize {
 /// Runs a runtime coroutine's `body` with its record linked (see the
 /// module docs); `name` also goes to the stack's header for overflow
 /// reports.
+#[inline(always)] // into the coroutine's entry: no frame of its own
 pub(crate) fn run<T>(
     suspender: &Suspender<'_>,
     name: Option<Box<str>>,
     body: impl FnOnce(&Node) -> T,
 ) -> T {
     let now = coarse::now_ms();
-    let list = LIVE.with(ptr::from_ref);
-    // SAFETY: the thread-local has no destructor: it lives as long as the
-    // thread, which runs this coroutine until its body ends.
-    let list = unsafe { &*list };
-    let (id, traced) = (list.next_id(), list.tracing.get());
-    if traced {
-        list.traced.set(id);
-        if let Some(name) = &name {
-            NAMES.with(|names| names.borrow_mut().insert(id, name.clone()));
-        }
-    }
+    let traced = LIVE.with(|list| list.tracing.get());
+    let id = if traced {
+        traced_start(name.as_deref())
+    } else {
+        0
+    };
     let node = Node {
         prev: Cell::new(ptr::null()),
         next: Cell::new(ptr::null()),
-        id,
+        id: Cell::new(id),
+        linked: Cell::new(false),
         name,
         stack: suspender.stack_range(),
         started: now,
@@ -203,19 +220,40 @@ pub(crate) fn run<T>(
     };
     /// Unlinks the node and takes its name off the stack when the body
     /// returns or unwinds; declared after the node, so dropped before it.
-    struct Linked<'a, 'b>(&'a List, &'a Node, &'a Suspender<'b>);
+    struct Linked<'a, 'b>(&'a Node, &'a Suspender<'b>);
     impl Drop for Linked<'_, '_> {
+        #[inline(always)]
         fn drop(&mut self) {
-            // SAFETY: removing the name needs nothing.
-            unsafe { self.2.set_name(None) };
-            self.0.unlink(self.1);
+            if self.0.name.is_some() {
+                // SAFETY: removing the name needs nothing.
+                unsafe { self.1.set_name(None) };
+            }
+            if self.0.linked.get() {
+                LIVE.with(|list| list.unlink(self.0));
+            }
         }
     }
-    // SAFETY: the node outlives `Linked`, which removes the name.
-    unsafe { suspender.set_name(node.name()) };
-    list.link(&node);
-    let _linked = Linked(list, &node, suspender);
+    if node.name.is_some() {
+        // SAFETY: the node outlives `Linked`, which removes the name.
+        unsafe { suspender.set_name(node.name()) };
+    }
+    let _linked = Linked(&node, suspender);
     body(&node)
+}
+
+/// The id of a coroutine starting while the timeline is recorded (given
+/// at once: its runs are recorded under it), with its name noted.
+#[cold]
+fn traced_start(name: Option<&str>) -> u64 {
+    let id = LIVE.with(|list| {
+        let id = list.next_id();
+        list.traced.set(id);
+        id
+    });
+    if let Some(name) = name {
+        NAMES.with(|names| names.borrow_mut().insert(id, name.into()));
+    }
+    id
 }
 
 /// Starts a dump of this thread's coroutines (dropping one in progress).

@@ -480,10 +480,13 @@ impl std::fmt::Display for StallReport<'_> {
             .iter()
             .map(|b| b.load(Ordering::Relaxed))
             .collect();
-        let kind = if slot.coroutine.load(Ordering::Relaxed) {
-            format!("coroutine {}", slot.id.load(Ordering::Relaxed))
-        } else {
-            "a future".to_owned()
+        let kind = match (
+            slot.coroutine.load(Ordering::Relaxed),
+            slot.id.load(Ordering::Relaxed),
+        ) {
+            (false, _) => "a future".to_owned(),
+            (true, 0) => "a coroutine".to_owned(), // never suspended: no id yet
+            (true, id) => format!("coroutine {id}"),
         };
         writeln!(
             f,

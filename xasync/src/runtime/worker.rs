@@ -89,6 +89,7 @@ fn with_local<R>(shared: &Arc<Shared>, f: impl FnOnce(&Local) -> R) -> Option<R>
 }
 
 /// The index of this thread's worker in `shared`'s runtime, if any.
+#[inline]
 pub(crate) fn current_index(shared: &Arc<Shared>) -> Option<usize> {
     with_local(shared, |local| local.index)
 }
