@@ -84,6 +84,13 @@ pub(crate) fn running_node() -> Option<&'static Node> {
     })
 }
 
+/// Whether this thread is running a task: polling a future, or running a
+/// coroutine (whose frame counts no poll); for a signal handler
+/// interrupting it (plain loads of thread-locals).
+pub(crate) fn in_task() -> bool {
+    POLLING.with(Cell::get) > 0 || !COROUTINE.with(Cell::get).is_null()
+}
+
 /// Who is calling a waiting function.
 pub(crate) enum Caller<'a> {
     /// A coroutine: suspend it.
@@ -261,7 +268,6 @@ impl Drop for Reenter<'_, '_> {
     #[inline(always)]
     fn drop(&mut self) {
         self.0.outer.set(replace_frame(self.1));
-        self.0.node.resumed();
         #[cfg(feature = "tracing")]
         self.0.spans.resume();
     }

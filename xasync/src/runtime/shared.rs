@@ -78,9 +78,9 @@ pub(crate) struct Remote {
     spare_references: AtomicUsize,
     /// The worker's event counts; only its thread writes them.
     pub(crate) counters: CachePadded<Counters>,
-    /// The worker's polls so far, doubled, plus one while it is inside a
-    /// poll: what the watchdog watches (see [`super::watchdog`]). Only the
-    /// worker's thread writes it.
+    /// The worker's polls so far, doubled, plus one from the start of a
+    /// poll until the worker parks: what the watchdog watches (see
+    /// [`super::watchdog`]). Only the worker's thread writes it.
     pub(crate) activity: CachePadded<AtomicU64>,
     /// A dump asks the worker for its coroutines (see [`super::dump`]).
     pub(crate) dump_asked: AtomicBool,

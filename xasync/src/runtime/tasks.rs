@@ -29,6 +29,9 @@ pub(crate) struct Node {
     /// Given as it is linked (or at once when traced); 0 before.
     id: Cell<u64>,
     linked: Cell<bool>,
+    /// Linked, and not traced: a suspension has nothing more to do than
+    /// note its state (one test of this, the fast path).
+    settled: Cell<bool>,
     name: Option<Box<str>>,
     /// Where the coroutine's frames lie.
     stack: Range<usize>,
@@ -47,20 +50,12 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    /// The coroutine is resumed.
-    #[inline(always)]
-    pub(crate) fn resumed(&self) {
-        if self.traced {
-            LIVE.with(|list| list.traced.set(self.id.get()));
-        }
-    }
-
     /// The coroutine is about to suspend: to wait (`ready` false) or to
     /// let others run (`ready` true).
     #[inline(always)]
     pub(crate) fn suspending(&self, ready: bool) {
-        if !self.linked.get() {
-            self.link();
+        if !self.settled.get() {
+            self.unsettled();
         }
         self.state.set(if ready {
             TaskState::Ready
@@ -82,17 +77,24 @@ impl Node {
         self.id.get()
     }
 
-    /// Links the record into its worker's list, at the first suspension.
+    /// Links the record into its worker's list, at the first suspension,
+    /// and tells the timeline which coroutine ran, when it is recorded.
     #[cold]
     #[inline(never)]
-    fn link(&self) {
+    fn unsettled(&self) {
         LIVE.with(|list| {
-            if self.id.get() == 0 {
-                self.id.set(list.next_id());
+            if !self.linked.get() {
+                if self.id.get() == 0 {
+                    self.id.set(list.next_id());
+                }
+                list.link(self);
+                self.linked.set(true);
             }
-            list.link(self);
+            if self.traced {
+                list.traced.set(self.id.get());
+            }
         });
-        self.linked.set(true);
+        self.settled.set(!self.traced);
     }
 
     /// Where the coroutine's frames lie.
@@ -137,7 +139,7 @@ pub(crate) struct List {
     workers: Cell<usize>,
     /// The runtime records a timeline.
     tracing: Cell<bool>,
-    /// The coroutine resumed last, for the timeline.
+    /// The coroutine that suspended or ended last, for the timeline.
     traced: Cell<u64>,
 }
 
@@ -172,8 +174,8 @@ pub(crate) fn enter_worker(index: usize, workers: usize, tracing: bool) {
     });
 }
 
-/// The coroutine resumed last on this thread since the last call (0: none,
-/// the poll ran a future), for the timeline.
+/// The coroutine that suspended or ended last on this thread since the
+/// last call (0: none, the poll ran a future), for the timeline.
 pub(crate) fn take_traced() -> u64 {
     LIVE.with(|list| list.traced.replace(0))
 }
@@ -209,6 +211,7 @@ pub(crate) fn run<T>(
         next: Cell::new(ptr::null()),
         id: Cell::new(id),
         linked: Cell::new(false),
+        settled: Cell::new(false),
         name,
         stack: suspender.stack_range(),
         started: now,
@@ -227,6 +230,10 @@ pub(crate) fn run<T>(
             if self.0.name.is_some() {
                 // SAFETY: removing the name needs nothing.
                 unsafe { self.1.set_name(None) };
+            }
+            if self.0.traced {
+                // The timeline's last poll of it.
+                LIVE.with(|list| list.traced.set(self.0.id.get()));
             }
             if self.0.linked.get() {
                 LIVE.with(|list| list.unlink(self.0));

@@ -6,11 +6,13 @@
 //! # Stalls
 //!
 //! A worker counts its polls in its `activity` word, doubled, plus one
-//! while a poll is under way: two plain stores per poll. Every [`TICK`]
-//! the monitor reads the words (as Go's sysmon does); a word that is odd
-//! and has not changed since the monitor first saw it means one poll has
-//! lasted at least that long. Past the threshold, the monitor reports it
-//! once: it sends [`STALL_SIGNAL`] to the worker's thread, whose handler —
+//! from the start of each poll until it parks: one plain store per poll
+//! (and one as it parks). Every [`TICK`] the monitor reads the words (as
+//! Go's sysmon does); a word that is odd and has not changed since the
+//! monitor first saw it means the worker has been busy that long without
+//! starting another poll: inside one task, or (rarely) in its own loop,
+//! running timers' and wakers' code, which the report says. Past the
+//! threshold, the monitor reports it once: it sends [`STALL_SIGNAL`] to the worker's thread, whose handler —
 //! running on that thread, inside the stuck poll, so that what it reads
 //! cannot go away meanwhile — copies the task's name and a backtrace of
 //! the interrupted code (its instruction pointer, then its frame-pointer
@@ -78,6 +80,8 @@ pub(crate) struct StallSlot {
     name_len: AtomicUsize,
     /// The task is a coroutine (else a future).
     coroutine: AtomicBool,
+    /// The worker is inside a poll (else in its own loop).
+    in_poll: AtomicBool,
     id: AtomicU64,
     frames: [AtomicUsize; MAX_FRAMES],
     frames_len: AtomicUsize,
@@ -94,6 +98,7 @@ impl Default for StallSlot {
             name: std::array::from_fn(|_| AtomicU8::new(0)),
             name_len: AtomicUsize::new(0),
             coroutine: AtomicBool::new(false),
+            in_poll: AtomicBool::new(false),
             id: AtomicU64::new(0),
             frames: std::array::from_fn(|_| AtomicUsize::new(0)),
             frames_len: AtomicUsize::new(0),
@@ -220,6 +225,8 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
     }
     slot.name_len.store(len, Ordering::Relaxed);
     slot.coroutine.store(node.is_some(), Ordering::Relaxed);
+    slot.in_poll
+        .store(crate::context::in_task(), Ordering::Relaxed);
     slot.id
         .store(node.map_or(0, |node| node.id()), Ordering::Relaxed);
     let stack = match node {
@@ -480,6 +487,14 @@ impl std::fmt::Display for StallReport<'_> {
             .iter()
             .map(|b| b.load(Ordering::Relaxed))
             .collect();
+        if !slot.in_poll.load(Ordering::Relaxed) {
+            writeln!(
+                f,
+                "xasync: worker {} has been busy outside any task (running timers' or wakers' code) for {} ms; it runs:",
+                self.index, self.elapsed_ms
+            )?;
+            return write_frames(slot, f);
+        }
         let kind = match (
             slot.coroutine.load(Ordering::Relaxed),
             slot.id.load(Ordering::Relaxed),
@@ -495,12 +510,17 @@ impl std::fmt::Display for StallReport<'_> {
             String::from_utf8_lossy(&name),
             self.elapsed_ms
         )?;
-        let frames = slot.frames_len.load(Ordering::Relaxed);
-        for frame in &slot.frames[..frames] {
-            f.write_str("    ")?;
-            frames::describe(frame.load(Ordering::Relaxed), f)?;
-            writeln!(f)?;
-        }
-        Ok(())
+        write_frames(slot, f)
     }
+}
+
+/// Writes the backtrace captured into `slot`, a frame a line.
+fn write_frames(slot: &StallSlot, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let frames = slot.frames_len.load(Ordering::Relaxed);
+    for frame in &slot.frames[..frames] {
+        f.write_str("    ")?;
+        frames::describe(frame.load(Ordering::Relaxed), f)?;
+        writeln!(f)?;
+    }
+    Ok(())
 }

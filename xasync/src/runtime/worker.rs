@@ -232,10 +232,6 @@ pub(crate) fn run(start: Start) {
     // task, a timer's waker): report it and go on, so that the tasks
     // pinned here keep their worker.
     while let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| local.run_loop())) {
-        // Not inside a poll anymore (the watchdog must not see one).
-        local.shared.remotes[local.index]
-            .activity
-            .store(local.polls.get() << 1, Ordering::Relaxed);
         report_escaped_panic(
             local.index,
             "a waker or destructor run outside a task (the worker goes on)",
@@ -283,6 +279,9 @@ impl Local {
             }
             let counters = &shared.remotes[self.index].counters;
             bump(&counters.parks);
+            // Not busy while parked: the watchdog looks away.
+            // SAFETY: as in `run_task`.
+            unsafe { &*self.activity }.store(self.polls.get() << 1, Ordering::Relaxed);
             self.publish_depths();
             let asleep = std::time::Instant::now();
             let trace_start = self.trace.as_ref().map(|r| r.borrow().now());
@@ -363,14 +362,6 @@ impl Local {
         self.shared.remotes[self.index]
             .unfinished
             .store(registry.len(), Ordering::Release);
-    }
-
-    /// Adds a poll that started at `start` to the timeline.
-    #[cold]
-    fn record_run(&self, start: u64) {
-        if let Some(recorder) = &self.trace {
-            recorder.borrow_mut().ran(tasks::take_traced(), start);
-        }
     }
 
     /// Publishes the worker's live coroutines and local queue for
@@ -586,22 +577,19 @@ impl Local {
         if tag == Tag::Unstarted.word() {
             runnable.set_tag(self.pinned);
         }
-        // The watchdog sees the poll count change, and whether a poll is
-        // under way: two stores to a line of this worker's.
+        // The watchdog sees the poll count change: one store to a line of
+        // this worker's (the count is odd until the worker parks).
         let polls = self.polls.get() + 1;
         self.polls.set(polls);
         // SAFETY: points into `self.shared`, which lives as long as `self`.
-        let activity = unsafe { &*self.activity };
-        activity.store(polls << 1 | 1, Ordering::Relaxed);
-        let trace_start = self.trace.as_ref().map(|r| r.borrow().now());
-        let ran = {
-            let _polling = Polling::enter();
-            runnable.run_tracked()
+        unsafe { &*self.activity }.store(polls << 1 | 1, Ordering::Relaxed);
+        let ran = match &self.trace {
+            None => {
+                let _polling = Polling::enter();
+                runnable.run_tracked()
+            }
+            Some(recorder) => run_recorded(recorder, runnable),
         };
-        activity.store(polls << 1, Ordering::Relaxed);
-        if let Some(start) = trace_start {
-            self.record_run(start);
-        }
         if let Some(task) = ran.idle {
             // The task waits for the first time: keep it to cancel at
             // shutdown (tasks that never wait are never registered).
@@ -628,6 +616,18 @@ impl Local {
             }
         }
     }
+}
+
+/// Runs a task and adds its poll to the worker's timeline.
+#[cold]
+fn run_recorded(recorder: &RefCell<Recorder>, runnable: Runnable) -> xasync_core::task::Ran {
+    let start = recorder.borrow().now();
+    let ran = {
+        let _polling = Polling::enter();
+        runnable.run_tracked()
+    };
+    recorder.borrow_mut().ran(tasks::take_traced(), start);
+    ran
 }
 
 /// Retries a steal until it succeeds or finds nothing.
