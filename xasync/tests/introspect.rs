@@ -25,7 +25,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn the_dump_lists_every_live_task_with_its_name_and_state() {
     const N: usize = 50;
-    const F: usize = 5;
+    const F: usize = 6; // one of them named
     let rt = xasync::Runtime::builder().workers(2).build().unwrap();
     let started = Arc::new(AtomicUsize::new(0));
     let mut senders = Vec::new();
@@ -45,7 +45,7 @@ fn the_dump_lists_every_live_task_with_its_name_and_state() {
     // Futures that wait (listed once they have).
     let futures_started = Arc::new(AtomicUsize::new(0));
     let mut future_handles = Vec::new();
-    for _ in 0..F {
+    for _ in 0..F - 1 {
         let (tx, rx) = xasync::sync::oneshot::channel::<()>();
         senders.push(tx);
         let started = futures_started.clone();
@@ -54,6 +54,18 @@ fn the_dump_lists_every_live_task_with_its_name_and_state() {
             let _ = rx.recv_async().await;
         }));
     }
+    // A named one.
+    let (tx, rx) = xasync::sync::oneshot::channel::<()>();
+    senders.push(tx);
+    let counted = futures_started.clone();
+    future_handles.push(
+        Builder::new()
+            .name("named future")
+            .spawn_on(rt.handle(), async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = rx.recv_async().await;
+            }),
+    );
     // One that only yields: ready whenever its worker looks.
     let stop = Arc::new(AtomicBool::new(false));
     let spinning = stop.clone();
@@ -82,16 +94,18 @@ fn the_dump_lists_every_live_task_with_its_name_and_state() {
     let names: BTreeSet<_> = dump.tasks.iter().filter_map(|t| t.name.clone()).collect();
     let mut expected: BTreeSet<_> = (0..N).map(|i| format!("waiter {i}")).collect();
     expected.insert("spinner".into());
+    expected.insert("named future".into());
     assert_eq!(names, expected);
     let ids: BTreeSet<_> = dump.tasks.iter().map(|t| t.id).collect();
     assert_eq!(ids.len(), N + 1 + F, "ids are unique");
     let (futures, coroutines): (Vec<_>, Vec<_>) =
         dump.tasks.iter().partition(|t| t.kind == TaskKind::Future);
     assert_eq!(futures.len(), F);
-    for future in futures {
+    for future in &futures {
         assert_eq!(future.state, TaskState::Waiting, "{future}");
-        assert!(future.name.is_none());
     }
+    let named: Vec<_> = futures.iter().filter_map(|f| f.name.as_deref()).collect();
+    assert_eq!(named, ["named future"]);
     for task in coroutines {
         assert!(task.worker.is_some_and(|w| w < 2));
         let expected = if task.name.as_deref() == Some("spinner") {

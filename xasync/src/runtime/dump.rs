@@ -20,7 +20,7 @@ pub(crate) const DUMP_WAIT: Duration = Duration::from_secs(2);
 /// A snapshot of a runtime's live tasks, one [`TaskDump`] each: its
 /// coroutines from their first run on, its futures from the first time
 /// they waited (tasks that have not started or never waited yet are left
-/// out; futures are unnamed).
+/// out).
 ///
 /// Its `Display` prints it the way Go prints its goroutines on `SIGQUIT`.
 ///
@@ -73,10 +73,10 @@ pub struct TaskDump {
 
 impl TaskDump {
     /// A future's entry: its task's address as its id.
-    pub(crate) fn future(id: u64, scheduled: bool) -> TaskDump {
+    pub(crate) fn future(id: u64, name: Option<String>, scheduled: bool) -> TaskDump {
         TaskDump {
             id,
-            name: None,
+            name,
             kind: TaskKind::Future,
             state: if scheduled {
                 TaskState::Ready

@@ -748,10 +748,15 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match options.name {
-            None => self.spawn(future),
-            Some(name) => self.spawn(tasks::Named::new(name, future)),
-        }
+        let Some(name) = options.name else {
+            return self.spawn(future);
+        };
+        let names = &self.shared.future_names;
+        let future = tasks::Named::new(name, names, future);
+        let slot = future.slot().clone();
+        let (runnable, handle) = xasync_core::task::spawn(future, Hook::new(&self.shared));
+        tasks::list_name(&slot, names, handle.task().id() as u64);
+        self.queue(runnable, handle)
     }
 
     /// Queues a new task — or, once the runtime is shutting down, cancels

@@ -120,6 +120,8 @@ pub(crate) struct Shared {
     pub(crate) elsewhere: Counters,
     /// The timeline being recorded, if any.
     pub(crate) trace: Option<super::trace::Trace>,
+    /// The names of the named futures, for dumps.
+    pub(crate) future_names: Arc<super::tasks::FutureNames>,
 }
 
 impl Shared {
@@ -163,6 +165,7 @@ impl Shared {
             clock: Clock::new(),
             elsewhere: Counters::default(),
             trace,
+            future_names: Arc::default(),
         })
     }
 

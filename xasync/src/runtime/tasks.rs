@@ -20,6 +20,7 @@ use crate::sys::frames;
 use std::cell::Cell;
 use std::ops::Range;
 use std::ptr;
+use std::sync::Arc;
 use xasync_core::task::stackful::Suspender;
 
 /// A live coroutine's record (see the module docs).
@@ -340,15 +341,68 @@ pub(crate) fn polled_name() -> Option<&'static str> {
         .map(|name| unsafe { name.as_ref() })
 }
 
-/// A future with a name, shown while it is polled.
-pub(crate) struct Named<F> {
+/// The names of a runtime's named futures, by task id, for dumps.
+pub(crate) type FutureNames = std::sync::Mutex<std::collections::HashMap<u64, Arc<NameSlot>>>;
+
+/// A named future's name, and its task's id once spawned.
+pub(crate) struct NameSlot {
     name: Box<str>,
+    task: std::sync::atomic::AtomicU64,
+}
+
+impl NameSlot {
+    /// The name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A future with a name: shown while it is polled (stall reports), and
+/// listed in its runtime's [`FutureNames`] while it lives (dumps).
+pub(crate) struct Named<F> {
+    slot: Arc<NameSlot>,
+    names: Arc<FutureNames>,
     future: F,
 }
 
 impl<F> Named<F> {
-    pub(crate) fn new(name: Box<str>, future: F) -> Named<F> {
-        Named { name, future }
+    /// `future` called `name`, to be listed in `names` by [`list_name`]
+    /// once spawned.
+    pub(crate) fn new(name: Box<str>, names: &Arc<FutureNames>, future: F) -> Named<F> {
+        let slot = Arc::new(NameSlot {
+            name,
+            task: std::sync::atomic::AtomicU64::new(0),
+        });
+        Named {
+            slot,
+            names: names.clone(),
+            future,
+        }
+    }
+
+    /// The future's name slot (to [`list_name`] it).
+    pub(crate) fn slot(&self) -> &Arc<NameSlot> {
+        &self.slot
+    }
+}
+
+/// Lists a named future's name under its task's `id`: before the task can
+/// run, so before it can end and take it off the list.
+pub(crate) fn list_name(slot: &Arc<NameSlot>, names: &FutureNames, id: u64) {
+    slot.task.store(id, std::sync::atomic::Ordering::Relaxed);
+    names
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id, slot.clone());
+}
+
+impl<F> Drop for Named<F> {
+    fn drop(&mut self) {
+        let id = self.slot.task.load(std::sync::atomic::Ordering::Relaxed);
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
     }
 }
 
@@ -368,7 +422,8 @@ impl<F: std::future::Future> std::future::Future for Named<F> {
                 POLLED_NAME.with(|name| name.set(self.0));
             }
         }
-        let outer = POLLED_NAME.with(|name| name.replace(Some(ptr::NonNull::from(&*this.name))));
+        let outer =
+            POLLED_NAME.with(|name| name.replace(Some(ptr::NonNull::from(&*this.slot.name))));
         let _restore = Restore(outer);
         // SAFETY: as above.
         unsafe { std::pin::Pin::new_unchecked(&mut this.future) }.poll(cx)

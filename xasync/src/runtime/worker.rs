@@ -412,11 +412,20 @@ impl Local {
     /// The dump entries of the live futures that first waited here (a
     /// load or two each: taken at once).
     fn dump_futures(&self) -> Vec<TaskDump> {
+        let names = self
+            .shared
+            .future_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         self.registry
             .borrow()
             .iter()
             .filter(|task| task.tag() == Tag::Free.word() && !task.is_finished())
-            .map(|task| TaskDump::future(task.id() as u64, task.is_scheduled()))
+            .map(|task| {
+                let id = task.id() as u64;
+                let name = names.get(&id).map(|slot| slot.name().to_owned());
+                TaskDump::future(id, name, task.is_scheduled())
+            })
             .collect()
     }
 
