@@ -181,7 +181,7 @@ impl Builder {
     }
 
     /// Starts `f` as a coroutine on the current runtime, like
-    /// [`xasync`](crate::xasync).
+    /// [`xasync`].
     pub fn xasync<F, T>(self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -200,7 +200,7 @@ impl Builder {
     }
 
     /// Runs `future` as a task on the current runtime, like
-    /// [`spawn`](crate::spawn).
+    /// [`spawn`](crate::spawn()).
     pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

@@ -617,7 +617,8 @@ impl Handle {
 
     /// A snapshot of the runtime's live tasks: for each coroutine its id,
     /// name, state, worker, age, time since it last ran, and where it waits;
-    /// for each future that has waited, its id and state (see [`Dump`]).
+    /// for each future that has waited, its id, name and state (see
+    /// [`Dump`]).
     ///
     /// Each worker lists its own coroutines between the tasks it runs, a
     /// slice at a time, and none stops for long; a worker stuck inside one
