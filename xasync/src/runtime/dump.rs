@@ -18,9 +18,9 @@ pub(crate) const DUMP_SLICE: usize = 1024;
 pub(crate) const DUMP_WAIT: Duration = Duration::from_secs(2);
 
 /// A snapshot of a runtime's live tasks, one [`TaskDump`] each: its
-/// coroutines from their first run on, its futures from the first time
-/// they waited (tasks that have not started or never waited yet are left
-/// out).
+/// coroutines and futures from the first time they waited (tasks that
+/// have not started or never waited yet are left out: a dump is taken
+/// between polls, when the only tasks not waiting are queued).
 ///
 /// Its `Display` prints it the way Go prints its goroutines on `SIGQUIT`.
 ///
