@@ -192,7 +192,14 @@ fn the_metrics_add_up() {
 
 #[test]
 fn a_healthy_load_reports_no_stall() {
-    let rt = xasync::Runtime::builder().workers(2).build().unwrap();
+    // Short polls only. The threshold leaves room for a loaded machine
+    // (or valgrind) keeping a worker off its CPU for a while, which a
+    // watchdog cannot tell from a stall.
+    let rt = xasync::Runtime::builder()
+        .workers(2)
+        .stall_threshold(Duration::from_secs(1))
+        .build()
+        .unwrap();
     let handles: Vec<_> = (0..100)
         .map(|i| {
             rt.xasync(move || {
