@@ -212,6 +212,8 @@ fn a_healthy_load_reports_no_stall() {
         })
         .collect();
     xasync::join_all(handles);
+    // Idle workers past the threshold: parked, not stalled.
+    std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(rt.metrics().stalls, 0);
     rt.shutdown();
 }
