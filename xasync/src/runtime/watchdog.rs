@@ -245,7 +245,9 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
     found[0] = ip;
     // SAFETY: `stack` is the live part of the stack this thread runs on,
     // which the interrupted code does not write while we run.
-    let n = 1 + unsafe { frames::walk(fp, stack, &mut found[1..]) };
+    let walked = unsafe { frames::walk(fp, stack, &mut found[1..]) };
+    // No registers on targets we cannot read them on: no frames.
+    let n = if ip == 0 { 0 } else { 1 + walked };
     for (to, &frame) in slot.frames.iter().zip(&found[..n]) {
         to.store(frame, Ordering::Relaxed);
     }
