@@ -73,13 +73,18 @@ pub(crate) struct CoroutineCx<'a> {
 
 /// The record of the coroutine running on this thread, if any; for a
 /// signal handler interrupting it (a plain load of a thread-local).
-pub(crate) fn running_node() -> Option<&'static Node> {
+///
+/// # Safety
+///
+/// The record must not be used once the coroutine may have suspended or
+/// ended: only by code that interrupts it (a signal handler), until that
+/// code returns.
+pub(crate) unsafe fn running_node<'a>() -> Option<&'a Node> {
     let coroutine = COROUTINE.with(Cell::get);
     // SAFETY: a non-null pointer is the running coroutine's context, on its
-    // stack, alive while it runs — as long as the caller, which interrupts
-    // it, runs.
+    // stack, alive while it runs — which the caller's contract covers.
     unsafe { coroutine.as_ref() }.map(|cx| {
-        // SAFETY: as above, the record outlives the interrupting caller.
+        // SAFETY: as above, the record outlives its use by the caller.
         unsafe { &*ptr::from_ref(cx.node) }
     })
 }

@@ -333,9 +333,14 @@ thread_local! {
 
 /// The name of the named future being polled on this thread, if any; for a
 /// signal handler interrupting the poll (a plain load of a thread-local).
-pub(crate) fn polled_name() -> Option<&'static str> {
-    // SAFETY: set only while the named future is polled, which outlives a
-    // caller interrupting the poll.
+///
+/// # Safety
+///
+/// The name must not be used once the poll may have ended: only by code
+/// that interrupts it (a signal handler), until that code returns.
+pub(crate) unsafe fn polled_name<'a>() -> Option<&'a str> {
+    // SAFETY: set only while the named future is polled, which outlives
+    // the name's use by the caller's contract.
     POLLED_NAME
         .with(Cell::get)
         .map(|name| unsafe { name.as_ref() })

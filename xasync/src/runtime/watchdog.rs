@@ -214,10 +214,12 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
     }
     // SAFETY: we are that handler.
     let (ip, sp, fp) = unsafe { registers(context) };
-    let node = crate::context::running_node();
+    // SAFETY: used by this handler only, while it interrupts the task.
+    let node = unsafe { crate::context::running_node() };
+    // SAFETY: as above.
     let name = node
         .and_then(|node| node.name())
-        .or_else(super::tasks::polled_name);
+        .or_else(|| unsafe { super::tasks::polled_name() });
     let name = name.unwrap_or("").as_bytes();
     let len = name.len().min(NAME_BYTES);
     for (to, &byte) in slot.name.iter().zip(&name[..len]) {
