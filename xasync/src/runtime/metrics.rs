@@ -21,7 +21,7 @@ pub(crate) struct Counters {
     /// look, the last value it published).
     pub(crate) live_coroutines: AtomicU64,
     pub(crate) ready: AtomicU64,
-    pub(crate) parked_ms: AtomicU64,
+    pub(crate) parked_ns: AtomicU64,
 }
 
 /// Adds one to a counter only its owner's thread writes: a load and a
@@ -58,10 +58,11 @@ pub struct Metrics {
     pub polls: u64,
     /// Batches of tasks idle workers took from busy ones.
     pub steals: u64,
-    /// Times a worker went to sleep for want of work.
+    /// Times a worker went to sleep for want of work (and was woken).
     pub parks: u64,
-    /// Started coroutines that have not ended, as the workers last
-    /// published (when they parked or answered a dump).
+    /// Coroutines that have suspended and not ended (those a dump lists),
+    /// as the workers last published (when they parked or answered a
+    /// dump).
     pub live_coroutines: u64,
     /// Tasks queued: the global queue, the workers' inboxes and stealable
     /// queues, now; the workers' local queues as last published.
@@ -92,11 +93,12 @@ pub struct WorkerMetrics {
     pub parks: u64,
     /// Stalls inside one task.
     pub stalls: u64,
-    /// Coroutines pinned here, as last published.
+    /// Coroutines pinned here that have suspended and not ended, as last
+    /// published.
     pub live_coroutines: u64,
     /// Tasks in its queues (local, as last published).
     pub queued: u64,
-    /// Milliseconds spent asleep.
+    /// Milliseconds spent asleep (the rest of its life it was busy).
     pub parked_ms: u64,
 }
 
@@ -115,7 +117,7 @@ impl Counters {
             stalls: get(&self.stalls),
             live_coroutines: get(&self.live_coroutines),
             queued: get(&self.ready) + queued,
-            parked_ms: get(&self.parked_ms),
+            parked_ms: get(&self.parked_ns) / 1_000_000,
         }
     }
 }

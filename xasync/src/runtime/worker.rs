@@ -278,7 +278,6 @@ impl Local {
                 self.publish_unfinished();
             }
             let counters = &shared.remotes[self.index].counters;
-            bump(&counters.parks);
             // Not busy while parked: the watchdog looks away.
             // SAFETY: as in `run_task`.
             unsafe { &*self.activity }.store(self.polls.get() << 1, Ordering::Relaxed);
@@ -305,9 +304,12 @@ impl Local {
             if let (true, Some(start), Some(recorder)) = (parked, trace_start, &self.trace) {
                 recorder.borrow_mut().parked(start);
             }
-            let slept = u64::try_from(asleep.elapsed().as_millis()).unwrap_or(u64::MAX);
-            counters.parked_ms.store(
-                counters.parked_ms.load(Ordering::Relaxed) + slept,
+            if parked {
+                bump(&counters.parks);
+            }
+            let slept = u64::try_from(asleep.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            counters.parked_ns.store(
+                counters.parked_ns.load(Ordering::Relaxed) + slept,
                 Ordering::Relaxed,
             );
             if parked && census {
