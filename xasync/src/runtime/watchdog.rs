@@ -313,6 +313,10 @@ impl Monitor {
         if !stall.is_zero() {
             install_handler();
         }
+        // Counted before the handler goes in and the monitor starts: a
+        // signal from then on is answered, even one that comes before the
+        // monitor's first look.
+        let sigquits = SIGQUITS.load(Ordering::Acquire);
         if on_sigquit {
             install_sigquit_handler();
         }
@@ -322,7 +326,7 @@ impl Monitor {
         let stopped = stop.clone();
         let thread = thread::Builder::new()
             .name(format!("{thread_name}-monitor"))
-            .spawn(move || watch(&weak, stall, on_sigquit, &stopped))?;
+            .spawn(move || watch(&weak, stall, on_sigquit.then_some(sigquits), &stopped))?;
         Ok(Monitor {
             stop,
             thread: Some(thread),
@@ -342,10 +346,16 @@ impl Drop for Monitor {
 }
 
 /// The monitor's loop (see the module docs).
-fn watch(shared: &Weak<Shared>, stall: Duration, on_sigquit: bool, stop: &(Mutex<bool>, Condvar)) {
+/// `sigquits`: the runtime prints a dump on `SIGQUIT`, and the count of
+/// those answered already.
+fn watch(
+    shared: &Weak<Shared>,
+    stall: Duration,
+    mut sigquits: Option<u64>,
+    stop: &(Mutex<bool>, Condvar),
+) {
     let stall_ms = u64::try_from(stall.as_millis()).unwrap_or(u64::MAX);
     let mut seen = Vec::new();
-    let mut sigquits = SIGQUITS.load(Ordering::Acquire);
     let (stopped, wake) = stop;
     let mut stopped = stopped.lock().unwrap_or_else(|e| e.into_inner());
     while !*stopped {
@@ -357,16 +367,16 @@ fn watch(shared: &Weak<Shared>, stall: Duration, on_sigquit: bool, stop: &(Mutex
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        if on_sigquit {
-            dump_if_asked(&shared, &mut sigquits);
+        if let Some(answered) = &mut sigquits {
+            dump_if_asked(&shared, answered);
         }
         if stall_ms != 0 {
             look_for_stalls(&shared, &mut seen, now, stall_ms);
         }
     }
     // A signal that came just before the runtime stopped is answered too.
-    if let Some(shared) = shared.upgrade().filter(|_| on_sigquit) {
-        dump_if_asked(&shared, &mut sigquits);
+    if let (Some(shared), Some(answered)) = (shared.upgrade(), &mut sigquits) {
+        dump_if_asked(&shared, answered);
     }
 }
 
