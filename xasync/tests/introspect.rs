@@ -144,6 +144,41 @@ fn the_dump_lists_every_live_task_with_its_name_and_state() {
 }
 
 #[test]
+fn dumps_at_the_same_time_each_get_every_coroutine() {
+    const N: usize = 20;
+    let rt = xasync::Runtime::builder().workers(2).build().unwrap();
+    let (tx, rx) = xasync::sync::channel::unbounded::<()>();
+    let started = Arc::new(AtomicUsize::new(0));
+    let waiters: Vec<_> = (0..N)
+        .map(|_| {
+            let (rx, started) = (rx.clone(), started.clone());
+            rt.xasync(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                let _ = rx.recv();
+            })
+        })
+        .collect();
+    wait_until("the waiters to start", || {
+        started.load(Ordering::SeqCst) == N
+    });
+    wait_until("the waiters to wait", || rt.dump().tasks.len() == N);
+    let dumpers: Vec<_> = (0..4)
+        .map(|_| {
+            let handle = rt.handle().clone();
+            std::thread::spawn(move || handle.dump())
+        })
+        .collect();
+    for dumper in dumpers {
+        let dump = dumper.join().unwrap();
+        assert!(dump.missing_workers.is_empty());
+        assert_eq!(dump.tasks.len(), N);
+    }
+    drop(tx);
+    xasync::join_all(waiters);
+    rt.shutdown();
+}
+
+#[test]
 fn the_metrics_add_up() {
     const N: u64 = 100;
     const K: u64 = 10;

@@ -626,6 +626,9 @@ impl Handle {
     /// ([`Dump::missing_workers`]). Called from a coroutine, it suspends
     /// while the workers answer; from a thread, it blocks.
     pub fn dump(&self) -> Dump {
+        // One dump at a time: a second would take the workers' answers
+        // over. (The crate's mutex: a coroutine waiting here suspends.)
+        let _one = self.shared.dumping.lock();
         let (reply, answers) = crate::sync::channel::unbounded();
         for remote in self.shared.remotes.iter() {
             *remote.dump_reply.lock().unwrap_or_else(|e| e.into_inner()) = Some(reply.clone());

@@ -122,6 +122,8 @@ pub(crate) struct Shared {
     pub(crate) trace: Option<super::trace::Trace>,
     /// The names of the named futures, for dumps.
     pub(crate) future_names: Arc<super::tasks::FutureNames>,
+    /// Held by the dump in progress.
+    pub(crate) dumping: crate::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -166,6 +168,7 @@ impl Shared {
             elsewhere: Counters::default(),
             trace,
             future_names: Arc::default(),
+            dumping: crate::sync::Mutex::new(()),
         })
     }
 
