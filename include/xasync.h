@@ -398,6 +398,22 @@ xasync_status xasync_runtime_destroy(struct xasync_runtime rt);
 xasync_status xasync_runtime_destroy_timeout(struct xasync_runtime rt, uint64_t grace_ms);
 
 /**
+ * Writes a dump of the live tasks of the runtime `rt` to the file
+ * descriptor `fd`, as Go prints its goroutines: for each coroutine, its
+ * id, state (`ready` or `waiting`), worker, age, time since it last ran,
+ * and the return addresses where it waits (with symbol names where the
+ * dynamic linker knows them; whole backtraces need code built with frame
+ * pointers). The workers list their coroutines between tasks, a slice at
+ * a time; a worker stuck inside one task is named as missing after two
+ * seconds. Called from a coroutine, suspends it meanwhile; from a thread,
+ * blocks it. `fd` stays open.
+ *
+ * Errors: `XASYNC_ERR_INVALID_ARGUMENT` (a negative `fd`), the runtime
+ * handle's errors, `XASYNC_ERR_SYSTEM` (writing to `fd` failed).
+ */
+xasync_status xasync_dump(struct xasync_runtime rt, int fd);
+
+/**
  * Starts `f(arg)` as a coroutine on the runtime `rt`
  * (`XASYNC_CURRENT_RUNTIME`: the caller's runtime, else the default one)
  * and stores its handle in `*out` (zero on failure). `f` may start on any

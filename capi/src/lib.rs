@@ -175,8 +175,9 @@ pub use channel::{
 };
 pub use error::{xasync_last_error, xasync_last_error_code, xasync_status, xasync_status_name};
 pub use runtime::{
-    XASYNC_CURRENT_RUNTIME, xasync_runtime, xasync_runtime_config, xasync_runtime_config_init,
-    xasync_runtime_create, xasync_runtime_destroy, xasync_runtime_destroy_timeout,
+    XASYNC_CURRENT_RUNTIME, xasync_dump, xasync_runtime, xasync_runtime_config,
+    xasync_runtime_config_init, xasync_runtime_create, xasync_runtime_destroy,
+    xasync_runtime_destroy_timeout,
 };
 pub use task::{
     xasync, xasync_await, xasync_drop_fn, xasync_fn, xasync_sleep_ms, xasync_spawn, xasync_task,
