@@ -210,13 +210,18 @@ fn timeout_on_a_join_handle_detaches_and_join_timeout_cancels() {
     let rt = runtime(1);
     let dropped = Arc::new(AtomicBool::new(false));
     let finished = Arc::new(AtomicBool::new(false));
-    let (d, f) = (dropped.clone(), finished.clone());
-    // `timeout` drops the handle: the task is detached and runs on.
+    let release = Arc::new(AtomicBool::new(false));
+    let (d, f, r) = (dropped.clone(), finished.clone(), release.clone());
+    // `timeout` drops the handle: the task is detached and runs on. It
+    // cannot finish before the test releases it, however slow the machine.
     let h = rt.xasync(move || {
-        xasync::time::sleep(Duration::from_millis(40));
+        while !r.load(Ordering::SeqCst) {
+            xasync::time::sleep(Duration::from_millis(1));
+        }
         f.store(true, Ordering::SeqCst);
     });
     assert!(xasync::time::timeout(Duration::from_millis(5), h).is_err());
+    release.store(true, Ordering::SeqCst);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !finished.load(Ordering::SeqCst) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
