@@ -14,12 +14,16 @@
 //!   `futures-io` traits that the sockets and files implement for async
 //!   code (re-exported; in a coroutine, use `std::io::Read`/`Write`).
 
+mod backend;
 pub mod callback;
 pub(crate) mod entry;
 pub(crate) mod exact;
 pub(crate) mod pollable;
 pub(crate) mod reactor;
 pub(crate) mod registration;
+pub(crate) mod uring;
 mod waiters;
+
+pub use backend::IoBackend;
 
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};

@@ -17,6 +17,7 @@
 
 mod blocking;
 mod park;
+pub(crate) use park::current_worker;
 mod shared;
 mod sleepers;
 #[cfg(all(test, loom))]
@@ -54,6 +55,7 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     hooks: worker::Hooks,
+    io: Option<crate::io::IoBackend>,
 }
 
 impl Default for Builder {
@@ -64,6 +66,7 @@ impl Default for Builder {
             thread_name: "xasync-worker".into(),
             max_blocking_threads: 512,
             hooks: worker::Hooks::default(),
+            io: None,
         }
     }
 }
@@ -112,6 +115,15 @@ impl Builder {
     /// [`DEFAULT_STACK_CACHE`](crate::stack::DEFAULT_STACK_CACHE), 16,384).
     pub fn stack_cache(mut self, stacks: usize) -> Self {
         self.stacks.cache = stacks;
+        self
+    }
+
+    /// The kernel interface the workers wait and do I/O through (default:
+    /// `XASYNC_IO=uring|epoll` if set, else io_uring where the kernel
+    /// allows it, else epoll). [`build`](Self::build) fails with
+    /// `Unsupported` if io_uring is asked for here and not available.
+    pub fn io(mut self, backend: crate::io::IoBackend) -> Self {
+        self.io = Some(backend);
         self
     }
 
@@ -239,6 +251,7 @@ impl Builder {
                 .collect(),
             blocking,
             self.stacks,
+            crate::io::IoBackend::resolve(self.io)?,
         )?);
         let mut threads = Vec::with_capacity(workers);
         for (index, deque) in deques.into_iter().enumerate() {

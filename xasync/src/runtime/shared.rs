@@ -106,11 +106,12 @@ impl Shared {
         stealers: Vec<Stealer<Runnable>>,
         blocking: super::blocking::BlockingPool,
         stacks: crate::stack::StackConfig,
+        io: crate::io::IoBackend,
     ) -> std::io::Result<Shared> {
         let workers = stealers.len();
         let mut parkers = Vec::with_capacity(workers);
         for _ in 0..workers {
-            parkers.push(Parker::new()?);
+            parkers.push(Parker::new(io)?);
         }
         Ok(Shared {
             injector: Injector::new(),
