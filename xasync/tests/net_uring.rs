@@ -6,8 +6,8 @@
 //! write them into a dead frame): every test here checks that those bytes
 //! reach the next reader instead.
 //!
-//! `XASYNC_STRESS_ITERATIONS` (default 2,000) sizes the cancellation
-//! stress test (.ci/sanitize.sh runs it under valgrind).
+//! `XASYNC_URING_CANCELS` (default 2,000) sizes the cancellation stress
+//! test; .ci/sanitize.sh runs it, unchanged, under valgrind (5 s).
 //!
 //! The tests are skipped (pass, saying so) where io_uring is unavailable.
 
@@ -63,7 +63,7 @@ fn epoll_registered() -> HashSet<i32> {
 }
 
 fn iterations() -> u64 {
-    std::env::var("XASYNC_STRESS_ITERATIONS")
+    std::env::var("XASYNC_URING_CANCELS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000)

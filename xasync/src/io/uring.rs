@@ -39,7 +39,7 @@ use std::future::Future;
 use std::io;
 use std::marker::PhantomPinned;
 use std::mem::ManuallyDrop;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -112,6 +112,26 @@ pub(crate) unsafe fn run_here(
     Some(unsafe { ring.run(coroutine, sqe(), timeout) })
 }
 
+/// Sleeps until `fd` is readable or `timeout` (`None`: without end) ran
+/// out; a signal ends it early, which the caller tolerates.
+fn sleep_until_readable(fd: RawFd, timeout: Option<Duration>) {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let timeout = timeout.map(|t| libc::timespec {
+        tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(t.subsec_nanos()),
+    });
+    let timeout = timeout
+        .as_ref()
+        .map_or(std::ptr::null(), std::ptr::from_ref);
+    // SAFETY: one valid `pollfd`; a valid timespec or null (no timeout);
+    // no signal mask.
+    unsafe { libc::ppoll(&mut pollfd, 1, timeout, std::ptr::null()) };
+}
+
 /// One worker's ring.
 pub(crate) struct Ring {
     /// Not dropped while operations are in flight (see `Drop`).
@@ -122,6 +142,11 @@ pub(crate) struct Ring {
     epoll_ready: AtomicBool,
     /// Operations pushed whose completion was not reaped yet.
     in_flight: AtomicUsize,
+    /// Sleep in `ppoll(2)` on the ring rather than in `io_uring_enter`:
+    /// under valgrind (3.19 to 3.22 at least), which runs `io_uring_enter`
+    /// holding the lock that lets one thread run at a time, not knowing
+    /// that it blocks, so that no other thread could run to wake it.
+    sleep_in_ppoll: bool,
 }
 
 impl std::fmt::Debug for Ring {
@@ -138,6 +163,7 @@ impl Ring {
             epoll,
             epoll_ready: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            sleep_in_ppoll: xasync_core::stack::running_on_valgrind(),
         };
         ring.arm_epoll();
         Ok(ring)
@@ -167,6 +193,11 @@ impl Ring {
         let entered = match timeout {
             Some(Duration::ZERO) if ring.submission().is_empty() => Ok(0),
             Some(Duration::ZERO) => ring.submit(),
+            _ if self.sleep_in_ppoll => ring.submit().inspect(|_| {
+                if ring.completion().is_empty() {
+                    sleep_until_readable(ring.as_raw_fd(), timeout);
+                }
+            }),
             Some(timeout) => {
                 let timespec = types::Timespec::from(timeout);
                 let args = types::SubmitArgs::new().timespec(&timespec);
@@ -174,6 +205,7 @@ impl Ring {
             }
             None => ring.submit_and_wait(1),
         };
+        drop(ring);
         if let Err(e) = entered {
             // ETIME: the timeout; EINTR: a signal; EBUSY: completions
             // overflowed, which reaping below makes room for. Anything else
@@ -186,7 +218,7 @@ impl Ring {
                 "xasync: io_uring_enter failed: {e}"
             );
         }
-        self.reap(&mut ring);
+        self.reap();
         self.epoll_ready.swap(false, Ordering::Relaxed)
     }
 
@@ -240,19 +272,21 @@ impl Ring {
     ///
     /// What `sqe` refers to stays valid until its completion is reaped.
     unsafe fn push(&self, sqe: &squeue::Entry) {
-        let mut ring = self.lock();
         loop {
+            let mut ring = self.lock();
             // SAFETY: by this function's contract.
             if unsafe { ring.submission().push(sqe) }.is_ok() {
                 return;
             }
-            if let Err(e) = ring.submit() {
+            let submitted = ring.submit();
+            drop(ring);
+            if let Err(e) = submitted {
                 // EBUSY: too many completions unreaped; reap, then retry.
                 assert!(
                     matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EINTR)),
                     "xasync: io_uring_enter failed: {e}"
                 );
-                self.reap(&mut ring);
+                self.reap();
             }
         }
     }
@@ -265,31 +299,48 @@ impl Ring {
         // SAFETY: a cancellation refers to no memory.
         unsafe { self.push(&cancel) };
         while op.result.get().is_none() {
-            let mut ring = self.lock();
-            if let Err(e) = ring.submit_and_wait(1) {
+            let waited = self.lock().submit_and_wait(1);
+            if let Err(e) = waited {
                 assert!(
                     matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)),
                     "xasync: io_uring_enter failed: {e}"
                 );
             }
-            self.reap(&mut ring);
+            self.reap();
         }
     }
 
-    /// Dispatches every completion in the queue.
-    fn reap(&self, ring: &mut IoUring) {
-        for cqe in ring.completion() {
-            match cqe.user_data() {
-                EPOLL => self.epoll_ready.store(true, Ordering::Relaxed),
-                CANCEL => {}
-                op => {
-                    self.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    let op = op as *const Op;
-                    // SAFETY: every other `user_data` is the address of an
-                    // `Op` pushed by `run`, which does not return (or
-                    // unwind) before its completion was reaped, here.
-                    unsafe { &*op }.complete(cqe.result());
-                }
+    /// Dispatches every completion in the queue. The completions are taken
+    /// under the lock and dispatched after it: a waker may drop a task,
+    /// whose coroutine then unwinds here and cancels its own operation.
+    fn reap(&self) {
+        let mut batch = [(0, 0); 32];
+        loop {
+            let mut taken = 0;
+            for (slot, cqe) in batch.iter_mut().zip(self.lock().completion()) {
+                *slot = (cqe.user_data(), cqe.result());
+                taken += 1;
+            }
+            for &(user_data, result) in &batch[..taken] {
+                self.dispatch(user_data, result);
+            }
+            if taken < batch.len() {
+                return;
+            }
+        }
+    }
+
+    fn dispatch(&self, user_data: u64, result: i32) {
+        match user_data {
+            EPOLL => self.epoll_ready.store(true, Ordering::Relaxed),
+            CANCEL => {}
+            op => {
+                self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                let op = op as *const Op;
+                // SAFETY: every other `user_data` is the address of an `Op`
+                // pushed by `run`, which does not return (or unwind) before
+                // its completion was dispatched, here.
+                unsafe { &*op }.complete(result);
             }
         }
     }
@@ -315,6 +366,10 @@ impl Drop for Ring {
 
 /// An operation in flight: where its completion goes. Lives in the frame
 /// of [`Ring::run`], at an address that is its `user_data`.
+///
+/// Plain cells: the coroutine that waits and the worker that dispatches
+/// are on the same thread (a started coroutine never leaves its worker's
+/// thread, even to be dropped: see `xasync_core::task::stackful`).
 struct Op {
     result: Cell<Option<i32>>,
     waker: Cell<Option<Waker>>,
