@@ -40,7 +40,7 @@ core_tests=(coroutine fiber task executor sync_channel sync_mutex sync_notify sy
   sync_semaphore)
 xasync_tests=(runtime cancel cancel_mid_unwind shutdown shutdown_leak sync time stacks
   stacks_fallback fs net_tcp net_udp_unix net_callback net_cancel net_emfile net_many net_uring
-  stress coroutine_local api_edges)
+  fs_uring stress coroutine_local api_edges)
 
 # Valgrind arguments by binary. stacks_fallback re-runs itself in children
 # with XASYNC_GUARD_REGIONS=0; they pass or fail like the parent, so trace them.

@@ -60,7 +60,7 @@ const EPOLL: u64 = 0;
 const CANCEL: u64 = 1;
 
 /// The operations the runtime submits, which the probe checks.
-const NEEDED: [(u8, &str); 8] = [
+const NEEDED: [(u8, &str); 9] = [
     (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
     (opcode::Recv::CODE, "IORING_OP_RECV"),
@@ -69,6 +69,7 @@ const NEEDED: [(u8, &str); 8] = [
     (opcode::Connect::CODE, "IORING_OP_CONNECT"),
     (opcode::Read::CODE, "IORING_OP_READ"),
     (opcode::Write::CODE, "IORING_OP_WRITE"),
+    (opcode::Fsync::CODE, "IORING_OP_FSYNC"),
 ];
 
 /// Whether io_uring can be used: a ring can be set up, waits with a
@@ -110,6 +111,12 @@ pub(crate) unsafe fn run_here(
     // SAFETY: by this function's contract; `coroutine` is the caller, on
     // its worker (a started coroutine never leaves it), whose ring this is.
     Some(unsafe { ring.run(coroutine, sqe(), timeout) })
+}
+
+/// A length for the ring, which counts in `u32` (a longer transfer is
+/// short, as `read` and `write` may be).
+pub(crate) fn len32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 /// Sleeps until `fd` is readable or `timeout` (`None`: without end) ran

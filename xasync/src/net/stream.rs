@@ -37,7 +37,7 @@ where
         }
         let len = buf.len();
         let fd = types::Fd(self.io.get_ref().as_raw_fd());
-        let (ptr, ring_len) = (buf.as_mut_ptr(), clamp(len));
+        let (ptr, ring_len) = (buf.as_mut_ptr(), uring::len32(len));
         // SAFETY: `buf` is borrowed, exclusively, for the whole call.
         let ring = unsafe {
             uring::run_here(self.timeouts.read(), || {
@@ -75,7 +75,7 @@ where
         // SIGPIPE.
         let ring = unsafe {
             uring::run_here(self.timeouts.write(), || {
-                opcode::Send::new(fd, buf.as_ptr(), clamp(buf.len()))
+                opcode::Send::new(fd, buf.as_ptr(), uring::len32(buf.len()))
                     .flags(libc::MSG_NOSIGNAL)
                     .build()
             })
@@ -156,12 +156,6 @@ where
 /// filled (write).
 fn short(len: usize) -> impl Fn(&usize) -> bool {
     move |&n| n > 0 && n < len
-}
-
-/// A length for the ring, which counts in `u32` (a longer transfer is
-/// short, as `read` and `write` may be).
-fn clamp(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 fn total(lens: impl Iterator<Item = usize>) -> usize {
