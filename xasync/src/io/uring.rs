@@ -165,12 +165,26 @@ impl std::fmt::Debug for Ring {
 impl Ring {
     /// A ring watching the epoll instance `epoll` (which must outlive it).
     pub(crate) fn new(epoll: RawFd) -> io::Result<Ring> {
+        let sleep_in_ppoll = xasync_core::stack::running_on_valgrind();
+        // Cooperative task running: the kernel does not interrupt the
+        // running worker (an inter-processor interrupt, a signal-like
+        // wake-up) to post each completion, but leaves them for its next
+        // `io_uring_enter`, and flags that there are some (`taskrun`).
+        // Linux 5.19; not under valgrind, whose ppoll sleep enters no ring.
+        let cooperative = IoUring::builder()
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
+            .build(ENTRIES);
+        let ring = match cooperative {
+            Ok(ring) if !sleep_in_ppoll => ring,
+            _ => IoUring::new(ENTRIES)?,
+        };
         let ring = Ring {
-            ring: ManuallyDrop::new(Mutex::new(IoUring::new(ENTRIES)?)),
+            ring: ManuallyDrop::new(Mutex::new(ring)),
             epoll,
             epoll_ready: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
-            sleep_in_ppoll: xasync_core::stack::running_on_valgrind(),
+            sleep_in_ppoll,
         };
         ring.arm_epoll();
         Ok(ring)
@@ -198,7 +212,11 @@ impl Ring {
             timeout
         };
         let entered = match timeout {
-            Some(Duration::ZERO) if ring.submission().is_empty() => Ok(0),
+            Some(Duration::ZERO)
+                if ring.submission().is_empty() && !ring.submission().taskrun() =>
+            {
+                Ok(0)
+            }
             Some(Duration::ZERO) => ring.submit(),
             _ if self.sleep_in_ppoll => ring.submit().inspect(|_| {
                 if ring.completion().is_empty() {
