@@ -160,3 +160,38 @@ fn cancelling_reads_in_flight_thousands_of_times_loses_no_byte() {
         },
     );
 }
+
+#[test]
+fn accept_through_the_ring_reports_the_peer_and_times_out() {
+    let Some(rt) = uring() else { return };
+    for host in ["127.0.0.1:0", "[::1]:0"] {
+        let Ok(listener) = TcpListener::bind(host) else {
+            continue; // no IPv6 loopback here
+        };
+        let addr = listener.local_addr().unwrap();
+        let client = std::thread::spawn(move || {
+            let client = std::net::TcpStream::connect(addr).unwrap();
+            client.local_addr().unwrap()
+        });
+        let listener = Arc::new(listener);
+        let fd = listener.as_raw_fd();
+        let accepted = {
+            let listener = listener.clone();
+            rt.xasync(move || {
+                let (_conn, peer) = listener.accept().unwrap();
+                (peer, !epoll_registered().contains(&fd))
+            })
+        };
+        let (peer, not_in_epoll) = accepted.join().unwrap();
+        assert_eq!(peer, client.join().unwrap());
+        assert!(not_in_epoll, "the listener was registered in epoll");
+        let timed_out = rt.xasync(move || {
+            listener
+                .accept_timeout(Duration::from_millis(10))
+                .unwrap_err()
+                .kind()
+        });
+        assert_eq!(timed_out.join().unwrap(), ErrorKind::TimedOut);
+    }
+    rt.shutdown();
+}
