@@ -119,6 +119,15 @@ pub(crate) fn len32(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
+/// Whether collecting without waiting takes an `io_uring_enter`: there is
+/// something to submit, completions wait for the worker to run them
+/// (`taskrun`), or the completion queue overflowed into the kernel's
+/// backlog, which only an enter flushes.
+fn needs_enter(ring: &mut IoUring) -> bool {
+    let queue = ring.submission();
+    !queue.is_empty() || queue.taskrun() || queue.cq_overflow()
+}
+
 /// Sleeps until `fd` is readable or `timeout` (`None`: without end) ran
 /// out; a signal ends it early, which the caller tolerates.
 fn sleep_until_readable(fd: RawFd, timeout: Option<Duration>) {
@@ -215,11 +224,7 @@ impl Ring {
             timeout
         };
         let entered = match timeout {
-            Some(Duration::ZERO)
-                if ring.submission().is_empty() && !ring.submission().taskrun() =>
-            {
-                Ok(0)
-            }
+            Some(Duration::ZERO) if !needs_enter(&mut ring) => Ok(0),
             Some(Duration::ZERO) => ring.submit(),
             _ if self.sleep_in_ppoll => ring.submit().inspect(|_| {
                 if ring.completion().is_empty() {
