@@ -4,14 +4,19 @@
 #
 #   kernel/riscv64  QEMU virt + OpenSBI: every tests/*.rs image and the demo
 #                   kernel (seed scenarios, timer interrupts, preemption,
-#                   -smp 2 with one executor per hart, measurements, ...)
-#   kernel/aarch64  QEMU virt, cortex-a72: the smoke image
-#   kernel/x86_64   QEMU pc through multiboot v1: the smoke image
+#                   -smp 2 with one executor per hart, measurements, an
+#                   HTTP server on virtio-net checked with curl from the
+#                   host, ...)
+#   kernel/aarch64  QEMU virt (GICv2), cortex-a72: smoke, timer_interrupts,
+#                   smp (-smp 2), preemption
+#   kernel/x86_64   QEMU pc through multiboot v1: smoke, timer_interrupts,
+#                   smp (-smp 2), preemption
 #
 # each in the dev and release profiles, after formatting, clippy and
-# rustdoc checks of every kernel crate (and of kernel/smoke, the checks the
-# aarch64 and x86_64 images share). Each is a workspace of its own, outside
-# the root workspace's checks.
+# rustdoc checks of every kernel crate (and of kernel/smoke, the checks and
+# scenarios the kernels share, and kernel/common, the machinery they
+# share). Each is a workspace of its own, outside the root workspace's
+# checks.
 #
 #   bash .ci/kernel.sh                        # from anywhere in the repository
 #   XASYNC_KERNEL_TIMEOUT=30 bash .ci/kernel.sh
@@ -19,7 +24,7 @@
 #
 # Installs what it needs when missing, without prompting: the rustup
 # targets, and Debian's qemu-system-misc, qemu-system-arm and
-# qemu-system-x86 (with sudo when not root). The image's own status
+# qemu-system-x86, and curl (with sudo when not root). The image's own status
 # decides (see each kernel's qemu-run.sh): 0 pass, 1.. failure, 124 hung.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +52,7 @@ declare -A package=(
 )
 
 missing=()
+command -v curl >/dev/null || missing+=(curl)
 targets=()
 for k in "${kernels[@]}"; do
   [ -n "${target[$k]:-}" ] || { echo "unknown kernel: $k" >&2; exit 2; }
@@ -70,13 +76,15 @@ for t in "${targets[@]}"; do
 done
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "kernel/smoke: fmt, clippy, rustdoc"
-(
-  cd kernel/smoke
-  cargo fmt --check
-  cargo clippy -- -D warnings
-  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
-)
+for shared in smoke common; do
+  step "kernel/$shared: fmt, clippy, rustdoc"
+  (
+    cd "kernel/$shared"
+    cargo fmt --check
+    cargo clippy -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+  )
+done
 for k in "${kernels[@]}"; do
   step "kernel/$k: fmt, clippy, rustdoc"
   (

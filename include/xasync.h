@@ -12,9 +12,9 @@
  * - Handles are ids checked by kind and generation, released exactly once:
  *   runtime by xasync_runtime_destroy, task by xasync_await/xawait or
  *   xasync_task_detach, channel by xasync_channel_destroy, timer by
- *   xasync_timer_cancel, fd watch by xasync_fd_unwatch. Using a released
- *   handle returns XASYNC_ERR_STALE_HANDLE; a zero or forged one
- *   XASYNC_ERR_INVALID_HANDLE.
+ *   xasync_timer_cancel, fd watch by xasync_fd_unwatch, fiber by
+ *   xasync_fiber_destroy. Using a released handle returns
+ *   XASYNC_ERR_STALE_HANDLE; a zero or forged one XASYNC_ERR_INVALID_HANDLE.
  * - void * values are never dereferenced or freed by the library.
  * - Functions and callbacks called by the library must not unwind (C++
  *   exceptions) or longjmp out.
@@ -124,7 +124,8 @@ enum xasync_status
   XASYNC_ERR_STALE_HANDLE = -4,
   /**
    * The operation cannot be done from here: destroying a runtime from
-   * one of its own coroutines or timer callbacks.
+   * one of its own coroutines or timer callbacks, reporting a task's
+   * failure from outside a task's coroutine.
    */
   XASYNC_ERR_BUSY = -5,
   /**
@@ -166,6 +167,11 @@ enum xasync_status
    * was done (the handle stays valid).
    */
   XASYNC_ERR_DEADLOCK = -14,
+  /**
+   * The awaited task's function reported a failure
+   * (`xasync_task_fail`): its payload was stored instead of a result.
+   */
+  XASYNC_ERR_FAILED = -15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -213,8 +219,9 @@ typedef struct xasync_runtime {
 
 /**
  * The function a coroutine runs: it receives the `arg` given to
- * `xasync_spawn` and returns the result that `xasync_await` hands over.
- * It must not unwind (catch C++ exceptions inside) or `longjmp` out.
+ * `xasync_spawn` and returns the result that `xasync_await` hands over
+ * (or reports a failure with `xasync_task_fail`). It must not unwind
+ * (catch C++ exceptions inside) or `longjmp` out.
  */
 typedef void *(*xasync_fn)(void *arg);
 
@@ -229,6 +236,12 @@ typedef struct xasync_task {
    */
   uint64_t id;
 } xasync_task;
+
+/**
+ * Releases the payload of a task's failure (see `xasync_task_fail`) that
+ * nobody received. It may run on any thread; it must not unwind or wait.
+ */
+typedef void (*xasync_drop_fn)(void *payload);
 
 /**
  * A multi-producer, multi-consumer channel of `void *` values. Create with
@@ -280,6 +293,26 @@ typedef struct xasync_watch {
    */
   uint64_t id;
 } xasync_watch;
+
+/**
+ * A member of a fiber group: its base (the context that created it) or a
+ * fiber. Release it exactly once with `xasync_fiber_destroy`.
+ */
+typedef struct xasync_fiber {
+  /**
+   * The handle's id (see the crate documentation); 0 is never issued.
+   */
+  uint64_t id;
+} xasync_fiber;
+
+/**
+ * The function a fiber runs: it receives its own handle (to pass as
+ * `from` when it switches away) and the `arg` given to
+ * `xasync_fiber_spawn`. When it returns, control goes to the member that
+ * last switched to the fiber (or to the base, if that one is gone). It
+ * must not unwind or `longjmp` out.
+ */
+typedef void (*xasync_fiber_fn)(struct xasync_fiber me, void *arg);
 
 /**
  * Where a runtime is expected: the runtime of the calling coroutine or
@@ -365,6 +398,22 @@ xasync_status xasync_runtime_destroy(struct xasync_runtime rt);
 xasync_status xasync_runtime_destroy_timeout(struct xasync_runtime rt, uint64_t grace_ms);
 
 /**
+ * Writes a dump of the live tasks of the runtime `rt` to the file
+ * descriptor `fd`, as Go prints its goroutines: for each coroutine, its
+ * id, state (`ready` or `waiting`), worker, age, time since it last ran,
+ * and the return addresses where it waits (with symbol names where the
+ * dynamic linker knows them; whole backtraces need code built with frame
+ * pointers). The workers list their coroutines between tasks, a slice at
+ * a time; a worker stuck inside one task is named as missing after two
+ * seconds. Called from a coroutine, suspends it meanwhile; from a thread,
+ * blocks it. `fd` stays open.
+ *
+ * Errors: `XASYNC_ERR_INVALID_ARGUMENT` (a negative `fd`), the runtime
+ * handle's errors, `XASYNC_ERR_SYSTEM` (writing to `fd` failed).
+ */
+xasync_status xasync_dump(struct xasync_runtime rt, int fd);
+
+/**
  * Starts `f(arg)` as a coroutine on the runtime `rt`
  * (`XASYNC_CURRENT_RUNTIME`: the caller's runtime, else the default one)
  * and stores its handle in `*out` (zero on failure). `f` may start on any
@@ -396,13 +445,17 @@ struct xasync_task xasync(xasync_fn f, void *arg);
 
 /**
  * Waits for the task and stores the value its function returned in
- * `*result` (if `result` is not NULL; NULL is stored on failure). Suspends
- * a coroutine, blocks a thread. Releases the handle, whatever the outcome,
- * except on `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE`,
+ * `*result` (if `result` is not NULL; NULL is stored on failure, except
+ * `XASYNC_ERR_FAILED`). Suspends a coroutine, blocks a thread. Releases
+ * the handle, whatever the outcome, except on
+ * `XASYNC_ERR_INVALID_HANDLE`/`XASYNC_ERR_STALE_HANDLE`,
  * `XASYNC_ERR_DEADLOCK`, and when the calling coroutine was cancelled
  * before the call.
  *
- * Errors: `XASYNC_ERR_CANCELLED` (the task was cancelled before it
+ * Errors: `XASYNC_ERR_FAILED` (the task's function reported a failure
+ * with `xasync_task_fail`: its payload is stored in `*result`, and the
+ * caller owns it; with a NULL `result` it is released with its drop
+ * function), `XASYNC_ERR_CANCELLED` (the task was cancelled before it
  * returned, or the caller is a cancelled coroutine), `XASYNC_ERR_DEADLOCK`
  * (the caller is the task's own coroutine), `XASYNC_ERR_STALE_HANDLE`
  * (awaited or detached already), `XASYNC_ERR_INVALID_HANDLE`.
@@ -416,9 +469,35 @@ xasync_status xasync_await(struct xasync_task task, void **result);
 /**
  * Waits for the task and returns what its function returned, as the
  * seed's `xawait(frame)`; NULL on failure (tell a failure from a NULL
- * result with `xasync_await`). Releases the handle as `xasync_await`.
+ * result with `xasync_await`; the payload of a failure reported with
+ * `xasync_task_fail` is released with its drop function). Releases the
+ * handle as `xasync_await`.
  */
 void *xawait(struct xasync_task task);
+
+/**
+ * Reports that the calling coroutine's task failed, with `payload` (an
+ * error value of the caller's choosing): once the task's function returns
+ * (the value it returns is then discarded), `xasync_await` on the task
+ * returns `XASYNC_ERR_FAILED` and stores `payload` in its `*result`, and
+ * the awaiter owns it. If nobody receives it — the task is detached,
+ * awaited by `xawait` or with a NULL `result`, or cancelled (also by its
+ * runtime's destruction) — the library calls `drop(payload)` (unless
+ * `drop` is NULL) exactly once, on any thread. A second call replaces the
+ * payload and drops the earlier one at once. Reporting a failure costs
+ * nothing until this is called (no allocation per task).
+ *
+ * Errors: `XASYNC_ERR_BUSY` (the caller is not the coroutine of a task:
+ * a plain thread, a timer callback, an fd callback; the caller still owns
+ * `payload`).
+ *
+ * # Safety
+ *
+ * `drop` is NULL or a function of type `xasync_drop_fn` that follows its
+ * rules and may be called with `payload`. The library never touches
+ * `payload` otherwise.
+ */
+xasync_status xasync_task_fail(void *payload, xasync_drop_fn drop);
 
 /**
  * Cancels the task: if it has not finished, it will not run on (a
@@ -670,6 +749,75 @@ xasync_status xasync_fd_watch(struct xasync_runtime rt,
  * released without waiting and `XASYNC_ERR_CANCELLED` is returned.
  */
 xasync_status xasync_fd_unwatch(struct xasync_watch watch);
+
+/**
+ * Starts a fiber group whose base is the calling context (a thread or a
+ * coroutine) and stores the base's handle in `*base` (zero on failure).
+ * Fibers spawned into
+ * the group switch to and from it. Only that thread (or coroutine) may use
+ * the group's handles; release them before it ends, or what they hold
+ * stays allocated.
+ *
+ * Errors: `XASYNC_ERR_NULL_POINTER` (`base`), `XASYNC_ERR_TOO_MANY`.
+ *
+ * # Safety
+ *
+ * `base` is NULL or writable.
+ */
+xasync_status xasync_fiber_group_create(struct xasync_fiber *base);
+
+/**
+ * Adds a fiber to the group of `member` (any member of it) that will run
+ * `f(fiber, arg)` on a stack of its own, of `stack_size` usable bytes
+ * (0: 64 KiB; it overflows into a guard page), when first resumed; stores
+ * its handle in `*out` (zero on failure).
+ *
+ * Errors: `XASYNC_ERR_NULL_POINTER` (`f`, `out`), handle errors,
+ * `XASYNC_ERR_INVALID_ARGUMENT` (another thread's group, stack size over
+ * 1 GiB), `XASYNC_ERR_SYSTEM` (the stack could not be mapped).
+ *
+ * # Safety
+ *
+ * `f` is NULL or follows the rules of `xasync_fiber_fn`; `out` is NULL or
+ * writable. The library never touches `arg`.
+ */
+xasync_status xasync_fiber_spawn(struct xasync_fiber member,
+                                 xasync_fiber_fn f,
+                                 void *arg,
+                                 size_t stack_size,
+                                 struct xasync_fiber *out);
+
+/**
+ * Suspends `from`, the running member of its group (the caller), and runs
+ * `to` — from its start, or where it last switched away — until something
+ * switches back to `from` (or a fiber that `from` resumed returns).
+ *
+ * Errors: handle errors; `XASYNC_ERR_INVALID_ARGUMENT`: `from` is not the
+ * running member, the two are of different groups (or of another
+ * thread's), `to` is `from`, or `to` has finished.
+ */
+xasync_status xasync_fiber_resume_from(struct xasync_fiber to, struct xasync_fiber from);
+
+/**
+ * Stores in `*out` whether the fiber's function has returned (always
+ * false for a group's base).
+ *
+ * # Safety
+ *
+ * `out` is NULL or writable.
+ */
+xasync_status xasync_fiber_is_finished(struct xasync_fiber fiber, bool *out);
+
+/**
+ * Releases a member's handle. A fiber that has finished, or never ran,
+ * is freed with its stack; a group's base handle may go at any time (the
+ * group lives on while its fibers do).
+ *
+ * Errors: handle errors; `XASYNC_ERR_BUSY`: the fiber is running or
+ * suspended in the middle of its function (its stack holds C frames,
+ * which cannot be unwound: resume it until its function returns).
+ */
+xasync_status xasync_fiber_destroy(struct xasync_fiber fiber);
 
 #ifdef __cplusplus
 }  // extern "C"

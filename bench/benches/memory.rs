@@ -8,13 +8,17 @@
 //! All runtimes use their default worker count; stacks their default size
 //! (xasync 64 KiB, may 32 KiB).
 //!
-//! `cargo bench -p xasync-bench --bench memory [xasync|may|tokio]`
+//! Go goroutines (`bench/go/sleepers.go`, built with `go build` here, default
+//! `GOMAXPROCS`) are the fourth contender when a Go toolchain is installed.
+//!
+//! `cargo bench -p xasync-bench --bench memory [xasync|may|tokio|go]`
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 use xasync_bench::{
-    child_role, exit_on_panic, field, max_map_count, median, run_child, selected, vm_rss_kib,
+    build_go, child_role, exit_on_panic, field, max_map_count, median, run_child, run_process,
+    selected, vm_rss_kib,
 };
 
 /// Coroutines per run.
@@ -39,6 +43,7 @@ fn main() {
         "memory per sleeping coroutine (vm.max_map_count = {}), median of {RUNS} fresh processes",
         max_map_count().map_or("?".into(), |m| m.to_string())
     );
+    let go = selected("go").then(|| build_go("sleepers"));
     for n in SIZES {
         let mut results: Vec<(&str, Result<Vec<String>, String>)> = Vec::new();
         for contender in ["xasync", "tokio", "may"] {
@@ -50,50 +55,58 @@ fn main() {
                 .collect();
             results.push((contender, runs));
         }
+        if let Some(go) = &go {
+            let runs = (0..RUNS)
+                .map(|_| {
+                    let mut command = std::process::Command::new(go.clone()?);
+                    command.arg(n.to_string());
+                    run_process(command, TIMEOUT)
+                })
+                .collect();
+            results.push(("go", runs));
+        }
         report(n, &results);
     }
 }
 
 /// Prints one size's table: KiB per coroutine, time to start them all and
 /// to finish once woken, mappings while asleep; ratios of xasync to each
-/// peer.
+/// peer, of memory and of the CPU time to start them all.
 fn report(n: usize, results: &[(&str, Result<Vec<String>, String>)]) {
     println!("{n} sleeping coroutines");
-    let per = |runs: &Vec<String>| {
+    // The median of one figure over a contender's runs.
+    let median_of = |runs: &[String], key| {
         median(
             runs.iter()
-                .map(|out| field(out, "kib_per").unwrap_or(f64::NAN))
+                .map(|o| field(o, key).unwrap_or(f64::NAN))
                 .collect(),
         )
     };
     let ours = results
         .iter()
         .find(|(name, _)| *name == "xasync")
-        .and_then(|(_, runs)| runs.as_ref().ok())
-        .map(per);
+        .and_then(|(_, runs)| runs.as_ref().ok());
     for (name, runs) in results {
         match runs {
             Ok(runs) => {
-                let kib = per(runs);
-                let median_of = |key| {
-                    median(
-                        runs.iter()
-                            .map(|o| field(o, key).unwrap_or(f64::NAN))
-                            .collect(),
-                    )
-                };
                 let ratio = match ours {
                     Some(ours) if *name != "xasync" => {
-                        format!("   xasync / {name} = {:.3}", ours / kib)
+                        let of = |key| median_of(ours, key) / median_of(runs, key);
+                        format!(
+                            "   xasync / {name}: memory {:.3}, start CPU {:.3}",
+                            of("kib_per"),
+                            of("start_cpu_ms")
+                        )
                     }
                     _ => String::new(),
                 };
                 println!(
-                    "  {name:<8} {kib:>8.2} KiB each  (all started in {:>6.0} ms, {:>6.0} ms of CPU; all joined {:>6.0} ms after the stop; {:>6.0} mappings){ratio}",
-                    median_of("start_ms"),
-                    median_of("start_cpu_ms"),
-                    median_of("finish_ms"),
-                    median_of("maps"),
+                    "  {name:<8} {:>8.2} KiB each  (all started in {:>6.0} ms, {:>6.0} ms of CPU; all joined {:>6.0} ms after the stop; {:>6.0} mappings){ratio}",
+                    median_of(runs, "kib_per"),
+                    median_of(runs, "start_ms"),
+                    median_of(runs, "start_cpu_ms"),
+                    median_of(runs, "finish_ms"),
+                    median_of(runs, "maps"),
                 );
             }
             Err(failure) => println!("  {name:<8} FAILED: {failure}"),

@@ -9,11 +9,12 @@
 //! `cargo bench -p xasync-bench --bench skynet [xasync|tokio|may|go]`
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use xasync_bench::{child_role, exit_on_panic, field, median, run_child, run_process, selected};
+use xasync_bench::{
+    build_go, child_role, exit_on_panic, field, median, run_child, run_process, selected,
+};
 
 /// Leaves of the tree.
 const LEAVES: u64 = 1_000_000;
@@ -36,7 +37,7 @@ fn main() {
         return child(&role);
     }
     let go = if selected("go") {
-        Some(build_go())
+        Some(build_go("skynet"))
     } else {
         None
     };
@@ -107,33 +108,6 @@ fn check_sum(output: String) -> Result<String, String> {
     match field(&output, "sum") {
         Some(sum) if sum == SUM as f64 => Ok(output),
         _ => Err(format!("wrong sum: {}", output.trim())),
-    }
-}
-
-/// Builds `bench/go/skynet.go` next to this binary; the binary's path, or
-/// why there is none (no Go toolchain: `apt-get install golang-go`).
-fn build_go() -> Result<PathBuf, String> {
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("go/skynet.go");
-    let dir = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .parent()
-        .expect("the binary's directory")
-        .to_path_buf();
-    let binary = dir.join("skynet-go");
-    let mut command = Command::new("go");
-    command.arg("build").arg("-o").arg(&binary).arg(&source);
-    if std::env::var_os("GOCACHE").is_none() && std::env::var_os("HOME").is_none() {
-        command.env("GOCACHE", dir.join("go-cache"));
-    }
-    match command.output() {
-        Ok(out) if out.status.success() => Ok(binary),
-        Ok(out) => Err(format!(
-            "go build failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Err(format!(
-            "no Go toolchain ({e}); install it with `apt-get install golang-go`"
-        )),
     }
 }
 

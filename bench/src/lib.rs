@@ -165,6 +165,34 @@ pub fn run_process(
     }
 }
 
+/// Builds the Go contender `bench/go/<name>.go` next to the running bench
+/// binary; the binary's path, or why there is none (no Go toolchain:
+/// `apt-get install golang-go`).
+pub fn build_go(name: &str) -> Result<std::path::PathBuf, String> {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("go/{name}.go"));
+    let dir = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .parent()
+        .expect("the binary's directory")
+        .to_path_buf();
+    let binary = dir.join(format!("{name}-go"));
+    let mut command = std::process::Command::new("go");
+    command.arg("build").arg("-o").arg(&binary).arg(&source);
+    if std::env::var_os("GOCACHE").is_none() && std::env::var_os("HOME").is_none() {
+        command.env("GOCACHE", dir.join("go-cache"));
+    }
+    match command.output() {
+        Ok(out) if out.status.success() => Ok(binary),
+        Ok(out) => Err(format!(
+            "go build failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "no Go toolchain ({e}); install it with `apt-get install golang-go`"
+        )),
+    }
+}
+
 /// The value of `key` in a child's output made of `key=value` words.
 pub fn field(output: &str, key: &str) -> Option<f64> {
     output

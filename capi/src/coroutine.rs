@@ -22,6 +22,7 @@
 //! `XASYNC_ERR_BUSY` instead.
 
 use crate::error::{Error, Result, is_panic};
+use crate::task::Failure;
 use crate::xasync_status::*;
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -73,6 +74,9 @@ pub(crate) struct Running {
     on_loop: bool,
     /// Set once a waiting call saw the coroutine being cancelled.
     cancelled: Cell<bool>,
+    /// For the coroutine of a task: the failure its C function reported
+    /// (`xasync_task_fail`), which replaces its result.
+    pub(crate) failure: Cell<Option<Failure>>,
 }
 
 impl Running {
@@ -85,6 +89,7 @@ impl Running {
             timer,
             on_loop: false,
             cancelled: Cell::new(false),
+            failure: Cell::new(None),
         }
     }
 
@@ -152,8 +157,8 @@ pub(crate) fn cancelled() -> Error {
 }
 
 /// Fails with `XASYNC_ERR_CANCELLED` if the calling coroutine was
-/// cancelled, `XASYNC_ERR_BUSY` in an fd callback: where the C caller may
-/// not wait.
+/// cancelled, `XASYNC_ERR_BUSY` in an fd callback or a fiber: where the C
+/// caller may not wait.
 pub(crate) fn check() -> Result<()> {
     current(|c| match c {
         Some(c) if c.on_loop => Err(Error::new(
@@ -162,6 +167,11 @@ pub(crate) fn check() -> Result<()> {
              (xasync_spawn) for work that waits",
         )),
         Some(c) if c.is_cancelled() => Err(cancelled()),
+        _ if crate::fiber::in_fiber() => Err(Error::new(
+            XASYNC_ERR_BUSY,
+            "a fiber must not wait (its stack is not the coroutine's or thread's): switch back \
+             to the group's base to wait",
+        )),
         _ => Ok(()),
     })
 }

@@ -32,7 +32,8 @@ pub enum xasync_status {
     /// cancelled. A double free or a second await reports this.
     XASYNC_ERR_STALE_HANDLE = -4,
     /// The operation cannot be done from here: destroying a runtime from
-    /// one of its own coroutines or timer callbacks.
+    /// one of its own coroutines or timer callbacks, reporting a task's
+    /// failure from outside a task's coroutine.
     XASYNC_ERR_BUSY = -5,
     /// The channel is closed (or destroyed): nothing more can be sent, and
     /// it has nothing left to receive.
@@ -55,6 +56,9 @@ pub enum xasync_status {
     /// Waiting would never end: a coroutine awaited its own task. Nothing
     /// was done (the handle stays valid).
     XASYNC_ERR_DEADLOCK = -14,
+    /// The awaited task's function reported a failure
+    /// (`xasync_task_fail`): its payload was stored instead of a result.
+    XASYNC_ERR_FAILED = -15,
 }
 
 use xasync_status::*;
@@ -78,11 +82,12 @@ impl xasync_status {
             XASYNC_ERR_TOO_MANY => c"XASYNC_ERR_TOO_MANY",
             XASYNC_ERR_PANIC => c"XASYNC_ERR_PANIC",
             XASYNC_ERR_DEADLOCK => c"XASYNC_ERR_DEADLOCK",
+            XASYNC_ERR_FAILED => c"XASYNC_ERR_FAILED",
         }
     }
 
     /// Every status code, to look one up by value.
-    const ALL: [xasync_status; 15] = [
+    const ALL: [xasync_status; 16] = [
         XASYNC_OK,
         XASYNC_ERR_NULL_POINTER,
         XASYNC_ERR_INVALID_ARGUMENT,
@@ -98,6 +103,7 @@ impl xasync_status {
         XASYNC_ERR_TOO_MANY,
         XASYNC_ERR_PANIC,
         XASYNC_ERR_DEADLOCK,
+        XASYNC_ERR_FAILED,
     ];
 }
 

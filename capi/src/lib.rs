@@ -50,9 +50,9 @@
 //! * a handle is *released* exactly once — a runtime by
 //!   [`xasync_runtime_destroy`], a task by [`xasync_await`]/[`xawait`] or
 //!   [`xasync_task_detach`], a channel by [`xasync_channel_destroy`], a
-//!   timer by [`xasync_timer_cancel`], a watch by [`xasync_fd_unwatch`] —
-//!   and any later use, such as a double destroy or a second await,
-//!   returns `XASYNC_ERR_STALE_HANDLE`;
+//!   timer by [`xasync_timer_cancel`], a watch by [`xasync_fd_unwatch`], a
+//!   fiber by [`xasync_fiber_destroy`] — and any later use, such as a
+//!   double destroy or a second await, returns `XASYNC_ERR_STALE_HANDLE`;
 //! * the zero handle, a forged id, or a handle of the wrong kind returns
 //!   `XASYNC_ERR_INVALID_HANDLE`;
 //! * an id is never reused for another object (a slot is retired after
@@ -61,7 +61,8 @@
 //! Handles are plain values: copy them, pass them between threads, use
 //! them concurrently. The `void *` values — a task's argument and result,
 //! a channel's items, a callback's user data — are never dereferenced or
-//! freed by the library: C owns what they point to and decides when it is
+//! freed by the library (except that it calls the drop function given
+//! with a task's failure, see [`xasync_task_fail`]): C owns what they point to and decides when it is
 //! safe to hand it to another thread. A send that fails did not send (the
 //! sender still owns the value); values still in a destroyed channel are
 //! discarded. Strings passed in are copied; the string of
@@ -147,7 +148,7 @@
 #![cfg(unix)]
 
 // In the order of the header: errors, runtimes, tasks, channels, timers,
-// fd watches.
+// fd watches, fibers.
 mod error;
 
 mod runtime;
@@ -159,6 +160,8 @@ mod channel;
 mod timer;
 
 mod fd;
+
+mod fiber;
 
 // Internals.
 mod coroutine;
@@ -172,15 +175,22 @@ pub use channel::{
 };
 pub use error::{xasync_last_error, xasync_last_error_code, xasync_status, xasync_status_name};
 pub use runtime::{
-    XASYNC_CURRENT_RUNTIME, xasync_runtime, xasync_runtime_config, xasync_runtime_config_init,
-    xasync_runtime_create, xasync_runtime_destroy, xasync_runtime_destroy_timeout,
+    XASYNC_CURRENT_RUNTIME, xasync_dump, xasync_runtime, xasync_runtime_config,
+    xasync_runtime_config_init, xasync_runtime_create, xasync_runtime_destroy,
+    xasync_runtime_destroy_timeout,
 };
 pub use task::{
-    xasync, xasync_await, xasync_fn, xasync_sleep_ms, xasync_spawn, xasync_task,
-    xasync_task_cancel, xasync_task_detach, xasync_task_is_finished, xasync_yield, xawait,
+    xasync, xasync_await, xasync_drop_fn, xasync_fn, xasync_sleep_ms, xasync_spawn, xasync_task,
+    xasync_task_cancel, xasync_task_detach, xasync_task_fail, xasync_task_is_finished,
+    xasync_yield, xawait,
 };
 pub use timer::{
     xasync_callback, xasync_timer, xasync_timer_after, xasync_timer_cancel, xasync_timer_every,
+};
+
+pub use fiber::{
+    xasync_fiber, xasync_fiber_destroy, xasync_fiber_fn, xasync_fiber_group_create,
+    xasync_fiber_is_finished, xasync_fiber_resume_from, xasync_fiber_spawn,
 };
 
 pub use fd::{

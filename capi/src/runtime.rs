@@ -4,8 +4,9 @@ use crate::coroutine;
 use crate::error::{Error, Result, status};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
-use std::ffi::{CStr, c_char};
-use std::io;
+use std::ffi::{CStr, c_char, c_int};
+use std::io::{self, Write};
+use std::os::fd::FromRawFd;
 use std::time::Duration;
 use xasync::{Handle, Runtime};
 
@@ -45,7 +46,7 @@ pub struct xasync_runtime_config {
 }
 
 /// The largest stack size accepted.
-const MAX_STACK: usize = 1 << 30;
+pub(crate) const MAX_STACK: usize = 1 << 30;
 
 /// The runtimes' handle table.
 pub(crate) const RUNTIME: Kind = Kind::new(0x52, "runtime", "destroyed");
@@ -195,5 +196,33 @@ pub extern "C" fn xasync_runtime_destroy_timeout(
                 "some tasks were still running after the grace period and were cancelled",
             ))
         }
+    })
+}
+
+/// Writes a dump of the live tasks of the runtime `rt` to the file
+/// descriptor `fd`, as Go prints its goroutines: for each coroutine, its
+/// id, state (`ready` or `waiting`), worker, age, time since it last ran,
+/// and the return addresses where it waits (with symbol names where the
+/// dynamic linker knows them; whole backtraces need code built with frame
+/// pointers). The workers list their coroutines between tasks, a slice at
+/// a time; a worker stuck inside one task is named as missing after two
+/// seconds. Called from a coroutine, suspends it meanwhile; from a thread,
+/// blocks it. `fd` stays open.
+///
+/// Errors: `XASYNC_ERR_INVALID_ARGUMENT` (a negative `fd`), the runtime
+/// handle's errors, `XASYNC_ERR_SYSTEM` (writing to `fd` failed).
+#[unsafe(no_mangle)]
+pub extern "C" fn xasync_dump(rt: xasync_runtime, fd: c_int) -> xasync_status {
+    status("xasync_dump", || {
+        if fd < 0 {
+            return Err(Error::new(XASYNC_ERR_INVALID_ARGUMENT, "fd is negative"));
+        }
+        let (handle, _) = handle(rt)?;
+        let text = handle.dump().to_string();
+        // SAFETY: the caller's descriptor, borrowed: never closed here.
+        let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        (&*file)
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::new(XASYNC_ERR_SYSTEM, format!("cannot write the dump: {e}")))
     })
 }

@@ -57,12 +57,13 @@ const INDEX_BITS: u32 = 24;
 /// Most slots of one table.
 const MAX_SLOTS: usize = (1 << INDEX_BITS) - 1;
 /// The tags of every kind, to name the kind of a misplaced handle.
-static KINDS: [&Kind; 5] = [
+static KINDS: [&Kind; 6] = [
     &crate::runtime::RUNTIME,
     &crate::task::TASK,
     &crate::channel::CHANNEL,
     &crate::timer::TIMER,
     &crate::fd::WATCH,
+    &crate::fiber::FIBER,
 ];
 
 /// One slot: the generation of its current (or last) occupant.

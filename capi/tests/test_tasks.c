@@ -87,15 +87,16 @@ static void sleeping_coroutines_do_not_block_the_worker(void) {
     double start = now_ms();
     xasync_task t[20];
     for (int i = 0; i < 20; i++) {
-        OK(xasync_spawn(rt, sleeper, (void *)50, &t[i]));
+        OK(xasync_spawn(rt, sleeper, (void *)200, &t[i]));
     }
     for (int i = 0; i < 20; i++) {
         void *slept;
         OK(xasync_await(t[i], &slept));
-        CHECK((intptr_t)slept >= 50);
+        CHECK((intptr_t)slept >= 200);
     }
-    /* 20 sleeps of 50 ms on one worker: concurrent, not 1 s. */
-    CHECK(now_ms() - start < 500);
+    /* 20 sleeps of 200 ms on one worker: concurrent, not 4 s (the margin
+     * is for valgrind on a loaded machine). */
+    CHECK(now_ms() - start < 2000);
     OK(xasync_runtime_destroy(rt));
 }
 
@@ -265,7 +266,7 @@ static void cancelling_a_sleeping_coroutine(void) {
     EXPECT_MESSAGE("cancelled");
     CHECK(atomic_load(&log.returned)); /* the C function ran to its return */
     CHECK(log.first == XASYNC_ERR_CANCELLED);
-    CHECK(log.second == XASYNC_ERR_CANCELLED && log.second_took_ms < 1000);
+    CHECK(log.second == XASYNC_ERR_CANCELLED && log.second_took_ms < 30000); /* not the 60 s sleep */
     CHECK(log.yielded == XASYNC_ERR_CANCELLED);
     CHECK(log.awaited == XASYNC_ERR_CANCELLED);
     CHECK(log.try_send == XASYNC_OK);

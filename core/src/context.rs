@@ -16,7 +16,7 @@ pub(crate) struct StackHeader {
     /// The running coroutine's name, for overflow reports.
     name: Cell<Option<NonNull<str>>>,
     /// Lowest usable address.
-    limit: usize,
+    pub(crate) limit: usize,
     /// The canary to check, for stacks without a guard page.
     canary: Option<NonNull<u64>>,
 }

@@ -116,7 +116,7 @@ enum Event<Y, R> {
 pub struct Yielder<I, Y> {
     /// Stack pointer of the context that resumed us, saved by `resume`.
     caller_sp: Cell<*mut u8>,
-    header: NonNull<StackHeader>,
+    pub(crate) header: NonNull<StackHeader>,
     /// Set when the resumer asked us to unwind.
     unwinding: Cell<bool>,
     /// Set while suspended in `try_suspend`, which answers a cancellation

@@ -10,34 +10,23 @@
 #         "xasync-kernel: ... passed" line
 #   1..   a failure (a panic writes 1: status 3)
 #   124   hung: killed after $XASYNC_KERNEL_TIMEOUT seconds (default 60)
+#
+# `entry!(main, smp = N)` embeds the marker "xasync-qemu-smp=N" read here.
 set -uo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/../qemu-run-lib.sh"
 
 elf="${1:?usage: qemu-run.sh KERNEL.elf}"
-timeout_s="${XASYNC_KERNEL_TIMEOUT:-60}"
-name="$(basename "$elf")"
+smp="$(qemu_marker "$elf" smp)"
+smp="${smp:-1}"
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-start_ns="$(date +%s%N)"
-timeout "$timeout_s" qemu-system-x86_64 \
-  -machine pc -m 128M -nographic -no-reboot -net none \
+qemu_boot "$log" qemu-system-x86_64 \
+  -machine pc -smp "$smp" -m 128M -nographic -no-reboot -net none \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-  -kernel "$elf" </dev/null | tee "$log"
-status="${PIPESTATUS[0]}"
-elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
-
+  -kernel "$elf"
 case "$status" in
   33) status=0 ;;   # the kernel's success value, 0x10
   0) status=1 ;;    # QEMU stopped without the kernel saying (a triple fault with -no-reboot)
 esac
-if [ "$status" = 0 ] && ! grep -q 'xasync-kernel: .* passed' "$log"; then
-  echo "qemu-run: $name exited 0 without printing its pass line" >&2
-  status=1
-fi
-case "$status" in
-  0) verdict=ok ;;
-  124) verdict="HUNG (killed after ${timeout_s} s)" ;;
-  *) verdict="FAILED (exit $status)" ;;
-esac
-echo "qemu-run: $name: $verdict, boot to exit ${elapsed_ms} ms of wall time" >&2
-exit "$status"
+qemu_verdict "$(basename "$elf")" "$log" "-smp $smp"

@@ -4,6 +4,7 @@
 //! neither (block the thread).
 
 use crate::local::Locals;
+use crate::runtime::tasks::Node;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -54,6 +55,8 @@ fn replace_frame(frame: Frame) -> Frame {
 /// A running coroutine's bookkeeping, on its own stack.
 pub(crate) struct CoroutineCx<'a> {
     suspender: &'a Suspender<'a>,
+    /// The coroutine's record in its worker's list (dumps, stall reports).
+    node: &'a Node,
     /// The frame of the code that resumed us (a worker polling our task),
     /// restored while we are suspended.
     outer: Cell<Frame>,
@@ -66,6 +69,31 @@ pub(crate) struct CoroutineCx<'a> {
     /// than as an unwind: see [`CoroutineCx::wait_or_cancelled`].
     #[cfg(feature = "hook")]
     cancelled_by_error: Cell<bool>,
+}
+
+/// The record of the coroutine running on this thread, if any; for a
+/// signal handler interrupting it (a plain load of a thread-local).
+///
+/// # Safety
+///
+/// The record must not be used once the coroutine may have suspended or
+/// ended: only by code that interrupts it (a signal handler), until that
+/// code returns.
+pub(crate) unsafe fn running_node<'a>() -> Option<&'a Node> {
+    let coroutine = COROUTINE.with(Cell::get);
+    // SAFETY: a non-null pointer is the running coroutine's context, on its
+    // stack, alive while it runs — which the caller's contract covers.
+    unsafe { coroutine.as_ref() }.map(|cx| {
+        // SAFETY: as above, the record outlives its use by the caller.
+        unsafe { &*ptr::from_ref(cx.node) }
+    })
+}
+
+/// Whether this thread is running a task: polling a future, or running a
+/// coroutine (whose frame counts no poll); for a signal handler
+/// interrupting it (plain loads of thread-locals).
+pub(crate) fn in_task() -> bool {
+    POLLING.with(Cell::get) > 0 || !COROUTINE.with(Cell::get).is_null()
 }
 
 /// Who is calling a waiting function.
@@ -121,9 +149,14 @@ pub(crate) fn owner<'a>() -> Owner<'a> {
 
 /// Runs `body` as the coroutine of `suspender`: waiting functions called
 /// from it suspend it.
-pub(crate) fn run_coroutine<T>(suspender: &Suspender<'_>, body: impl FnOnce() -> T) -> T {
+pub(crate) fn run_coroutine<T>(
+    suspender: &Suspender<'_>,
+    node: &Node,
+    body: impl FnOnce() -> T,
+) -> T {
     let cx = CoroutineCx {
         suspender,
+        node,
         outer: Cell::new(THREAD),
         locals: Locals::new(),
         #[cfg(feature = "tracing")]
@@ -167,25 +200,27 @@ impl<'a> CoroutineCx<'a> {
     /// Suspends the coroutine until its task is polled again.
     #[inline(always)]
     pub(crate) fn suspend(&self) {
-        let _back = self.away();
+        let _back = self.away(false);
         self.suspender.suspend();
     }
 
     /// Yields to the other tasks of the worker.
     #[inline(always)]
     pub(crate) fn yield_now(&self) {
-        let _back = self.away();
+        let _back = self.away(true);
         self.suspender.yield_now();
     }
 
     /// Hands the thread's frame back to the resumer while the coroutine is
-    /// suspended; the returned guard takes it back on resumption — or
+    /// suspended (`ready`: to let others run, not to wait), and marks its
+    /// record; the returned guard takes it back on resumption — or
     /// during a forced unwind. (A guard rather than a closure around the
     /// switch: a closure the compiler does not inline puts a call frame
     /// around the switch, which costs return mispredictions on every
     /// suspension.)
     #[inline(always)]
-    fn away(&self) -> Reenter<'_, 'a> {
+    fn away(&self, ready: bool) -> Reenter<'_, 'a> {
+        self.node.suspending(ready);
         #[cfg(feature = "tracing")]
         self.spans.suspend();
         Reenter(self, replace_frame(self.outer.get()))

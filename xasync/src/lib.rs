@@ -78,7 +78,7 @@ mod spans;
 pub mod stack;
 pub mod sync;
 mod sys;
-mod task;
+pub mod task;
 pub mod time;
 mod wait;
 

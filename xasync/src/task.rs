@@ -132,6 +132,93 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
+/// Configures a task before it starts, in the style of
+/// [`std::thread::Builder`]: its name (shown in stack-overflow reports,
+/// [dumps](crate::Runtime::dump) and the stall watchdog's reports) and,
+/// for a coroutine, its stack size.
+///
+/// ```
+/// let h = xasync::task::Builder::new()
+///     .name("conn 42")
+///     .stack_size(256 * 1024)
+///     .xasync(|| 6 * 7);
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "a Builder does nothing until it spawns"]
+pub struct Builder {
+    options: Options,
+}
+
+/// What a [`Builder`] sets.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Options {
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with nothing set: an unnamed task with the runtime's
+    /// stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.options.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// Usable bytes of the coroutine's stack, at least. Up to the
+    /// runtime's [stack size](crate::Builder::stack_size), the coroutine
+    /// gets a stack of its worker's pool as usual; a larger one gets a
+    /// guarded stack of its own, mapped when it starts (a coroutine that
+    /// cannot get it panics). Futures have no stack: ignored for them.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.options.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts `f` as a coroutine on the current runtime, like
+    /// [`xasync`].
+    pub fn xasync<F, T>(self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::Handle::with_current(|handle| self.xasync_on(handle, f))
+    }
+
+    /// Starts `f` as a coroutine on `handle`'s runtime.
+    pub fn xasync_on<F, T>(self, handle: &crate::Handle, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        handle.xasync_with(self.options, f)
+    }
+
+    /// Runs `future` as a task on the current runtime, like
+    /// [`spawn`](crate::spawn()).
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        crate::Handle::with_current(|handle| self.spawn_on(handle, future))
+    }
+
+    /// Runs `future` as a task on `handle`'s runtime.
+    pub fn spawn_on<F>(self, handle: &crate::Handle, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        handle.spawn_with(self.options, future)
+    }
+}
+
 /// Waits for every handle; their values in order. A panic of one of the
 /// tasks is re-raised (after all have finished).
 ///

@@ -1,7 +1,7 @@
 //! Waiting for a task's result, cancelling it, and plain references.
 
 use super::cell::{self, Header};
-use super::state::{COMPLETED, HANDLE, JOIN_WAKER};
+use super::state::{COMPLETED, HANDLE, JOIN_WAKER, SCHEDULED};
 use crate::loom::Ordering;
 use crate::unwind::Payload;
 use core::fmt;
@@ -371,6 +371,23 @@ impl TaskRef {
     pub fn tag(&self) -> usize {
         // SAFETY: our reference keeps the header alive.
         unsafe { self.header.as_ref() }.tag.load(Ordering::Relaxed)
+    }
+
+    /// Whether the task is queued or running, rather than waiting for a
+    /// wake-up (or finished): for a scheduler's dump of its tasks.
+    pub fn is_scheduled(&self) -> bool {
+        // SAFETY: our reference keeps the header alive.
+        unsafe { self.header.as_ref() }
+            .state
+            .load(Ordering::Acquire)
+            & SCHEDULED
+            != 0
+    }
+
+    /// The task's address: an id, unique among the live tasks, for a
+    /// scheduler's dump of its tasks.
+    pub fn id(&self) -> usize {
+        self.header.as_ptr() as usize
     }
 }
 

@@ -125,6 +125,28 @@ impl Suspender<'_> {
         }
     }
 
+    /// Names the coroutine in stack-overflow reports (like
+    /// [`Coroutine::with_name`](crate::coroutine::Coroutine::with_name) for a
+    /// coroutine created directly); `None` removes the name.
+    ///
+    /// # Safety
+    ///
+    /// `name` must stay valid until it is replaced or the coroutine returns.
+    pub unsafe fn set_name(&self, name: Option<&str>) {
+        // SAFETY: the header lives at the top of our running coroutine's
+        // stack; the caller keeps the name alive while it is set.
+        unsafe { self.yielder.header.as_ref().set_name(name) }
+    }
+
+    /// The addresses of the coroutine's stack below its bookkeeping: where
+    /// its frames lie (for debuggers that walk them while it is suspended).
+    pub fn stack_range(&self) -> core::ops::Range<usize> {
+        // SAFETY: the header lives at the top of our running coroutine's
+        // stack.
+        let header = unsafe { self.yielder.header.as_ref() };
+        header.limit..core::ptr::from_ref(header) as usize
+    }
+
     /// Lets the other tasks run, then continues.
     #[inline(always)]
     pub fn yield_now(&self) {

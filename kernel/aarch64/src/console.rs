@@ -1,8 +1,10 @@
 //! The PL011 UART of QEMU virt (`0x0900_0000`, usable without setup), and
 //! [`print!`](crate::print) / [`println!`](crate::println).
 
+use crate::platform::ThisCpu;
 use core::fmt::{self, Write};
 use core::ptr;
+use xasync_kernel_common::sync::IrqSpinLock;
 
 /// The UART's MMIO base on QEMU virt.
 const UART_BASE: usize = 0x0900_0000;
@@ -29,10 +31,19 @@ impl Write for Uart {
     }
 }
 
-/// Prints `args`. Used by [`print!`](crate::print). There is no lock: one
-/// CPU runs, and no interrupt handler prints.
+/// Serializes whole `print!` calls, across CPUs and interrupt handlers.
+static LOCK: IrqSpinLock<ThisCpu, ()> = IrqSpinLock::new(());
+
+/// Prints `args` under the console lock. Used by [`print!`](crate::print).
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments<'_>) {
+    let _guard = LOCK.lock();
+    let _ = Uart.write_fmt(args);
+}
+
+/// Prints `args` without taking the lock: for the panic handler and fatal
+/// exceptions, which may run while this CPU holds it.
+pub(crate) fn print_unlocked(args: fmt::Arguments<'_>) {
     let _ = Uart.write_fmt(args);
 }
 

@@ -20,6 +20,11 @@ pub fn exit(code: u32) -> ! {
             options(nostack, readonly)
         );
     }
+    park()
+}
+
+/// Parks this CPU for good.
+pub fn park() -> ! {
     loop {
         // SAFETY: `wfe` only waits.
         unsafe { asm!("wfe", options(nomem, nostack)) };

@@ -192,7 +192,11 @@ pub const fn marker<const N: usize>(text: &str) -> [u8; N] {
 
 /// Names the image's main function: `fn(&BootInfo)`, run on the boot hart
 /// with interrupts off; returning ends QEMU with success, panicking with
-/// failure. `smp = N` asks the runner for N harts (default 1).
+/// failure. `smp = N` asks the runner for N harts (default 1); `devices =
+/// "net,blk"` for QEMU devices: `net`, a virtio-net NIC on user networking
+/// with a host port forwarded to the kernel's port 80 (the runner then
+/// checks the kernel's HTTP server with curl, see `qemu-run.sh`); `blk`, a
+/// virtio-blk disk on a scratch image.
 ///
 /// ```ignore
 /// #![no_std]
@@ -203,20 +207,32 @@ pub const fn marker<const N: usize>(text: &str) -> [u8; N] {
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
-        $crate::entry!($main, smp = 1);
+        $crate::entry!($main, smp = 1, devices = "");
     };
     ($main:path, smp = $harts:literal) => {
+        $crate::entry!($main, smp = $harts, devices = "");
+    };
+    ($main:path, devices = $devices:literal) => {
+        $crate::entry!($main, smp = 1, devices = $devices);
+    };
+    ($main:path, smp = $harts:literal, devices = $devices:literal) => {
         #[unsafe(no_mangle)]
         fn __xasync_kernel_main(info: &$crate::BootInfo) -> ! {
             let main: fn(&$crate::BootInfo) = $main;
             $crate::boot::run_main(::core::env!("CARGO_CRATE_NAME"), $harts, info, main)
         }
 
-        /// Read by the runner (qemu-run.sh) to pick `-smp`.
+        /// Read by the runner (qemu-run.sh) to pick `-smp` and the devices.
         #[used]
         #[unsafe(link_section = ".xasync.qemu")]
         static __XASYNC_QEMU_MARKER: [u8; __XASYNC_QEMU_TEXT.len()] =
             $crate::boot::marker(__XASYNC_QEMU_TEXT);
-        const __XASYNC_QEMU_TEXT: &str = ::core::concat!("xasync-qemu-smp=", $harts, ";");
+        const __XASYNC_QEMU_TEXT: &str = ::core::concat!(
+            "xasync-qemu-smp=",
+            $harts,
+            ";xasync-qemu-devices=",
+            $devices,
+            ";"
+        );
     };
 }

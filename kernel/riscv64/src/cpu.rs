@@ -25,7 +25,7 @@ pub mod interrupt {
     pub const SSI: usize = 1 << 1;
     /// Supervisor timer interrupt (the SBI timer).
     pub const STI: usize = 1 << 5;
-    /// Supervisor external interrupt (the PLIC; unused so far).
+    /// Supervisor external interrupt (the PLIC: device interrupts).
     pub const SEI: usize = 1 << 9;
 }
 

@@ -16,11 +16,15 @@
 //!   interrupt handlers.
 //! * [`preempt`]: preemptible coroutines.
 //! * [`smp`]: other harts, IPIs.
+//! * [`plic`]: device interrupts; [`virtio`]: what the `virtio-drivers`
+//!   crate needs; [`net`]: TCP/IP over virtio-net; [`blk`]: a virtio-blk
+//!   disk.
 //! * [`sbi`], [`cpu`], [`exit`]: firmware calls, CSRs, leaving QEMU.
 #![no_std]
 
 extern crate alloc;
 
+pub mod blk;
 pub mod boot;
 pub mod console;
 pub mod cpu;
@@ -29,13 +33,16 @@ pub mod exit;
 pub mod hart;
 pub mod heap;
 pub mod irq;
+pub mod net;
 mod panic;
 pub mod platform;
+pub mod plic;
 pub mod preempt;
 pub mod sbi;
 pub mod smp;
 pub mod sync;
 pub mod timer;
 pub mod trap;
+pub mod virtio;
 
 pub use boot::BootInfo;

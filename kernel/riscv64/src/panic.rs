@@ -1,28 +1,23 @@
-//! The panic handler: prints the message and ends QEMU with exit status 1.
+//! The panic handler: prints the message and ends QEMU with exit status 1
+//! (the first hart to panic does; see `xasync_kernel_common::panic`).
 
 use crate::console::print_unlocked;
-use crate::{exit, hart, irq};
+use crate::sync::ThisHart;
+use crate::{exit, hart};
 use core::panic::PanicInfo;
-use core::sync::atomic::{AtomicUsize, Ordering};
-
-/// The id + 1 of the first hart that panicked; 0 before any panic.
-static PANICKED: AtomicUsize = AtomicUsize::new(0);
+use xasync_kernel_common::panic::{Panicking, enter};
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    let _ = irq::disable();
-    let me = hart::this().id() + 1;
-    match PANICKED.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => {}
-        // A panic while printing our own panic: give up at once.
-        Err(first) if first == me => exit::failure(2),
-        // Another hart is reporting its panic and will end QEMU.
-        Err(_) => exit::park(),
+    match enter::<ThisHart>() {
+        Panicking::Report => {}
+        Panicking::Again => exit::failure(2),
+        Panicking::Park => exit::park(),
     }
     // Unlocked: this hart may hold the console lock.
     print_unlocked(format_args!(
         "\nxasync-kernel: PANIC on hart {}: {info}\n",
-        me - 1
+        hart::this().id()
     ));
     exit::failure(1)
 }

@@ -50,28 +50,21 @@
 //!   so a target the handler sees is alive.
 
 use crate::hart::{self, HartLocal};
-use crate::irq;
 use crate::trap::TrapFrame;
+use crate::{irq, timer};
 use alloc::boxed::Box;
 use core::cell::Cell;
 use core::fmt;
 use core::ptr;
 use core::sync::atomic::Ordering;
+use core::time::Duration;
 use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
 use xasync_core::stack::{HeapStack, Stack};
+pub use xasync_kernel_smoke::preempt::Stop;
 
 /// Stack a preemption needs below the frame copy, for `preempt_switch` and
 /// the core's suspend.
 const PREEMPT_ROOM: usize = 1024;
-
-/// Why a [`Preemptible`] stopped running.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// Its time slice ended.
-    Preempted,
-    /// It called [`yield_now`].
-    Yielded,
-}
 
 /// What the interrupt handler knows of the running preemptible coroutine.
 pub(crate) struct Target {
@@ -242,4 +235,43 @@ pub(crate) extern "C" fn preempt_switch(_frame: *mut TrapFrame) {
     let yielder = unsafe { &*(*target).yielder.get() };
     yielder.suspend(Stop::Preempted);
     debug_assert!(!irq::are_enabled());
+}
+
+impl<R: 'static> xasync_kernel_smoke::preempt::Preemptible<R> for Preemptible<R> {
+    fn resume(&mut self) -> CoroutineResult<Stop, R> {
+        Preemptible::resume(self)
+    }
+
+    fn done(&self) -> bool {
+        Preemptible::done(self)
+    }
+}
+
+/// This kernel's preemption, as the shared scenarios
+/// (`xasync_kernel_smoke::preempt`) see it.
+#[derive(Debug)]
+pub struct Scenarios;
+
+impl xasync_kernel_smoke::preempt::Preemption for Scenarios {
+    type Coroutine<R: 'static> = Preemptible<R>;
+
+    fn new<R: 'static>(stack: HeapStack, f: impl FnOnce() -> R + Send + 'static) -> Preemptible<R> {
+        Preemptible::new(stack, f)
+    }
+
+    fn yield_now() {
+        yield_now();
+    }
+
+    fn ticks() -> u64 {
+        timer::ticks()
+    }
+
+    fn preemptions() -> u64 {
+        hart::this().preemptions()
+    }
+
+    fn now() -> Duration {
+        timer::uptime()
+    }
 }

@@ -24,7 +24,7 @@
 
 use crate::cpu::{self, scause, sstatus};
 use crate::hart::HartLocal;
-use crate::{preempt, smp, timer};
+use crate::{plic, preempt, smp, timer};
 use core::arch::global_asm;
 use core::mem::offset_of;
 use core::ptr;
@@ -191,6 +191,7 @@ extern "C" fn handle_trap(frame: &mut TrapFrame) -> *mut TrapFrame {
     match cause & !scause::INTERRUPT {
         scause::SUPERVISOR_TIMER => timer::on_interrupt(),
         scause::SUPERVISOR_SOFTWARE => smp::on_ipi(),
+        scause::SUPERVISOR_EXTERNAL => plic::on_interrupt(),
         code => panic!("unexpected interrupt {code} at sepc {:#x}", frame.sepc),
     }
     preempt::on_interrupt_exit(frame).unwrap_or(ptr::null_mut())

@@ -1,12 +1,9 @@
 //! The SBI timer drives the executor:
 //!
-//! * 48 coroutines and 48 async tasks sleep different durations, three
-//!   times each, on the executor's timing wheel; the hart idles in `wfi`
-//!   and each wake-up comes from the one-shot SBI timer (the executor's
-//!   `Alarm`). They wake in deadline order, never early.
-//! * 1000 sleeps of 0–20 µs: the alarm often fires while the executor is
-//!   deciding to idle; a lost wake-up would hang (nothing else would end
-//!   the `wfi`, and the runner's timeout fails the test).
+//! * The scenarios of `xasync_kernel_smoke::timers`, shared with aarch64:
+//!   96 sleepers × 3 sleeps woken in deadline order, never early, by the
+//!   one-shot SBI timer (the executor's `Alarm`) while the hart idles in
+//!   `wfi`; 1000 sleeps of 0–20 µs that lose no wake-up.
 //! * A periodic 5 ms tick runs beside the alarm: its hook wakes a task
 //!   from the interrupt handler (through an [`IrqEvent`]), ticks are never
 //!   early and never drift, and a sleep in between still ends on time.
@@ -16,119 +13,24 @@
 
 extern crate alloc;
 
-use alloc::rc::Rc;
-use alloc::vec::Vec;
-use core::cell::RefCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use xasync_kernel_riscv64::event::IrqEvent;
 use xasync_kernel_riscv64::platform::{self, Executor};
 use xasync_kernel_riscv64::timer::{self, Tick};
-use xasync_kernel_riscv64::{BootInfo, entry, irq, println};
+use xasync_kernel_riscv64::{BootInfo, entry, irq, print, println};
+use xasync_kernel_smoke::{Out, timers};
 
 entry!(main);
 
 fn main(_: &BootInfo) {
     let executor = platform::executor();
     irq::enable();
-    sleepers_wake_in_deadline_order(&executor);
-    short_sleeps_lose_no_wakeup(&executor);
+    let out: Out<'_> = &|args| print!("{args}");
+    timers::sleepers_wake_in_deadline_order(&executor, platform::TICK, timer::alarms, out);
+    timers::short_sleeps_lose_no_wakeup(&executor, timer::alarms, out);
     periodic_tick_beside_the_alarm(&executor);
     let _ = irq::disable();
-}
-
-/// (who, deadline, woke at) in wake order.
-type Log = Rc<RefCell<Vec<(usize, Duration, Duration)>>>;
-
-fn sleepers_wake_in_deadline_order(executor: &Executor) {
-    const SLEEPERS: usize = 96;
-    const ROUNDS: usize = 3;
-    let spawner = executor.spawner();
-    let log: Log = Rc::default();
-    let (alarms, idles) = (timer::alarms(), executor.stats().idles);
-    let start = timer::uptime();
-    let handles: Vec<_> = (0..SLEEPERS)
-        .map(|id| {
-            // 1.0–48.5 ms, a different duration for each pair.
-            let duration =
-                Duration::from_micros(1000 + (id as u64 / 2) * 1000 + (id as u64 % 2) * 500);
-            let (spawner, log) = (spawner.clone(), log.clone());
-            if id % 2 == 0 {
-                executor.spawn(async move {
-                    for _ in 0..ROUNDS {
-                        let sleep = spawner.sleep(duration);
-                        let deadline = sleep.deadline();
-                        sleep.await;
-                        log.borrow_mut().push((id, deadline, timer::uptime()));
-                    }
-                })
-            } else {
-                executor.spawn_coroutine(move |s| {
-                    for _ in 0..ROUNDS {
-                        let sleep = spawner.sleep(duration);
-                        let deadline = sleep.deadline();
-                        s.wait(sleep);
-                        log.borrow_mut().push((id, deadline, timer::uptime()));
-                    }
-                })
-            }
-        })
-        .collect();
-    executor.block_on(async {
-        for h in handles {
-            h.await.unwrap();
-        }
-    });
-    let elapsed = timer::uptime() - start;
-    let (alarms, idles) = (timer::alarms() - alarms, executor.stats().idles - idles);
-    let log = log.borrow();
-    let worst = log
-        .iter()
-        .map(|&(_, deadline, woke)| woke.saturating_sub(deadline))
-        .max()
-        .unwrap_or_default();
-    println!(
-        "timer_interrupts: {SLEEPERS} sleepers (half coroutines) x {ROUNDS} sleeps in {} ms: \
-         {alarms} alarm interrupts, {idles} idle waits, worst lateness {} us",
-        elapsed.as_millis(),
-        worst.as_micros()
-    );
-    assert_eq!(log.len(), SLEEPERS * ROUNDS, "every sleep ended");
-    for &(id, deadline, woke) in log.iter() {
-        assert!(
-            woke >= deadline,
-            "sleeper {id} woke early: {woke:?} < {deadline:?}"
-        );
-    }
-    assert!(
-        log.windows(2).all(|w| w[0].1 <= w[1].1),
-        "sleepers woke out of deadline order"
-    );
-    // Loose: QEMU's timing stalls on a loaded host. A timer that was not
-    // armed shows as a hang (nothing else ends the wfi), not as lateness.
-    assert!(
-        worst < Duration::from_millis(200),
-        "a sleeper woke {worst:?} late"
-    );
-    assert!(alarms >= 10, "the SBI timer ended the waits");
-    assert!(idles >= 10, "the hart idled in wfi between deadlines");
-}
-
-fn short_sleeps_lose_no_wakeup(executor: &Executor) {
-    const ROUNDS: u64 = 1000;
-    let spawner = executor.spawner();
-    let (alarms, idles) = (timer::alarms(), executor.stats().idles);
-    let start = timer::uptime();
-    for round in 0..ROUNDS {
-        executor.block_on(spawner.sleep(Duration::from_nanos((round % 40) * 500)));
-    }
-    println!(
-        "timer_interrupts: {ROUNDS} sleeps of 0-20 us in {} ms ({} alarms, {} idle waits), \
-         no wake-up lost",
-        (timer::uptime() - start).as_millis(),
-        timer::alarms() - alarms,
-        executor.stats().idles - idles
-    );
 }
 
 /// Signalled by the tick hook, from the timer interrupt handler.

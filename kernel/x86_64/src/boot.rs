@@ -11,7 +11,7 @@
 //! 64-bit GDT and jumps to `_start64`, which sets the stack and calls
 //! `boot_main`.
 
-use crate::{HEAP, exit, platform, println};
+use crate::{HEAP, apic, exit, interrupts, platform, println};
 use core::arch::global_asm;
 
 global_asm!(
@@ -62,7 +62,10 @@ _start32:
     add $8, %edi
     loop 2b
     mov %cr4, %eax
-    or $(1 << 5), %eax                  # PAE
+    # PAE, and OSFXSR + OSXMMEXCPT: the core's context switch saves and
+    # restores MXCSR (stmxcsr/ldmxcsr), which raise #UD on hardware
+    # without OSFXSR (QEMU's TCG does not check it).
+    or $(1 << 5 | 1 << 9 | 1 << 10), %eax
     mov %eax, %cr4
     mov $__pml4, %eax
     mov %eax, %cr3
@@ -103,6 +106,7 @@ gdt64_pointer:
 
     .pushsection .bss.page_tables, "aw", @nobits
     .balign 4096
+    .globl __pml4                       # also loaded by started CPUs (smp)
 __pml4:
     .space 4096
 __pdpt:
@@ -132,35 +136,65 @@ extern "C" fn boot_main() -> ! {
     let size = (&raw const __heap_end) as usize - start as usize;
     // SAFETY: the linker script reserves `__heap_start..__heap_end` for the
     // heap alone; this runs once, before anything allocates.
-    unsafe { HEAP.lock().init(start, size) };
+    unsafe { HEAP.inner().lock().init(start, size) };
     platform::init();
+    interrupts::init();
+    apic::init();
     // SAFETY: `entry!` defines it with this signature.
     unsafe { __xasync_kernel_main() }
 }
 
-/// Runs an image's main (called by [`entry!`](crate::entry)): prints a
-/// banner, runs it, and ends QEMU with success once it returns.
+/// Runs an image's main (called by [`entry!`](crate::entry)) with
+/// interrupts enabled: prints a banner, runs it, and ends QEMU with
+/// success once it returns.
 pub fn run_main(name: &str, main: fn()) -> ! {
     let start = platform::uptime();
     // A new line: SeaBIOS leaves its cursor after "Booting from ROM..".
     println!("\nxasync-kernel: {name}: booted on x86_64 (long mode)");
+    interrupts::enable();
     main();
+    let _ = interrupts::disable();
     println!(
-        "xasync-kernel: {name} passed ({} us in the kernel)",
-        (platform::uptime() - start).as_micros()
+        "xasync-kernel: {name} passed ({} us in the kernel, {} timer interrupts)",
+        (platform::uptime() - start).as_micros(),
+        apic::interrupts()
     );
     exit::success()
 }
 
+/// Copies `text` into an array, for the QEMU marker of [`entry!`](crate::entry).
+#[doc(hidden)]
+pub const fn marker<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
 /// Names the image's main function, `fn()`: returning ends QEMU with
-/// success, panicking with failure.
+/// success, panicking with failure. `smp = N` asks the runner for N CPUs
+/// (default 1).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        $crate::entry!($main, smp = 1);
+    };
+    ($main:path, smp = $cpus:literal) => {
         #[unsafe(no_mangle)]
         fn __xasync_kernel_main() -> ! {
             let main: fn() = $main;
             $crate::boot::run_main(::core::env!("CARGO_CRATE_NAME"), main)
         }
+
+        /// Read by the runner (qemu-run.sh) to pick `-smp`.
+        #[used]
+        #[unsafe(link_section = ".xasync.qemu")]
+        static __XASYNC_QEMU_MARKER: [u8; __XASYNC_QEMU_TEXT.len()] =
+            $crate::boot::marker(__XASYNC_QEMU_TEXT);
+        const __XASYNC_QEMU_TEXT: &str = ::core::concat!("xasync-qemu-smp=", $cpus, ";");
     };
 }

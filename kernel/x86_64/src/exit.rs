@@ -13,6 +13,11 @@ pub const SUCCESS: u32 = 0x10;
 fn write(value: u32) -> ! {
     // SAFETY: the write to the debug-exit port ends the emulation.
     unsafe { asm!("out dx, eax", in("dx") PORT, in("eax") value, options(nomem, nostack)) };
+    park()
+}
+
+/// Parks this CPU for good (interrupts off, `hlt`).
+pub fn park() -> ! {
     loop {
         // SAFETY: interrupts are off: `hlt` parks the CPU.
         unsafe { asm!("cli", "hlt", options(nomem, nostack)) };

@@ -1,25 +1,27 @@
-//! xasync-core's kernel contract for this machine, without interrupts:
+//! xasync-core's kernel contract for this machine:
 //!
 //! | contract | here |
 //! | --- | --- |
 //! | `Clock` | the HPET main counter (`0xfed0_0000`), enabled at boot |
-//! | `Alarm` | nothing to arm: idling does not sleep |
+//! | `Alarm` | the LAPIC timer, one-shot ([`apic::set_alarm`]) |
 //! | `InterruptGuard` | `RFLAGS.IF`: save, `cli`, `sti` if it was set |
 //! | `CpuId` | the initial APIC id (`cpuid` leaf 1) |
-//! | `Kick` | nothing: one CPU, and its idle never sleeps |
-//! | `Idle` | `pause`: a busy wait, which the contract allows |
+//! | `Kick` | a LAPIC IPI ([`apic::send_kick`]) |
+//! | `Idle` | `sti; hlt; cli`: the `sti` shadow makes "enable and halt" atomic, so an interrupt pending since the executor's last check ends the `hlt` |
 //! | `Stack` | [`KernelStack`]: 64 KiB from the heap, with a canary |
 //!
-//! With interrupts, `Alarm` would program the LAPIC timer (TSC-deadline
-//! mode), `Idle` would be `sti; hlt; cli` (the `sti` shadow makes the pair
-//! atomic: no wake-up lost), and `Kick` a LAPIC IPI.
+//! The interrupt handlers contain no executor code: the timer's only
+//! counts, the kick's does nothing; the executor reads its clock and inbox
+//! when `hlt` returns.
 
+use crate::{apic, interrupts};
 use core::arch::asm;
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use xasync_core::executor::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Platform};
 use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
+use xasync_kernel_common::Cpu;
 
 /// The HPET's MMIO base on QEMU's `pc` machine.
 const HPET: usize = 0xfed0_0000;
@@ -29,8 +31,6 @@ const HPET_CAPABILITIES: usize = 0x000;
 const HPET_CONFIG: usize = 0x010;
 /// The main counter.
 const HPET_COUNTER: usize = 0x0f0;
-/// `RFLAGS.IF`.
-const IF: u64 = 1 << 9;
 
 /// The HPET counter period in femtoseconds (0 until [`init`]).
 static PERIOD_FS: AtomicU64 = AtomicU64::new(0);
@@ -72,8 +72,8 @@ impl Clock for Machine {
 }
 
 impl Alarm for Machine {
-    fn set_alarm(&self, _deadline: Option<Duration>) {
-        // Idling returns at once: the executor polls the clock itself.
+    fn set_alarm(&self, deadline: Option<Duration>) {
+        apic::set_alarm(deadline);
     }
 }
 
@@ -81,18 +81,11 @@ impl InterruptGuard for Machine {
     type Saved = bool;
 
     fn save_disable(&self) -> bool {
-        let flags: u64;
-        // SAFETY: reads RFLAGS and clears IF. Not `nomem`: a compiler
-        // barrier, like every interrupt guard.
-        unsafe { asm!("pushfq", "pop {}", "cli", out(reg) flags) };
-        flags & IF != 0
+        interrupts::disable()
     }
 
     fn restore(&self, enabled: bool) {
-        if enabled {
-            // SAFETY: interrupts were enabled when saved.
-            unsafe { asm!("sti", options(nostack)) };
-        }
+        interrupts::restore(enabled);
     }
 }
 
@@ -118,19 +111,54 @@ impl CpuId for Machine {
 }
 
 impl Kick for Machine {
-    fn kick(&self, _cpu: usize) {
-        // One CPU: the executor never kicks its own, and there is no other.
+    fn kick(&self, cpu: usize) {
+        apic::send_kick(cpu);
     }
 }
 
 impl Idle for Machine {
     fn idle(&self) {
-        core::hint::spin_loop();
+        // SAFETY: called with interrupts disabled (the contract); they are
+        // enabled for the `hlt` only, and disabled again after it.
+        unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
     }
 }
 
 impl Platform for Machine {
     type Stack = KernelStack;
+}
+
+/// This CPU, as the shared machinery (`xasync_kernel_common`) sees it:
+/// preemption and the interrupt-masking spin lock.
+#[derive(Debug)]
+pub struct ThisCpu;
+
+impl Cpu for ThisCpu {
+    type Saved = bool;
+
+    fn id() -> usize {
+        Machine.cpu_id()
+    }
+
+    fn disable() -> bool {
+        interrupts::disable()
+    }
+
+    fn restore(saved: bool) {
+        interrupts::restore(saved);
+    }
+
+    fn enable() {
+        interrupts::enable();
+    }
+
+    fn ticks() -> u64 {
+        apic::ticks()
+    }
+
+    fn now() -> Duration {
+        uptime()
+    }
 }
 
 /// The stack executors give coroutines: 64 KiB from the heap, with a canary

@@ -55,6 +55,15 @@ impl BlockingPool {
         move |runnable| Inner::submit(&inner, runnable)
     }
 
+    /// How many threads the pool has now.
+    pub(crate) fn threads(&self) -> usize {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .threads
+    }
+
     /// Stops the threads once the queue is empty.
     pub(crate) fn shutdown(&self) {
         let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -16,14 +16,23 @@
 //! ```
 
 mod blocking;
+mod coarse;
+mod dump;
+mod metrics;
 mod park;
 pub(crate) use park::current_worker;
 mod shared;
 mod sleepers;
+pub(crate) mod tasks;
 #[cfg(all(test, loom))]
 mod tests;
 mod timers;
+mod trace;
+mod watchdog;
 mod worker;
+
+pub use dump::{Dump, TaskDump, TaskKind, TaskState};
+pub use metrics::{Metrics, WorkerMetrics};
 
 use crate::context;
 use crate::stack::{GuardPolicy, PooledStack, StackConfig};
@@ -55,6 +64,9 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     hooks: worker::Hooks,
+    stall: Option<Duration>,
+    dump_on_sigquit: Option<bool>,
+    trace: Option<std::path::PathBuf>,
     io: Option<crate::io::IoBackend>,
 }
 
@@ -66,6 +78,9 @@ impl Default for Builder {
             thread_name: "xasync-worker".into(),
             max_blocking_threads: 512,
             hooks: worker::Hooks::default(),
+            stall: None,
+            dump_on_sigquit: None,
+            trace: None,
             io: None,
         }
     }
@@ -209,6 +224,46 @@ impl Builder {
         self
     }
 
+    /// How long a worker may stay inside one task (a poll of a future, a
+    /// coroutine's run between two suspensions) before the watchdog
+    /// reports it on standard error (through `tracing` with that feature):
+    /// the task's name, how long it has run, and the worker's backtrace.
+    /// Zero turns the watchdog off. Default: `XASYNC_STALL_MS` if set,
+    /// else 100 ms. Stalls are counted in [`Metrics::stalls`].
+    ///
+    /// The report is made once per stall, within 10 ms of the threshold;
+    /// the backtrace is captured by the worker's thread itself, in a
+    /// handler of `SIGURG` (see the README's "Debugging a running
+    /// program").
+    pub fn stall_threshold(mut self, threshold: Duration) -> Self {
+        self.stall = Some(threshold);
+        self
+    }
+
+    /// Prints a [dump](Runtime::dump) of the runtime's coroutines on
+    /// standard error when the process receives `SIGQUIT` (Ctrl-\\ in a
+    /// terminal, `kill -QUIT`), instead of ending it, as Go prints its
+    /// goroutines. Default: whether `XASYNC_DUMP_ON_SIGQUIT` is `1`. The
+    /// signal handler only counts the signal; the runtime's monitor thread
+    /// takes and prints the dump within 10 ms, and the workers list their
+    /// coroutines between tasks, without stopping.
+    pub fn dump_on_sigquit(mut self, enabled: bool) -> Self {
+        self.dump_on_sigquit = Some(enabled);
+        self
+    }
+
+    /// Records a timeline of the runtime and writes it to `path` when the
+    /// runtime shuts down (when its last worker exits), in Chrome's
+    /// trace-event JSON format, which Perfetto (ui.perfetto.dev) and
+    /// `chrome://tracing` open: per worker, when it ran which task (named
+    /// coroutines by name), slept and was woken, and the stalls the
+    /// watchdog saw. Each worker keeps its latest 65,536 events. Default:
+    /// `XASYNC_TRACE`, if set. Costs two clock reads per poll while on.
+    pub fn trace(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.trace = Some(path.into());
+        self
+    }
+
     /// Starts the worker threads.
     ///
     /// # Errors
@@ -216,6 +271,10 @@ impl Builder {
     /// `InvalidInput` for zero workers or a zero stack size; the OS error if
     /// a thread cannot be started (with the feature `tokio`, also the tokio
     /// driver's, on first use).
+    ///
+    /// # Panics
+    ///
+    /// If `XASYNC_STALL_MS` is set but not a number.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = match self.workers {
             Some(0) => {
@@ -251,8 +310,15 @@ impl Builder {
                 .collect(),
             blocking,
             self.stacks,
+            trace::path(self.trace).map(trace::Trace::new),
             crate::io::IoBackend::resolve(self.io)?,
         )?);
+        let monitor = watchdog::Monitor::start(
+            &shared,
+            watchdog::threshold(self.stall),
+            watchdog::dump_on_sigquit(self.dump_on_sigquit),
+            &self.thread_name,
+        )?;
         let mut threads = Vec::with_capacity(workers);
         for (index, deque) in deques.into_iter().enumerate() {
             let start = worker::Start {
@@ -270,6 +336,7 @@ impl Builder {
                     let partial = Runtime {
                         handle: Handle { shared },
                         threads,
+                        monitor: Some(monitor),
                     };
                     partial.stop(Duration::ZERO);
                     return Err(e);
@@ -279,6 +346,7 @@ impl Builder {
         Ok(Runtime {
             handle: Handle { shared },
             threads,
+            monitor: Some(monitor),
         })
     }
 }
@@ -288,6 +356,8 @@ impl Builder {
 pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
+    /// Stopped before the workers exit: it signals their threads.
+    monitor: Option<watchdog::Monitor>,
 }
 
 impl Runtime {
@@ -328,6 +398,16 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
+    /// A snapshot of the runtime's live tasks; see [`Handle::dump`].
+    pub fn dump(&self) -> Dump {
+        self.handle.dump()
+    }
+
+    /// The runtime's counters; see [`Handle::metrics`].
+    pub fn metrics(&self) -> Metrics {
+        self.handle.metrics()
+    }
+
     /// Runs `future` on this runtime and waits for its output: the calling
     /// thread blocks (a coroutine suspends).
     pub fn block_on<F>(&self, future: F) -> F::Output
@@ -357,6 +437,7 @@ impl Runtime {
     /// workers finish in the background (that coroutine is cancelled at its
     /// next suspension).
     pub fn shutdown(mut self) {
+        self.monitor.take();
         self.stop(Duration::ZERO);
         self.join_workers(None);
     }
@@ -369,6 +450,7 @@ impl Runtime {
     /// left to finish in the background. Returns whether every task had
     /// finished on its own.
     pub fn shutdown_timeout(mut self, grace: Duration) -> bool {
+        self.monitor.take();
         let finished = self.stop(grace);
         let wait = grace.max(MIN_CANCEL_WAIT);
         self.join_workers(Instant::now().checked_add(wait));
@@ -423,6 +505,7 @@ pub const MIN_CANCEL_WAIT: Duration = Duration::from_millis(100);
 impl Drop for Runtime {
     /// Shuts down as [`Runtime::shutdown`] does.
     fn drop(&mut self) {
+        self.monitor.take();
         if !self.handle.shared.closing.load(Ordering::Acquire) {
             self.stop(Duration::ZERO);
         }
@@ -452,6 +535,29 @@ fn thread_slot(workers: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     thread::current().id().hash(&mut hasher);
     (hasher.finish() % workers as u64) as usize
+}
+
+/// Runs `f` on a nested coroutine with a stack of `size` bytes of its own
+/// (for a coroutine that asked for more than the pool's stacks): waiting
+/// inside it suspends the task around it, as for any nested coroutine.
+fn run_on_own_stack<T: 'static>(
+    size: usize,
+    name: Option<Box<str>>,
+    f: impl FnOnce() -> T + 'static,
+) -> T {
+    let stack = crate::stack::GuardedStack::new(size)
+        .unwrap_or_else(|e| panic!("no stack of {size} bytes for a coroutine: {e}"));
+    let mut inner =
+        crate::coroutine::CoroutineOn::<(), (), T, _>::with_stack(stack, move |_, ()| f());
+    if let Some(name) = name {
+        inner = inner.with_name(String::from(name));
+    }
+    match inner.resume(()) {
+        crate::coroutine::CoroutineResult::Return(value) => value,
+        crate::coroutine::CoroutineResult::Yield(()) => {
+            unreachable!("the nested coroutine never yields")
+        }
+    }
 }
 
 /// The lazily started default runtime.
@@ -522,14 +628,104 @@ impl Handle {
         self.shared.remotes.len()
     }
 
+    /// A snapshot of the runtime's live tasks: for each coroutine its id,
+    /// name, state, worker, age, time since it last ran, and where it waits;
+    /// for each future that has waited, its id, name and state (see
+    /// [`Dump`]).
+    ///
+    /// Each worker lists its own coroutines between the tasks it runs, a
+    /// slice at a time, and none stops for long; a worker stuck inside one
+    /// task cannot answer, and the dump gives up on it after two seconds
+    /// ([`Dump::missing_workers`]). Called from a coroutine, it suspends
+    /// while the workers answer; from a thread, it blocks.
+    pub fn dump(&self) -> Dump {
+        // One dump at a time: a second would take the workers' answers
+        // over. (The crate's mutex: a coroutine waiting here suspends.)
+        let _one = self.shared.dumping.lock();
+        let (reply, answers) = crate::sync::channel::unbounded();
+        for remote in self.shared.remotes.iter() {
+            *remote.dump_reply.lock().unwrap_or_else(|e| e.into_inner()) = Some(reply.clone());
+            remote.dump_asked.store(true, Ordering::Release);
+            remote.parker.unpark();
+        }
+        drop(reply);
+        let deadline = Instant::now() + dump::DUMP_WAIT;
+        let mut answered = vec![false; self.shared.remotes.len()];
+        let mut dump = Dump::default();
+        while answered.contains(&false) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match answers.recv_timeout(left) {
+                Ok((index, tasks)) => {
+                    answered[index] = true;
+                    dump.tasks.extend(tasks);
+                }
+                Err(_) => break,
+            }
+        }
+        dump.missing_workers = (0..answered.len()).filter(|&i| !answered[i]).collect();
+        dump.tasks
+            .sort_by_key(|task| (task.kind == TaskKind::Future, task.id));
+        dump
+    }
+
+    /// The runtime's counters, in total and per worker (see [`Metrics`]).
+    /// Reading them costs a look at each worker's; counting them costs the
+    /// workers a store per event.
+    pub fn metrics(&self) -> Metrics {
+        let shared = &self.shared;
+        let workers = shared
+            .remotes
+            .iter()
+            .map(|remote| {
+                let queued = remote.stealer.len() + remote.inbox.len();
+                remote
+                    .counters
+                    .worker(queued as u64, remote.activity.load(Ordering::Relaxed))
+            })
+            .collect();
+        let mut metrics = Metrics::total(workers, &shared.elsewhere, shared.injector.len() as u64);
+        metrics.blocking_threads = shared.blocking.threads() as u64;
+        metrics
+    }
+
     /// Starts `f` as a coroutine on this runtime. See [`crate::xasync`].
     pub fn xasync<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.xasync_named(|| None, f)
+    }
+
+    /// Starts `f` as a coroutine of `options` (see [`crate::task::Builder`]).
+    pub(crate) fn xasync_with<F, T>(&self, options: crate::task::Options, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let crate::task::Options { name, stack_size } = options;
+        match stack_size.filter(|&size| size > self.shared.stacks.size) {
+            None => self.xasync_named(move || name, f),
+            Some(size) => {
+                let nested = name.clone();
+                self.xasync_named(move || name, move || run_on_own_stack(size, nested, f))
+            }
+        }
+    }
+
+    /// Starts `f` as a coroutine called `name()`. (A closure rather than
+    /// the name itself: the unnamed coroutines' is of size zero, so that
+    /// their tasks neither carry nor drop a name.)
+    fn xasync_named<N, F, T>(&self, name: N, f: F) -> JoinHandle<T>
+    where
+        N: FnOnce() -> Option<Box<str>> + Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let coroutine = Stackful::<_, T, PooledStack>::new(move |suspender| {
-            context::run_coroutine(suspender, f)
+            tasks::run(suspender, name(), |node| {
+                context::run_coroutine(suspender, node, f)
+            })
         });
         // SAFETY: the coroutine is pinned to the worker that first runs it
         // (`Tag::Unstarted` becomes `Tag::Pinned` before that run); the
@@ -556,6 +752,27 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let (runnable, handle) = xasync_core::task::spawn(future, Hook::new(&self.shared));
+        self.queue(runnable, handle)
+    }
+
+    /// Runs `future` as a task of `options` (see [`crate::task::Builder`]).
+    pub(crate) fn spawn_with<F>(
+        &self,
+        options: crate::task::Options,
+        future: F,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let Some(name) = options.name else {
+            return self.spawn(future);
+        };
+        let names = &self.shared.future_names;
+        let future = tasks::Named::new(name, names, future);
+        let slot = future.slot().clone();
+        let (runnable, handle) = xasync_core::task::spawn(future, Hook::new(&self.shared));
+        tasks::list_name(&slot, names, handle.task().id() as u64);
         self.queue(runnable, handle)
     }
 

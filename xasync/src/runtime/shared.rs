@@ -12,14 +12,16 @@
 //! local queue — busy workers donate some to parked ones — or, from other
 //! threads, to the global injector, and an idle worker is unparked.
 
+use super::metrics::{Counters, add};
 use super::park::Parker;
 use super::sleepers::Sleepers;
 use super::timers::{Clock, Timers};
 use super::worker;
 use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
 use std::mem::ManuallyDrop;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use xasync_core::task::raw::TaskRef;
 use xasync_core::task::{Runnable, Schedule};
 
@@ -74,7 +76,22 @@ pub(crate) struct Remote {
     /// [`Hook`]). Only the worker's thread changes it (plain loads and
     /// stores), until the last worker out releases them all.
     spare_references: AtomicUsize,
+    /// The worker's event counts; only its thread writes them.
+    pub(crate) counters: CachePadded<Counters>,
+    /// The worker's polls so far, doubled, plus one from the start of a
+    /// poll until the worker parks: what the watchdog watches (see
+    /// [`super::watchdog`]). Only the worker's thread writes it.
+    pub(crate) activity: CachePadded<AtomicU64>,
+    /// A dump asks the worker for its coroutines (see [`super::dump`]).
+    pub(crate) dump_asked: AtomicBool,
+    /// Where the worker sends them.
+    pub(crate) dump_reply: Mutex<Option<DumpReply>>,
+    /// Where the worker's thread leaves a stall report's details.
+    pub(crate) stall: super::watchdog::StallSlot,
 }
+
+/// Where a worker sends its part of a dump: its index and its coroutines.
+pub(crate) type DumpReply = crate::sync::channel::Sender<(usize, Vec<super::TaskDump>)>;
 
 /// State shared by the workers of one runtime.
 pub(crate) struct Shared {
@@ -99,6 +116,14 @@ pub(crate) struct Shared {
     pub(crate) stacks: crate::stack::StackConfig,
     /// Ticks of the timers.
     pub(crate) clock: Clock,
+    /// Events on threads that are not workers of this runtime.
+    pub(crate) elsewhere: Counters,
+    /// The timeline being recorded, if any.
+    pub(crate) trace: Option<super::trace::Trace>,
+    /// The names of the named futures, for dumps.
+    pub(crate) future_names: Arc<super::tasks::FutureNames>,
+    /// Held by the dump in progress.
+    pub(crate) dumping: crate::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -106,6 +131,7 @@ impl Shared {
         stealers: Vec<Stealer<Runnable>>,
         blocking: super::blocking::BlockingPool,
         stacks: crate::stack::StackConfig,
+        trace: Option<super::trace::Trace>,
         io: crate::io::IoBackend,
     ) -> std::io::Result<Shared> {
         let workers = stealers.len();
@@ -125,6 +151,11 @@ impl Shared {
                     unfinished: AtomicUsize::new(usize::MAX),
                     timers: Timers::default(),
                     spare_references: AtomicUsize::new(0),
+                    counters: CachePadded::default(),
+                    activity: CachePadded::default(),
+                    dump_asked: AtomicBool::new(false),
+                    dump_reply: Mutex::new(None),
+                    stall: Default::default(),
                 })
                 .collect(),
             sleepers: Sleepers::new(workers),
@@ -135,6 +166,10 @@ impl Shared {
             blocking,
             stacks,
             clock: Clock::new(),
+            elsewhere: Counters::default(),
+            trace,
+            future_names: Arc::default(),
+            dumping: crate::sync::Mutex::new(()),
         })
     }
 
@@ -174,6 +209,10 @@ impl Shared {
             // task on the queue.
             self.stopped.store(true, Ordering::SeqCst);
             self.cancel_queued();
+            // Every worker handed its part in before it got here.
+            if let Some(trace) = &self.trace {
+                trace.write();
+            }
             // Every worker saw the runtime closing before it exited, and
             // takes or leaves no spare reference since (see `Hook`); the
             // exiting worker's own reference outlives this loop.
@@ -247,8 +286,14 @@ pub(crate) struct Hook {
 
 impl Hook {
     /// A hook for a new task of `shared`'s runtime.
+    #[inline]
     pub(crate) fn new(shared: &Arc<Shared>) -> Hook {
-        if let Some(spare) = spare_references(shared) {
+        let here = worker::current_index(shared);
+        match here {
+            Some(index) => super::metrics::bump(&shared.remotes[index].counters.spawned),
+            None => add(&shared.elsewhere.spawned),
+        }
+        if let Some(spare) = spare_references(shared, here) {
             let count = spare.load(Ordering::Relaxed);
             if count > 0 {
                 spare.store(count - 1, Ordering::Relaxed);
@@ -273,10 +318,16 @@ impl Schedule for Hook {
 }
 
 impl Drop for Hook {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: taken once, here.
         let shared = unsafe { ManuallyDrop::take(&mut self.shared) };
-        if let Some(spare) = spare_references(&shared) {
+        let here = worker::current_index(&shared);
+        match here {
+            Some(index) => super::metrics::bump(&shared.remotes[index].counters.finished),
+            None => add(&shared.elsewhere.finished),
+        }
+        if let Some(spare) = spare_references(&shared, here) {
             let count = spare.load(Ordering::Relaxed);
             if count < SPARE_REFERENCES {
                 spare.store(count + 1, Ordering::Relaxed);
@@ -287,11 +338,12 @@ impl Drop for Hook {
     }
 }
 
-/// The spare references of the worker running on this thread, if it is
-/// one of `shared`'s and the runtime is not closing: until it exits, such
-/// a worker sees it open (it exits only once it saw it closing).
-fn spare_references(shared: &Arc<Shared>) -> Option<&AtomicUsize> {
-    let index = worker::current_index(shared)?;
+/// The spare references of the worker running on this thread (`here`, if
+/// it is one of `shared`'s) if the runtime is not closing: until it exits,
+/// such a worker sees it open (it exits only once it saw it closing).
+#[inline]
+fn spare_references(shared: &Arc<Shared>, here: Option<usize>) -> Option<&AtomicUsize> {
+    let index = here?;
     (!shared.closing.load(Ordering::Acquire)).then(|| &shared.remotes[index].spare_references)
 }
 

@@ -1,7 +1,11 @@
 //! A worker thread: runs tasks from its queues, steals when idle, fires its
 //! timers, parks when there is nothing to do.
 
-use super::shared::{Shared, Tag, sweep};
+use super::dump::DUMP_SLICE;
+use super::metrics::bump;
+use super::shared::{DumpReply, Shared, Tag, sweep};
+use super::trace::Recorder;
+use super::{TaskDump, tasks};
 use crate::context::Polling;
 use crate::stack::StackPool;
 use crossbeam_deque::{Steal, Worker as Deque};
@@ -9,7 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use xasync_core::task::Runnable;
 use xasync_core::task::raw::TaskRef;
 
@@ -55,6 +59,16 @@ pub(crate) struct Local {
     /// The registry was cancelled (once the worker saw the runtime close).
     cancelled_all: Cell<bool>,
     ticks: Cell<u32>,
+    /// Polls run so far (see [`Remote::activity`](super::shared::Remote::activity)).
+    polls: Cell<u64>,
+    /// This worker's `activity` word, in `shared` (which `Local` holds):
+    /// written twice per poll, without looking the worker up.
+    activity: *const AtomicU64,
+    /// A dump in progress: where its part goes, and the coroutines listed
+    /// so far.
+    dumping: RefCell<Option<(DumpReply, Vec<TaskDump>)>>,
+    /// The worker's timeline, when the runtime records one.
+    trace: Option<RefCell<Recorder>>,
 }
 
 thread_local! {
@@ -75,6 +89,7 @@ fn with_local<R>(shared: &Arc<Shared>, f: impl FnOnce(&Local) -> R) -> Option<R>
 }
 
 /// The index of this thread's worker in `shared`'s runtime, if any.
+#[inline]
 pub(crate) fn current_index(shared: &Arc<Shared>) -> Option<usize> {
     with_local(shared, |local| local.index)
 }
@@ -170,6 +185,12 @@ pub(crate) fn run(start: Start) {
     #[cfg(feature = "tokio")]
     let _tokio = crate::compat::tokio::enter();
     StackPool::new(start.shared.stacks).install();
+    let activity: *const AtomicU64 = &*start.shared.remotes[start.index].activity;
+    let trace = start
+        .shared
+        .trace
+        .as_ref()
+        .map(|trace| RefCell::new(trace.recorder()));
     let local = Local {
         index: start.index,
         pinned: Tag::Pinned(start.index).word(),
@@ -180,13 +201,24 @@ pub(crate) fn run(start: Start) {
         registry: RefCell::new(Vec::new()),
         cancelled_all: Cell::new(false),
         ticks: Cell::new(0),
+        polls: Cell::new(0),
+        activity,
+        dumping: RefCell::new(None),
+        trace,
     };
+    tasks::enter_worker(
+        local.index,
+        local.shared.remotes.len(),
+        local.trace.is_some(),
+    );
+    super::watchdog::enter_worker(&local.shared.remotes[local.index].stall);
     WORKER.with(|w| w.set(&local));
     /// Clears the thread's worker pointer however the loop ends.
     struct Clear;
     impl Drop for Clear {
         fn drop(&mut self) {
             WORKER.with(|w| w.set(std::ptr::null()));
+            super::watchdog::leave_worker();
         }
     }
     let _clear = Clear;
@@ -234,7 +266,7 @@ impl Local {
                 continue;
             }
             self.fire_timers();
-            if self.has_work() {
+            if self.serve_dump() || self.has_work() {
                 continue;
             }
             let closing = shared.closing.load(Ordering::Acquire);
@@ -245,6 +277,13 @@ impl Local {
             if census {
                 self.publish_unfinished();
             }
+            let counters = &shared.remotes[self.index].counters;
+            // Not busy while parked: the watchdog looks away.
+            // SAFETY: as in `run_task`.
+            unsafe { &*self.activity }.store(self.polls.get() << 1, Ordering::Relaxed);
+            self.publish_depths();
+            let asleep = std::time::Instant::now();
+            let trace_start = self.trace.as_ref().map(|r| r.borrow().now());
             let parked = shared.sleepers.sleep(
                 self.index,
                 || self.has_work(),
@@ -262,6 +301,17 @@ impl Local {
                     shared.remotes[self.index].parker.park(deadline);
                 },
             );
+            if let (true, Some(start), Some(recorder)) = (parked, trace_start, &self.trace) {
+                recorder.borrow_mut().parked(start);
+            }
+            if parked {
+                bump(&counters.parks);
+            }
+            let slept = u64::try_from(asleep.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            counters.parked_ns.store(
+                counters.parked_ns.load(Ordering::Relaxed) + slept,
+                Ordering::Relaxed,
+            );
             if parked && census {
                 // Busy again: what was published no longer holds.
                 shared.remotes[self.index]
@@ -277,6 +327,9 @@ impl Local {
     /// what was spawned after everyone left.
     fn exit(&self) {
         let shared = &self.shared;
+        if let (Some(trace), Some(recorder)) = (&shared.trace, &self.trace) {
+            trace.hand_in(self.index, &mut recorder.borrow_mut(), tasks::take_names());
+        }
         self.timers().clear();
         shared.remotes[self.index].parker.reactor().free_released();
         shared.notify_all();
@@ -313,8 +366,76 @@ impl Local {
             .store(registry.len(), Ordering::Release);
     }
 
+    /// Publishes the worker's live coroutines and local queue for
+    /// [`Runtime::metrics`](super::Runtime::metrics).
+    fn publish_depths(&self) {
+        let counters = &self.shared.remotes[self.index].counters;
+        counters
+            .live_coroutines
+            .store(tasks::live() as u64, Ordering::Relaxed);
+        counters
+            .ready
+            .store(self.ready.borrow().len() as u64, Ordering::Relaxed);
+    }
+
+    /// Takes up a dump asked for, and adds a slice of this worker's
+    /// coroutines to the one in progress, sending them once complete.
+    /// Whether more slices remain.
+    fn serve_dump(&self) -> bool {
+        let remote = &self.shared.remotes[self.index];
+        if remote.dump_asked.load(Ordering::Relaxed)
+            && remote.dump_asked.swap(false, Ordering::Acquire)
+        {
+            let reply = remote
+                .dump_reply
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(reply) = reply {
+                tasks::dump_begin();
+                *self.dumping.borrow_mut() = Some((reply, self.dump_futures()));
+            }
+        }
+        let mut dumping = self.dumping.borrow_mut();
+        let Some((_, tasks)) = dumping.as_mut() else {
+            return false;
+        };
+        if !tasks::dump_step(self.index, DUMP_SLICE, tasks) {
+            return true;
+        }
+        let (reply, tasks) = dumping.take().expect("a dump in progress");
+        drop(dumping);
+        self.publish_depths();
+        // The asker may have given up waiting.
+        let _ = reply.send((self.index, tasks));
+        false
+    }
+
+    /// The dump entries of the live futures that first waited here (a
+    /// load or two each: taken at once).
+    fn dump_futures(&self) -> Vec<TaskDump> {
+        let names = self
+            .shared
+            .future_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.registry
+            .borrow()
+            .iter()
+            .filter(|task| task.tag() == Tag::Free.word() && !task.is_finished())
+            .map(|task| {
+                let id = task.id() as u64;
+                let name = names.get(&id).map(|slot| slot.name().to_owned());
+                TaskDump::future(id, name, task.is_scheduled())
+            })
+            .collect()
+    }
+
     fn has_work(&self) -> bool {
-        !self.ready.borrow().is_empty()
+        self.shared.remotes[self.index]
+            .dump_asked
+            .load(Ordering::Relaxed)
+            || !self.ready.borrow().is_empty()
             || !self.deque.is_empty()
             || !self.shared.remotes[self.index].inbox.is_empty()
             || self.shared.has_free_work()
@@ -329,6 +450,7 @@ impl Local {
             // epoll_wait is a system call: every 16 tasks it was a third of
             // a coroutine yield's cost.)
             self.shared.remotes[self.index].parker.poll_now();
+            self.serve_dump();
             if let Some(runnable) = self
                 .take_from_inbox()
                 .or_else(|| self.take_from_injector())
@@ -452,6 +574,7 @@ impl Local {
             .find_map(|victim| {
                 steal_one(|| remotes[victim].stealer.steal_batch_and_pop(&self.deque))
             })
+            .inspect(|_| bump(&remotes[self.index].counters.steals))
     }
 
     fn run_task(&self, runnable: Runnable) {
@@ -465,9 +588,18 @@ impl Local {
         if tag == Tag::Unstarted.word() {
             runnable.set_tag(self.pinned);
         }
-        let ran = {
-            let _polling = Polling::enter();
-            runnable.run_tracked()
+        // The watchdog sees the poll count change: one store to a line of
+        // this worker's (the count is odd until the worker parks).
+        let polls = self.polls.get() + 1;
+        self.polls.set(polls);
+        // SAFETY: points into `self.shared`, which lives as long as `self`.
+        unsafe { &*self.activity }.store(polls << 1 | 1, Ordering::Relaxed);
+        let ran = match &self.trace {
+            None => {
+                let _polling = Polling::enter();
+                runnable.run_tracked()
+            }
+            Some(recorder) => run_recorded(recorder, runnable),
         };
         if let Some(task) = ran.idle {
             // The task waits for the first time: keep it to cancel at
@@ -495,6 +627,18 @@ impl Local {
             }
         }
     }
+}
+
+/// Runs a task and adds its poll to the worker's timeline.
+#[cold]
+fn run_recorded(recorder: &RefCell<Recorder>, runnable: Runnable) -> xasync_core::task::Ran {
+    let start = recorder.borrow().now();
+    let ran = {
+        let _polling = Polling::enter();
+        runnable.run_tracked()
+    };
+    recorder.borrow_mut().ran(tasks::take_traced(), start);
+    ran
 }
 
 /// Retries a steal until it succeeds or finds nothing.

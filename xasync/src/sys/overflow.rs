@@ -56,15 +56,21 @@ pub(crate) fn register(
     install_handler();
     let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
     if free.is_empty() {
-        let chunk: &'static Chunk = Box::leak(Box::new(Chunk {
-            entries: std::array::from_fn(|_| Entry {
-                lo: AtomicUsize::new(0),
-                hi: AtomicUsize::new(0),
-                stride: AtomicUsize::new(0),
-                guard: AtomicUsize::new(0),
-            }),
-            next: AtomicPtr::new(CHUNKS.load(Ordering::Acquire)),
-        }));
+        // Zeroed in place on the heap: built on the stack first, the 32 KiB
+        // chunk would overflow a coroutine's (mapping a guarded stack from
+        // a coroutine, in a debug build).
+        let layout = std::alloc::Layout::new::<Chunk>();
+        // SAFETY: `Chunk` is not zero-sized.
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Chunk>();
+        if raw.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: all zeros is a valid `Chunk` (free entries, `lo == 0`, and
+        // a null `next`); leaked, like every chunk.
+        let chunk: &'static Chunk = unsafe { &*raw };
+        chunk
+            .next
+            .store(CHUNKS.load(Ordering::Acquire), Ordering::Relaxed);
         CHUNKS.store(ptr::from_ref(chunk).cast_mut(), Ordering::Release);
         free.extend(chunk.entries.iter().rev());
     }

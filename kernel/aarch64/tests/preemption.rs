@@ -1,0 +1,28 @@
+//! Preemption: coroutines that never yield share the CPU because the
+//! timer tick suspends them (see the kernel's `preempt` module). The
+//! scenarios are `xasync_kernel_smoke::preempt`'s, shared with riscv64:
+//! two busy loops interleave and compute exactly what they compute
+//! unpreempted (every register survives), yields and preemptions mix, and
+//! a nested coroutine is not preempted.
+
+#![no_std]
+#![no_main]
+
+use core::time::Duration;
+use xasync_kernel_aarch64::preempt::Scenarios;
+use xasync_kernel_aarch64::{entry, irq, print, timer};
+use xasync_kernel_smoke::{Out, preempt};
+
+entry!(main);
+
+fn main() {
+    // The reference results, computed without preemption.
+    let _ = irq::disable();
+    let expected = preempt::reference();
+    timer::start_periodic(Duration::from_millis(2));
+    irq::enable();
+    let out: Out<'_> = &|args| print!("{args}");
+    preempt::run::<Scenarios>(expected, out);
+    let _ = irq::disable();
+    timer::stop();
+}

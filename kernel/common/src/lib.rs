@@ -1,0 +1,40 @@
+//! Kernel machinery the bare-metal kernels share, generic over [`Cpu`].
+//!
+//! * [`preempt`]: preemptible coroutines, for kernels whose interrupt
+//!   handlers run on the interrupted stack (aarch64, x86_64).
+//! * [`sync`]: a spin lock that masks interrupts while held.
+//! * [`heap`]: a global allocator wrapper that masks interrupts.
+//! * [`panic`](mod@panic): which CPU reports a panic.
+
+#![no_std]
+
+extern crate alloc;
+
+pub mod heap;
+pub mod panic;
+pub mod preempt;
+pub mod sync;
+
+use core::time::Duration;
+
+/// What the shared machinery needs from a kernel's CPU. All of it acts on
+/// the calling CPU.
+pub trait Cpu: 'static {
+    /// The interrupt state [`disable`](Cpu::disable) saves.
+    type Saved;
+    /// This CPU's id, below [`MAX_CPUS`].
+    fn id() -> usize;
+    /// Masks interrupts; returns the previous state.
+    fn disable() -> Self::Saved;
+    /// Puts back a state [`disable`](Cpu::disable) returned.
+    fn restore(saved: Self::Saved);
+    /// Unmasks interrupts.
+    fn enable();
+    /// Periodic ticks so far.
+    fn ticks() -> u64;
+    /// Time since boot.
+    fn now() -> Duration;
+}
+
+/// CPUs the shared per-CPU state has room for.
+pub const MAX_CPUS: usize = 8;
