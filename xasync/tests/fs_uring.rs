@@ -94,3 +94,34 @@ fn many_coroutines_read_one_file_at_their_own_offsets() {
     std::fs::remove_file(path).unwrap();
     rt.shutdown();
 }
+
+#[test]
+fn open_and_create_in_the_ring() {
+    let Some(rt) = uring() else { return };
+    let path = temp_path("open");
+    let inner = path.clone();
+    let (text, cloexec, missing) = rt
+        .xasync(move || {
+            let mut file = File::create(&inner).unwrap();
+            file.write_all(b"opened").unwrap();
+            drop(file);
+            let mut file = File::open(&inner).unwrap();
+            let mut text = String::new();
+            file.read_to_string(&mut text).unwrap();
+            let std = file.into_std().unwrap();
+            // SAFETY: F_GETFD on a descriptor we own.
+            let flags =
+                unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&std), libc::F_GETFD) };
+            let missing = File::open(inner.with_extension("missing"))
+                .unwrap_err()
+                .kind();
+            (text, flags & libc::FD_CLOEXEC != 0, missing)
+        })
+        .join()
+        .unwrap();
+    assert_eq!(text, "opened");
+    assert!(cloexec, "the ring opened it without O_CLOEXEC");
+    assert_eq!(missing, ErrorKind::NotFound);
+    std::fs::remove_file(path).unwrap();
+    rt.shutdown();
+}

@@ -1,7 +1,7 @@
 //! [`File`]: an open file whose reads, writes and seeks run on the
 //! blocking pool — or, for a coroutine on a worker that uses io_uring,
-//! whose reads, writes and syncs run in the worker's ring, straight into
-//! and out of the caller's buffer (see `io::uring`).
+//! whose opening, reads, writes and syncs run in the worker's ring, straight
+//! into and out of the caller's buffer (see `io::uring`).
 
 use super::offload;
 use crate::io::uring;
@@ -11,7 +11,8 @@ use std::fmt;
 use std::fs::{Metadata, OpenOptions};
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -75,6 +76,9 @@ impl File {
     ///
     /// Inside `Future::poll`; use [`open_async`](Self::open_async).
     pub fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        if let Some(opened) = open_in_ring(path.as_ref(), libc::O_RDONLY) {
+            return opened;
+        }
         File::open_with(path, OpenOptions::new().read(true))
     }
 
@@ -84,6 +88,10 @@ impl File {
     ///
     /// Inside `Future::poll`; use [`create_async`](Self::create_async).
     pub fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
+        if let Some(created) = open_in_ring(path.as_ref(), flags) {
+            return created;
+        }
         File::open_with(
             path,
             OpenOptions::new().write(true).create(true).truncate(true),
@@ -456,6 +464,35 @@ impl Seek for File {
         let std = self.std.clone();
         offload::run(move || (&*std).seek(pos))
     }
+}
+
+/// Opens `path` with `flags` (and `O_CLOEXEC`, mode 0o666 as std's
+/// `OpenOptions`) in the current worker's ring, if the caller is a
+/// coroutine on a worker that parks in one (`None` otherwise).
+fn open_in_ring(path: &Path, flags: libc::c_int) -> Option<io::Result<File>> {
+    let path = match std::ffi::CString::new(path.as_os_str().as_bytes()) {
+        Ok(path) => path,
+        Err(_) => {
+            return Some(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "file name contained an unexpected NUL byte",
+            )));
+        }
+    };
+    let path_ptr = path.as_ptr();
+    // SAFETY: the path lives in this frame for the whole call.
+    let opened = unsafe {
+        uring::run_here(None, || {
+            opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path_ptr)
+                .flags(flags | libc::O_CLOEXEC)
+                .mode(0o666)
+                .build()
+        })
+    }?;
+    Some(opened.map(|fd| {
+        // SAFETY: a descriptor the kernel just opened for us alone.
+        File::from(unsafe { std::fs::File::from_raw_fd(fd as RawFd) })
+    }))
 }
 
 fn read_chunk(file: &std::fs::File, len: usize) -> io::Result<Vec<u8>> {

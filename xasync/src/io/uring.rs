@@ -60,7 +60,7 @@ const EPOLL: u64 = 0;
 const CANCEL: u64 = 1;
 
 /// The operations the runtime submits, which the probe checks.
-const NEEDED: [(u8, &str); 9] = [
+const NEEDED: [(u8, &str); 10] = [
     (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
     (opcode::Recv::CODE, "IORING_OP_RECV"),
@@ -70,6 +70,7 @@ const NEEDED: [(u8, &str); 9] = [
     (opcode::Read::CODE, "IORING_OP_READ"),
     (opcode::Write::CODE, "IORING_OP_WRITE"),
     (opcode::Fsync::CODE, "IORING_OP_FSYNC"),
+    (opcode::OpenAt::CODE, "IORING_OP_OPENAT"),
 ];
 
 /// Whether io_uring can be used: a ring can be set up, waits with a
