@@ -39,8 +39,8 @@ fi
 core_tests=(coroutine fiber task executor sync_channel sync_mutex sync_notify sync_oneshot
   sync_semaphore)
 xasync_tests=(runtime cancel cancel_mid_unwind shutdown shutdown_leak sync time stacks
-  stacks_fallback fs net_tcp net_udp_unix net_callback net_cancel net_emfile net_many stress
-  coroutine_local api_edges)
+  stacks_fallback fs net_tcp net_udp_unix net_callback net_cancel net_emfile net_many net_uring
+  fs_uring stress coroutine_local api_edges)
 
 # Valgrind arguments by binary. stacks_fallback re-runs itself in children
 # with XASYNC_GUARD_REGIONS=0; they pass or fail like the parent, so trace them.

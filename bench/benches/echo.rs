@@ -5,7 +5,8 @@
 //! CPU 1) is the same for both: an xasync runtime with one worker and one
 //! coroutine per connection doing 64-byte ping-pongs. Reports round trips
 //! per second, median and 99th-percentile latency, server CPU time, and
-//! ratios.
+//! ratios. The xasync server runs twice: on io_uring (`xasync`, the
+//! ratios' numerator) and on epoll (`xasync-epoll`).
 //!
 //! ```sh
 //! cargo bench -p xasync-bench --bench echo
@@ -30,8 +31,8 @@ fn main() {
         "echo ping-pong of {MESSAGE} bytes, server on CPU 0, client on CPU 1, {secs} s per run, median of {} rounds",
         io::rounds()
     );
-    for connections in [1, 50] {
-        let mut results: Vec<(&str, Vec<Run>)> = ["xasync", "tokio"]
+    for connections in [1, 100] {
+        let mut results: Vec<(&str, Vec<Run>)> = ["xasync", "xasync-epoll", "tokio"]
             .into_iter()
             .map(|name| (name, Vec::new()))
             .collect();
@@ -56,7 +57,7 @@ fn main() {
         let ours = summary[0];
         for (name, rate, p50, p99, per_cpu) in summary {
             print!(
-                "  {name:<8} {rate:>9.0} round trips/s  p50 {p50:>6.1} µs  p99 {p99:>7.1} µs  {per_cpu:>9.0} per server CPU-s"
+                "  {name:<12} {rate:>9.0} round trips/s  p50 {p50:>6.1} µs  p99 {p99:>7.1} µs  {per_cpu:>9.0} per server CPU-s"
             );
             if name != "xasync" {
                 print!(
@@ -128,8 +129,12 @@ fn run(kind: &str, connections: usize, duration: Duration) -> Run {
 
 fn serve(kind: &str) {
     match kind {
-        "xasync" => {
-            let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+        "xasync" | "xasync-epoll" => {
+            let rt = xasync::Runtime::builder()
+                .workers(1)
+                .io(io::backend(kind))
+                .build()
+                .unwrap();
             let listener = xasync::net::TcpListener::bind("127.0.0.1:0").unwrap();
             announce(listener.local_addr().unwrap());
             rt.xasync(move || {

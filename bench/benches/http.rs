@@ -4,7 +4,8 @@
 //! and pipelined 16 deep. Each server runs pinned to CPU 0, wrk to CPU 1;
 //! the servers alternate, and the median of the rounds is reported with
 //! requests per second, server CPU time, requests per CPU-second, and
-//! their ratios.
+//! their ratios. The xasync server runs twice: on io_uring (`xasync`, the
+//! ratios' numerator) and on epoll (`xasync-epoll`).
 //!
 //! ```sh
 //! apt-get install -y wrk
@@ -47,10 +48,11 @@ fn main() {
         } else {
             "not pipelined".into()
         };
-        let mut results: Vec<(&str, Vec<f64>, Vec<f64>)> = ["xasync", "may_minihttp", "hyper"]
-            .into_iter()
-            .map(|name| (name, Vec::new(), Vec::new()))
-            .collect();
+        let mut results: Vec<(&str, Vec<f64>, Vec<f64>)> =
+            ["xasync", "xasync-epoll", "may_minihttp", "hyper"]
+                .into_iter()
+                .map(|name| (name, Vec::new(), Vec::new()))
+                .collect();
         for _ in 0..io::rounds() {
             for (name, rates, per_cpu) in &mut results {
                 let (rate, cpu) = run(name, pipelined.then_some(script.as_path()), secs);
@@ -117,8 +119,12 @@ fn pipeline_script(depth: usize) -> String {
 
 fn serve(kind: &str) {
     match kind {
-        "xasync" => {
-            let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+        "xasync" | "xasync-epoll" => {
+            let rt = xasync::Runtime::builder()
+                .workers(1)
+                .io(io::backend(kind))
+                .build()
+                .unwrap();
             let listener = xasync::net::TcpListener::bind("127.0.0.1:0").unwrap();
             announce(listener.local_addr().unwrap());
             rt.xasync(move || http_hello::accept_loop(&listener))

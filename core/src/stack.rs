@@ -143,6 +143,14 @@ impl Drop for StackRegistration {
     }
 }
 
+/// Whether the program runs under valgrind (valgrind.h's
+/// `RUNNING_ON_VALGRIND`), for code that must work around what valgrind
+/// does not model.
+pub fn running_on_valgrind() -> bool {
+    const VG_USERREQ_RUNNING_ON_VALGRIND: usize = 0x1001;
+    client_request(0, &[VG_USERREQ_RUNNING_ON_VALGRIND, 0, 0, 0, 0, 0]) != 0
+}
+
 /// Makes a valgrind client request (see the arch modules); under Miri,
 /// which cannot run inline assembly and is not valgrind, answers `default`.
 #[inline(always)]

@@ -109,8 +109,13 @@ fn file_read_write_seek_in_a_coroutine_and_on_a_thread() {
         let mut back = Vec::new();
         file.read_to_end(&mut back).unwrap(); // through io::Read's default loop
         assert_eq!(back, data);
+        // A positional read leaves the position (the end) where it was.
+        file.read_at(&mut word, 4 * 7).unwrap();
+        assert_eq!(u32::from_le_bytes(word), 7);
+        assert_eq!(file.read(&mut word).unwrap(), 0);
         file.set_len(8).unwrap();
         file.sync_all().unwrap();
+        file.sync_data().unwrap();
     })
     .join()
     .unwrap();
@@ -119,6 +124,9 @@ fn file_read_write_seek_in_a_coroutine_and_on_a_thread() {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).unwrap();
     assert_eq!(bytes, [0, 0, 0, 0, 1, 0, 0, 0]);
+    let mut word = [0; 4];
+    assert_eq!(file.read_at(&mut word, 4).unwrap(), 4);
+    assert_eq!(u32::from_le_bytes(word), 1);
     let std = file.into_std().unwrap();
     assert_eq!(std.metadata().unwrap().len(), 8);
     std::fs::remove_dir_all(dir).unwrap();

@@ -27,6 +27,16 @@ pub fn rounds() -> usize {
         .unwrap_or(3)
 }
 
+/// The I/O backend of xasync server `kind`: epoll for `xasync-epoll`,
+/// io_uring otherwise.
+pub fn backend(kind: &str) -> xasync::io::IoBackend {
+    if kind == "xasync-epoll" {
+        xasync::io::IoBackend::Epoll
+    } else {
+        xasync::io::IoBackend::Uring
+    }
+}
+
 /// A server child process, pinned to CPU 0.
 pub struct Server {
     child: Child,

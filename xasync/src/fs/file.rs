@@ -1,12 +1,18 @@
 //! [`File`]: an open file whose reads, writes and seeks run on the
-//! blocking pool.
+//! blocking pool — or, for a coroutine on a worker that uses io_uring,
+//! whose opening, reads, writes and syncs run in the worker's ring, straight
+//! into and out of the caller's buffer (see `io::uring`).
 
 use super::offload;
+use crate::io::uring;
 use crate::task::JoinHandle;
+use io_uring::{opcode, types};
 use std::fmt;
 use std::fs::{Metadata, OpenOptions};
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -70,6 +76,9 @@ impl File {
     ///
     /// Inside `Future::poll`; use [`open_async`](Self::open_async).
     pub fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        if let Some(opened) = open_in_ring(path.as_ref(), libc::O_RDONLY) {
+            return opened;
+        }
         File::open_with(path, OpenOptions::new().read(true))
     }
 
@@ -79,6 +88,10 @@ impl File {
     ///
     /// Inside `Future::poll`; use [`create_async`](Self::create_async).
     pub fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
+        if let Some(created) = open_in_ring(path.as_ref(), flags) {
+            return created;
+        }
         File::open_with(
             path,
             OpenOptions::new().write(true).create(true).truncate(true),
@@ -142,6 +155,11 @@ impl File {
     /// Flushes data and metadata to the device. Suspends a coroutine.
     pub fn sync_all(&mut self) -> io::Result<()> {
         self.settle()?;
+        let fd = self.fd();
+        // SAFETY: a sync refers to no memory.
+        if let Some(done) = unsafe { uring::run_here(None, || opcode::Fsync::new(fd).build()) } {
+            return done.map(drop);
+        }
         let std = self.std.clone();
         offload::run(move || std.sync_all())
     }
@@ -149,8 +167,49 @@ impl File {
     /// Flushes data (not all metadata) to the device. Suspends a coroutine.
     pub fn sync_data(&mut self) -> io::Result<()> {
         self.settle()?;
+        let fd = self.fd();
+        let sync = || {
+            opcode::Fsync::new(fd)
+                .flags(types::FsyncFlags::DATASYNC)
+                .build()
+        };
+        // SAFETY: a sync refers to no memory.
+        if let Some(done) = unsafe { uring::run_here(None, sync) } {
+            return done.map(drop);
+        }
         let std = self.std.clone();
         offload::run(move || std.sync_data())
+    }
+
+    /// Reads into `buf` from `offset` in the file, without moving the
+    /// file's position (`pread(2)`); 0 at the end of the file. Suspends a
+    /// coroutine: on io_uring the kernel reads straight into `buf`, and
+    /// any number of coroutines may read one file at once.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let (fd, ptr, len) = (self.fd(), buf.as_mut_ptr(), uring::len32(buf.len()));
+        // SAFETY: `buf` is borrowed, exclusively, for the whole call.
+        let ring = unsafe {
+            uring::run_here(None, || {
+                opcode::Read::new(fd, ptr, len).offset(offset).build()
+            })
+        };
+        if let Some(done) = ring {
+            return done.map(|n| n as usize);
+        }
+        let (std, len) = (self.std.clone(), buf.len().min(CHUNK));
+        let data = offload::run(move || {
+            let mut data = vec![0; len];
+            let n = std::os::unix::fs::FileExt::read_at(&*std, &mut data, offset)?;
+            data.truncate(n);
+            io::Result::Ok(data)
+        })?;
+        buf[..data.len()].copy_from_slice(&data);
+        Ok(data.len())
+    }
+
+    /// The descriptor, for the ring.
+    fn fd(&self) -> types::Fd {
+        types::Fd(self.std.as_raw_fd())
     }
 
     /// Finishes pending async work and returns the std file.
@@ -358,6 +417,17 @@ impl Read for File {
             return Ok(self.take_ahead(buf));
         }
         self.settle()?;
+        let (fd, ptr, len) = (self.fd(), buf.as_mut_ptr(), uring::len32(buf.len()));
+        // SAFETY: `buf` is borrowed, exclusively, for the whole call. At
+        // offset -1 the ring reads at the file's position, and moves it.
+        let ring = unsafe {
+            uring::run_here(None, || {
+                opcode::Read::new(fd, ptr, len).offset(u64::MAX).build()
+            })
+        };
+        if let Some(done) = ring {
+            return done.map(|n| n as usize);
+        }
         let (std, len) = (self.std.clone(), buf.len().min(CHUNK));
         let data = offload::run(move || read_chunk(&std, len))?;
         buf[..data.len()].copy_from_slice(&data);
@@ -368,6 +438,17 @@ impl Read for File {
 impl Write for File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.settle()?;
+        let (fd, ptr, len) = (self.fd(), buf.as_ptr(), uring::len32(buf.len()));
+        // SAFETY: `buf` is borrowed for the whole call; offset -1 as in
+        // `read`.
+        let ring = unsafe {
+            uring::run_here(None, || {
+                opcode::Write::new(fd, ptr, len).offset(u64::MAX).build()
+            })
+        };
+        if let Some(done) = ring {
+            return done.map(|n| n as usize);
+        }
         let (std, data) = (self.std.clone(), buf[..buf.len().min(CHUNK)].to_vec());
         offload::run(move || (&*std).write(&data))
     }
@@ -383,6 +464,35 @@ impl Seek for File {
         let std = self.std.clone();
         offload::run(move || (&*std).seek(pos))
     }
+}
+
+/// Opens `path` with `flags` (and `O_CLOEXEC`, mode 0o666 as std's
+/// `OpenOptions`) in the current worker's ring, if the caller is a
+/// coroutine on a worker that parks in one (`None` otherwise).
+fn open_in_ring(path: &Path, flags: libc::c_int) -> Option<io::Result<File>> {
+    let path = match std::ffi::CString::new(path.as_os_str().as_bytes()) {
+        Ok(path) => path,
+        Err(_) => {
+            return Some(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "file name contained an unexpected NUL byte",
+            )));
+        }
+    };
+    let path_ptr = path.as_ptr();
+    // SAFETY: the path lives in this frame for the whole call.
+    let opened = unsafe {
+        uring::run_here(None, || {
+            opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path_ptr)
+                .flags(flags | libc::O_CLOEXEC)
+                .mode(0o666)
+                .build()
+        })
+    }?;
+    Some(opened.map(|fd| {
+        // SAFETY: a descriptor the kernel just opened for us alone.
+        File::from(unsafe { std::fs::File::from_raw_fd(fd as RawFd) })
+    }))
 }
 
 fn read_chunk(file: &std::fs::File, len: usize) -> io::Result<Vec<u8>> {

@@ -1,8 +1,10 @@
-//! Where file system calls run. Today: the runtime's blocking pool (a
-//! coroutine suspends while a pool thread makes the call; a plain thread
-//! makes it itself). This is the one seam an io_uring backend replaces:
-//! every operation of [`crate::fs`] is an owned closure over owned
-//! buffers, which is exactly the shape of an io_uring submission.
+//! Where file system calls run when not in a ring: the runtime's blocking
+//! pool (a coroutine suspends while a pool thread makes the call; a plain
+//! thread makes it itself). A coroutine on a worker that uses io_uring
+//! opens (`File::open`, `File::create`), reads, writes and syncs files in
+//! the worker's ring instead (see `file.rs`); opening with other options
+//! (std's `OpenOptions` does not show its flags), metadata, seeks and the
+//! path functions still come here.
 
 use crate::task::JoinHandle;
 

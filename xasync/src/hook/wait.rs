@@ -1,8 +1,15 @@
 //! The one place where a hooked call waits: for a descriptor to become
 //! ready in one direction, or for a deadline. A coroutine suspends (the
 //! descriptor registered with its worker's reactor, the deadline in its
-//! timing wheel); any other caller blocks in `poll(2)`. An io_uring backend
-//! would replace this function.
+//! timing wheel); any other caller blocks in `poll(2)`.
+//!
+//! On the io_uring backend too, hooked calls wait for readiness (the
+//! worker's ring watches its epoll instance) rather than lending their
+//! buffer to the ring: a C caller may `close` the descriptor from another
+//! coroutine while a call waits, which must end that call with `EBADF`
+//! (`Watch::close`), and an operation in a ring holds the file open until
+//! it is cancelled by descriptor; and a cancellation reaches a hooked call
+//! as `ECANCELED`, not as an unwind, which `io::uring` would have to learn.
 
 use super::coroutine;
 use crate::context::CoroutineCx;

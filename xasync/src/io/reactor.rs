@@ -31,8 +31,10 @@
 //! it) and hands the `Arc` to the reactor, which drops it at the start of
 //! its next poll — after the batch that might still name it.
 
+use super::backend::IoBackend;
 use super::callback::Readiness;
 use super::entry::Entry;
+use super::uring::Ring;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,8 +47,11 @@ const WAKER: mio::Token = mio::Token(0);
 /// Events collected per `epoll_wait`.
 const EVENTS: usize = 1024;
 
-/// One worker's epoll instance.
+/// One worker's epoll instance, and its ring if the runtime uses io_uring.
 pub(crate) struct Reactor {
+    /// Where the worker parks with the io_uring backend (which then
+    /// watches the epoll instance); `None` with epoll.
+    ring: Option<Ring>,
     /// The poller and its event buffer; only the owning worker polls.
     poller: Mutex<Poller>,
     /// Registers descriptors from any thread (a dup of the epoll fd).
@@ -73,12 +78,18 @@ impl std::fmt::Debug for Reactor {
 }
 
 impl Reactor {
-    /// A new epoll instance with its eventfd.
-    pub(crate) fn new() -> io::Result<Reactor> {
+    /// A new epoll instance with its eventfd, and a ring for `backend`
+    /// [`IoBackend::Uring`].
+    pub(crate) fn new(backend: IoBackend) -> io::Result<Reactor> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let ring = match backend {
+            IoBackend::Uring => Some(Ring::new(poll.as_raw_fd())?),
+            IoBackend::Epoll => None,
+        };
         Ok(Reactor {
+            ring,
             poller: Mutex::new(Poller {
                 poll,
                 events: mio::Events::with_capacity(EVENTS),
@@ -91,43 +102,34 @@ impl Reactor {
         })
     }
 
-    /// Waits up to `timeout` (`None`: until woken) for readiness and
-    /// dispatches it: wakes the waiting tasks, runs the callbacks.
+    /// Waits up to `timeout` (`None`: until woken) for readiness, and with
+    /// a ring for completions, and dispatches them: wakes the waiting
+    /// tasks, runs the callbacks.
     pub(crate) fn poll(&self, timeout: Option<Duration>) {
         let mut poller = lock(&self.poller);
         self.free_released();
-        let Poller { poll, events } = &mut *poller;
-        let timeout = match timeout {
-            Some(short) if !short.is_zero() && short < PRECISE_BELOW => {
-                // epoll_wait counts whole milliseconds (mio rounds up): a
-                // 1 ms sleep would take up to 2. Sleep precisely in ppoll(2)
-                // on the epoll fd, then collect without waiting.
-                sleep_precisely(poll.as_raw_fd(), short);
-                Some(Duration::ZERO)
-            }
-            timeout => timeout,
+        let Some(ring) = &self.ring else {
+            return collect(&mut poller, timeout);
         };
-        if let Err(e) = poll.poll(events, timeout) {
-            // EINTR is an early wake-up; anything else means the epoll fd
-            // itself is broken, which nothing here can repair.
-            assert!(
-                e.kind() == io::ErrorKind::Interrupted,
-                "xasync: epoll_wait failed: {e}"
-            );
-            return;
+        if ring.wait(timeout) {
+            collect(&mut poller, Some(Duration::ZERO));
+            ring.arm_epoll();
         }
-        for event in events.iter() {
-            if event.token() == WAKER {
-                continue;
-            }
-            let entry = event.token().0 as *const Entry;
-            // SAFETY: tokens other than WAKER are `Arc::as_ptr` of entries
-            // registered here (`register`). Deregistration removes the fd
-            // from epoll before handing its `Arc` to `released`, which is
-            // emptied only at the start of a poll (above), so an entry named
-            // by an event of this batch is still alive.
-            unsafe { &*entry }.dispatch(Readiness::of(event));
+    }
+
+    /// Collects what is ready without sleeping: submits what the ring has
+    /// queued, then dispatches. No system call while there is nothing to
+    /// submit (the ring's completions are read from memory) or, with
+    /// epoll, while nothing is registered.
+    pub(crate) fn poll_now(&self) {
+        if self.ring.is_some() || !self.is_empty() {
+            self.poll(Some(Duration::ZERO));
         }
+    }
+
+    /// The worker's ring, if the runtime uses io_uring.
+    pub(crate) fn ring(&self) -> Option<&Ring> {
+        self.ring.as_ref()
     }
 
     /// Interrupts the worker's `epoll_wait` (or its next one).
@@ -179,6 +181,43 @@ impl Reactor {
             let released = std::mem::take(&mut *lock(&self.released));
             drop(released); // wakers and callbacks, outside the lock
         }
+    }
+}
+
+/// Waits up to `timeout` in `epoll_wait` and dispatches what it returns.
+fn collect(poller: &mut Poller, timeout: Option<Duration>) {
+    let Poller { poll, events } = poller;
+    let timeout = match timeout {
+        Some(short) if !short.is_zero() && short < PRECISE_BELOW => {
+            // epoll_wait counts whole milliseconds (mio rounds up): a
+            // 1 ms sleep would take up to 2. Sleep precisely in ppoll(2)
+            // on the epoll fd, then collect without waiting.
+            sleep_precisely(poll.as_raw_fd(), short);
+            Some(Duration::ZERO)
+        }
+        timeout => timeout,
+    };
+    if let Err(e) = poll.poll(events, timeout) {
+        // EINTR is an early wake-up; anything else means the epoll fd
+        // itself is broken, which nothing here can repair.
+        assert!(
+            e.kind() == io::ErrorKind::Interrupted,
+            "xasync: epoll_wait failed: {e}"
+        );
+        return;
+    }
+    for event in events.iter() {
+        if event.token() == WAKER {
+            continue;
+        }
+        let entry = event.token().0 as *const Entry;
+        // SAFETY: tokens other than WAKER are `Arc::as_ptr` of entries
+        // registered here (`register`). Deregistration removes the fd
+        // from epoll before handing its `Arc` to `released`, which is
+        // emptied only at the start of a poll (`Reactor::poll`, our
+        // caller), so an entry named by an event of this batch is still
+        // alive.
+        unsafe { &*entry }.dispatch(Readiness::of(event));
     }
 }
 

@@ -4,6 +4,8 @@
 
 use super::timeouts::Timeouts;
 use crate::io::pollable::{Direction, Pollable};
+use crate::io::uring;
+use io_uring::{opcode, types};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
@@ -34,6 +36,17 @@ where
             return Ok(0);
         }
         let len = buf.len();
+        let fd = types::Fd(self.io.get_ref().as_raw_fd());
+        let (ptr, ring_len) = (buf.as_mut_ptr(), uring::len32(len));
+        // SAFETY: `buf` is borrowed, exclusively, for the whole call.
+        let ring = unsafe {
+            uring::run_here(self.timeouts.read(), || {
+                opcode::Recv::new(fd, ptr, ring_len).build()
+            })
+        };
+        if let Some(done) = ring {
+            return done.map(|n| n as usize);
+        }
         self.io.wait_io(
             Direction::Read,
             self.timeouts.read(),
@@ -56,6 +69,20 @@ where
     }
 
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let fd = types::Fd(self.io.get_ref().as_raw_fd());
+        // SAFETY: `buf` is borrowed for the whole call. MSG_NOSIGNAL: a
+        // peer gone is an error (EPIPE), as with std's sockets, not a
+        // SIGPIPE.
+        let ring = unsafe {
+            uring::run_here(self.timeouts.write(), || {
+                opcode::Send::new(fd, buf.as_ptr(), uring::len32(buf.len()))
+                    .flags(libc::MSG_NOSIGNAL)
+                    .build()
+            })
+        };
+        if let Some(done) = ring {
+            return done.map(|n| n as usize);
+        }
         self.io.wait_io(
             Direction::Write,
             self.timeouts.write(),

@@ -3,10 +3,12 @@
 use super::addr::each_addr;
 use super::stream::{Stream, stream_io_traits};
 use crate::io::pollable::{Direction, Pollable, never, timed_out};
+use crate::io::uring;
+use io_uring::{opcode, types};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -91,6 +93,29 @@ impl TcpListener {
     }
 
     fn accept_within(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
+        // SAFETY: all zeros is a valid (empty) `sockaddr_storage`.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let (fd, storage_ptr, len_ptr) = (
+            types::Fd(self.io.get_ref().as_raw_fd()),
+            (&raw mut storage).cast::<libc::sockaddr>(),
+            &raw mut len,
+        );
+        // SAFETY: the address and its length live in this frame for the
+        // whole call.
+        let ring = unsafe {
+            uring::run_here(timeout, || {
+                opcode::Accept::new(fd, storage_ptr, len_ptr)
+                    .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+                    .build()
+            })
+        };
+        if let Some(accepted) = ring {
+            // SAFETY: a descriptor the kernel just made for us alone.
+            let stream = unsafe { mio::net::TcpStream::from_raw_fd(accepted? as RawFd) };
+            let stream = TcpStream::from_mio(stream);
+            return Ok((stream, super::addr::from_sockaddr(&storage, len)?));
+        }
         let (stream, addr) = self
             .io
             .wait_io(Direction::Read, timeout, |l| l.accept(), never)?;

@@ -20,6 +20,7 @@ mod coarse;
 mod dump;
 mod metrics;
 mod park;
+pub(crate) use park::current_worker;
 mod shared;
 mod sleepers;
 pub(crate) mod tasks;
@@ -66,6 +67,7 @@ pub struct Builder {
     stall: Option<Duration>,
     dump_on_sigquit: Option<bool>,
     trace: Option<std::path::PathBuf>,
+    io: Option<crate::io::IoBackend>,
 }
 
 impl Default for Builder {
@@ -79,6 +81,7 @@ impl Default for Builder {
             stall: None,
             dump_on_sigquit: None,
             trace: None,
+            io: None,
         }
     }
 }
@@ -127,6 +130,15 @@ impl Builder {
     /// [`DEFAULT_STACK_CACHE`](crate::stack::DEFAULT_STACK_CACHE), 16,384).
     pub fn stack_cache(mut self, stacks: usize) -> Self {
         self.stacks.cache = stacks;
+        self
+    }
+
+    /// The kernel interface the workers wait and do I/O through (default:
+    /// `XASYNC_IO=uring|epoll` if set, else io_uring where the kernel
+    /// allows it, else epoll). [`build`](Self::build) fails with
+    /// `Unsupported` if io_uring is asked for here and not available.
+    pub fn io(mut self, backend: crate::io::IoBackend) -> Self {
+        self.io = Some(backend);
         self
     }
 
@@ -299,6 +311,7 @@ impl Builder {
             blocking,
             self.stacks,
             trace::path(self.trace).map(trace::Trace::new),
+            crate::io::IoBackend::resolve(self.io)?,
         )?);
         let monitor = watchdog::Monitor::start(
             &shared,

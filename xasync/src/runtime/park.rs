@@ -9,7 +9,12 @@
 //! `unpark`, which writes the reactor's eventfd only if the worker is
 //! actually asleep (or about to be). An `unpark` that comes before the
 //! `park` is remembered, so a wake-up is never lost.
+//!
+//! With the io_uring backend the worker sleeps in its ring instead
+//! (`io_uring_enter` with the same timeout), which watches the epoll
+//! instance, so the eventfd wakes it all the same (see `io::uring`).
 
+use crate::io::IoBackend;
 use crate::io::reactor::Reactor;
 use crate::loom::{AtomicU8, Ordering};
 use std::io;
@@ -77,15 +82,15 @@ pub(crate) struct Parker {
 }
 
 impl Parker {
-    /// A parker with a new reactor.
+    /// A parker with a new reactor for `backend`.
     ///
     /// # Errors
     ///
-    /// If the epoll instance or its eventfd cannot be created.
-    pub(crate) fn new() -> io::Result<Parker> {
+    /// If the epoll instance, its eventfd or the ring cannot be created.
+    pub(crate) fn new(backend: IoBackend) -> io::Result<Parker> {
         Ok(Parker {
             state: ParkState::new(),
-            reactor: Reactor::new()?,
+            reactor: Reactor::new(backend)?,
         })
     }
 
@@ -112,17 +117,30 @@ impl Parker {
         });
     }
 
-    /// Collects the readiness that is there without sleeping (a busy
-    /// worker calls this now and then so that I/O is never starved); no
-    /// system call while nothing is registered.
+    /// Collects the readiness and completions that are there without
+    /// sleeping (a busy worker calls this now and then so that I/O is never
+    /// starved), submitting what the ring has queued.
     pub(crate) fn poll_now(&self) {
-        if !self.reactor.is_empty() {
-            self.reactor.poll(Some(Duration::ZERO));
-        }
+        self.reactor.poll_now();
     }
 
     /// Wakes the worker, now or at its next park.
     pub(crate) fn unpark(&self) {
         self.state.unpark(|| self.reactor.wake());
     }
+}
+
+/// The runtime of the worker running on this thread and its index, if the
+/// thread is a worker: the ring a coroutine submits to is its worker's.
+pub(crate) fn current_worker() -> Option<(super::Handle, usize)> {
+    super::worker::with_current_shared(|shared| {
+        let index = super::worker::current_index(shared)?;
+        Some((
+            super::Handle {
+                shared: shared.clone(),
+            },
+            index,
+        ))
+    })
+    .flatten()
 }

@@ -132,11 +132,12 @@ impl Shared {
         blocking: super::blocking::BlockingPool,
         stacks: crate::stack::StackConfig,
         trace: Option<super::trace::Trace>,
+        io: crate::io::IoBackend,
     ) -> std::io::Result<Shared> {
         let workers = stealers.len();
         let mut parkers = Vec::with_capacity(workers);
         for _ in 0..workers {
-            parkers.push(Parker::new()?);
+            parkers.push(Parker::new(io)?);
         }
         Ok(Shared {
             injector: Injector::new(),

@@ -1,0 +1,127 @@
+//! Coroutines' file operations on the io_uring backend: reads and writes
+//! at the file's position, positional reads from many coroutines at once,
+//! syncs. (tests/fs.rs runs the whole file API on the default backend,
+//! and .ci/uring.sh again on epoll.)
+//!
+//! The tests are skipped (pass, saying so) where io_uring is unavailable.
+
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::sync::Arc;
+use xasync::Runtime;
+use xasync::fs::File;
+use xasync::io::IoBackend;
+
+/// A two-worker runtime on io_uring, or `None` (reported) without it.
+fn uring() -> Option<Runtime> {
+    match Runtime::builder().workers(2).io(IoBackend::Uring).build() {
+        Ok(rt) => Some(rt),
+        Err(e) if e.kind() == ErrorKind::Unsupported => {
+            eprintln!("skipped: {e}");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("xasync-fs-uring-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn reads_writes_and_syncs_follow_the_file_position() {
+    let Some(rt) = uring() else { return };
+    let path = temp_path("position");
+    let inner = path.clone();
+    let text = rt
+        .xasync(move || {
+            let mut file = File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&inner)?;
+            file.write_all(b"hello, ")?;
+            file.write_all(b"ring")?;
+            file.sync_data()?;
+            file.sync_all()?;
+            file.seek(SeekFrom::Start(7))?;
+            let mut text = String::new();
+            file.read_to_string(&mut text)?;
+            std::io::Result::Ok(text)
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+    assert_eq!(text, "ring");
+    assert_eq!(std::fs::read(&path).unwrap(), b"hello, ring");
+    std::fs::remove_file(path).unwrap();
+    rt.shutdown();
+}
+
+#[test]
+fn many_coroutines_read_one_file_at_their_own_offsets() {
+    let Some(rt) = uring() else { return };
+    let path = temp_path("read-at");
+    let contents: Vec<u8> = (0..64 * 4096).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &contents).unwrap();
+    let file = Arc::new(std::fs::File::open(&path).map(File::from).unwrap());
+    let contents = Arc::new(contents);
+    let readers: Vec<_> = (0..64u64)
+        .map(|block| {
+            let (file, contents) = (file.clone(), contents.clone());
+            rt.xasync(move || {
+                // Backwards, so that no read is where the last one ended.
+                let offset = (63 - block) * 4096;
+                let mut buf = [0; 4096];
+                let n = file.read_at(&mut buf, offset).unwrap();
+                let at = offset as usize;
+                n == 4096 && buf[..] == contents[at..at + 4096]
+            })
+        })
+        .collect();
+    for reader in readers {
+        assert!(reader.join().unwrap());
+    }
+    // Past the end: 0, and the position never moved.
+    let end = rt
+        .xasync({
+            let file = file.clone();
+            move || file.read_at(&mut [0; 16], 64 * 4096).unwrap()
+        })
+        .join()
+        .unwrap();
+    assert_eq!(end, 0);
+    std::fs::remove_file(path).unwrap();
+    rt.shutdown();
+}
+
+#[test]
+fn open_and_create_in_the_ring() {
+    let Some(rt) = uring() else { return };
+    let path = temp_path("open");
+    let inner = path.clone();
+    let (text, cloexec, missing) = rt
+        .xasync(move || {
+            let mut file = File::create(&inner).unwrap();
+            file.write_all(b"opened").unwrap();
+            drop(file);
+            let mut file = File::open(&inner).unwrap();
+            let mut text = String::new();
+            file.read_to_string(&mut text).unwrap();
+            let std = file.into_std().unwrap();
+            // SAFETY: F_GETFD on a descriptor we own.
+            let flags =
+                unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&std), libc::F_GETFD) };
+            let missing = File::open(inner.with_extension("missing"))
+                .unwrap_err()
+                .kind();
+            (text, flags & libc::FD_CLOEXEC != 0, missing)
+        })
+        .join()
+        .unwrap();
+    assert_eq!(text, "opened");
+    assert!(cloexec, "the ring opened it without O_CLOEXEC");
+    assert_eq!(missing, ErrorKind::NotFound);
+    std::fs::remove_file(path).unwrap();
+    rt.shutdown();
+}
