@@ -121,7 +121,9 @@ pub(crate) struct Shared {
     /// The timeline being recorded, if any.
     pub(crate) trace: Option<super::trace::Trace>,
     /// The names of the named futures, for dumps.
-    pub(crate) future_names: Arc<super::tasks::FutureNames>,
+    pub(crate) future_names: Arc<super::tasks::Names>,
+    /// The names of the named coroutines that have not started, for dumps.
+    pub(crate) unstarted_names: Arc<super::tasks::Names>,
     /// Held by the dump in progress.
     pub(crate) dumping: crate::sync::Mutex<()>,
 }
@@ -168,6 +170,7 @@ impl Shared {
             elsewhere: Counters::default(),
             trace,
             future_names: Arc::default(),
+            unstarted_names: Arc::default(),
             dumping: crate::sync::Mutex::new(()),
         })
     }
