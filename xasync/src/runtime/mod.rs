@@ -617,8 +617,9 @@ impl Handle {
 
     /// A snapshot of the runtime's live tasks: for each coroutine its id,
     /// name, state, worker, age, time since it last ran, and where it waits;
-    /// for each future that has waited, its id, name and state (see
-    /// [`Dump`]).
+    /// for each future that has waited, its id, name and state; the named
+    /// tasks that have not started or waited yet, as ready; and how many
+    /// unnamed ones of those it could not list (see [`Dump`]).
     ///
     /// Each worker lists its own coroutines between the tasks it runs, a
     /// slice at a time, and none stops for long; a worker stuck inside one
@@ -664,10 +665,14 @@ impl Handle {
             (futures.into_iter().filter(unknown))
                 .map(|(id, name)| TaskDump::future(id, Some(name), true)),
         );
-        if let context::Caller::Coroutine(me) = context::caller() {
+        // The coroutine taking the dump (one of this runtime's: on one of
+        // its workers) is running, not waiting for the dump.
+        if let (context::Caller::Coroutine(me), Some(here)) =
+            (context::caller(), worker::current_index(&self.shared))
+        {
             let me = me.node().id();
             let mine = dump.tasks.iter_mut().find(|task| {
-                task.kind == TaskKind::Coroutine && task.id == me && task.worker.is_some()
+                task.kind == TaskKind::Coroutine && task.id == me && task.worker == Some(here)
             });
             if let Some(task) = mine {
                 task.state = TaskState::Running;
