@@ -197,6 +197,11 @@ pub(crate) fn run_coroutine<T>(
 }
 
 impl<'a> CoroutineCx<'a> {
+    /// The coroutine's record in its worker's list.
+    pub(crate) fn node(&self) -> &'a Node {
+        self.node
+    }
+
     /// Suspends the coroutine until its task is polled again.
     #[inline(always)]
     pub(crate) fn suspend(&self) {

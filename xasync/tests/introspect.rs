@@ -144,6 +144,165 @@ fn the_dump_lists_every_live_task_with_its_name_and_state() {
 }
 
 #[test]
+fn the_dump_lists_tasks_that_have_not_started_and_the_running_one() {
+    // More than a worker runs before it looks at a dump asked for (61):
+    // some of them have not started when it answers.
+    const N: usize = 200;
+    let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+    let (tx, rx) = xasync::sync::channel::unbounded::<()>();
+    let parent = Builder::new().name("parent").xasync_on(rt.handle(), {
+        let handle = rt.handle().clone();
+        move || {
+            // Spawned on the parent's worker, busy with the parent until
+            // it suspends in the dump.
+            let children: Vec<_> = (0..N)
+                .map(|i| {
+                    let rx = rx.clone();
+                    Builder::new()
+                        .name(format!("child {i}"))
+                        .xasync_on(&handle, move || {
+                            let _ = rx.recv();
+                        })
+                })
+                .collect();
+            let future = Builder::new().name("queued future").spawn_on(&handle, {
+                let rx = rx.clone();
+                async move {
+                    let _ = rx.recv_async().await;
+                }
+            });
+            (handle.dump(), children, future)
+        }
+    });
+    let (dump, children, future) = within(Duration::from_secs(60), "the dump", move || {
+        parent.join().unwrap()
+    });
+    assert!(dump.missing_workers.is_empty());
+    let names: BTreeSet<_> = dump.tasks.iter().filter_map(|t| t.name.clone()).collect();
+    let mut expected: BTreeSet<_> = (0..N).map(|i| format!("child {i}")).collect();
+    expected.insert("parent".into());
+    expected.insert("queued future".into());
+    assert_eq!(names, expected);
+    assert_eq!(dump.tasks.len(), N + 2, "one entry per task");
+    assert_eq!(dump.unlisted, 0, "{dump}");
+    let ids: BTreeSet<_> = dump.tasks.iter().map(|t| t.id).collect();
+    assert_eq!(ids.len(), N + 2, "ids are unique");
+    let parent = dump
+        .tasks
+        .iter()
+        .find(|t| t.name.as_deref() == Some("parent"));
+    assert_eq!(parent.unwrap().state, TaskState::Running, "{dump}");
+    let unstarted = dump
+        .tasks
+        .iter()
+        .filter(|t| t.kind == TaskKind::Coroutine && t.worker.is_none())
+        .inspect(|t| assert_eq!(t.state, TaskState::Ready, "{t}"))
+        .count();
+    assert!(unstarted > 0, "no child was listed before it started");
+    let text = dump.to_string();
+    assert!(text.contains("[running] \"parent\""), "{text}");
+    assert!(text.contains("[ready] \"child "), "{text}");
+    assert!(!text.contains("more live tasks"), "{text}");
+    drop(tx);
+    xasync::join_all(children);
+    future.join().unwrap();
+    rt.shutdown();
+}
+
+#[test]
+fn the_dump_counts_the_unnamed_tasks_it_cannot_list() {
+    const N: usize = 100;
+    let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+    let (tx, rx) = xasync::sync::channel::unbounded::<()>();
+    let parent = rt.xasync({
+        let handle = rt.handle().clone();
+        move || {
+            let children: Vec<_> = (0..N)
+                .map(|_| {
+                    let rx = rx.clone();
+                    handle.xasync(move || {
+                        let _ = rx.recv();
+                    })
+                })
+                .collect();
+            (handle.dump(), children)
+        }
+    });
+    let (dump, children) = within(Duration::from_secs(60), "the dump", move || {
+        parent.join().unwrap()
+    });
+    // The parent and the children that started are listed, the others
+    // counted.
+    assert_eq!(
+        dump.tasks.len() as u64 + dump.unlisted,
+        N as u64 + 1,
+        "{dump}"
+    );
+    assert!(dump.unlisted > 0, "{dump}");
+    assert!(
+        dump.to_string()
+            .contains(&format!("and {} more live tasks", dump.unlisted)),
+        "{dump}"
+    );
+    drop(tx);
+    xasync::join_all(children);
+    rt.shutdown();
+}
+
+#[test]
+fn a_sleeping_coroutine_shows_until_when() {
+    let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let sleepers: Vec<_> = [
+        ("an hour", Duration::from_secs(3600)),
+        ("ever", Duration::MAX),
+    ]
+    .into_iter()
+    .map(|(name, duration)| {
+        let started = started.clone();
+        Builder::new().name(name).xasync_on(rt.handle(), move || {
+            started.fetch_add(1, Ordering::SeqCst);
+            xasync::time::sleep(duration);
+        })
+    })
+    .collect();
+    wait_until("the sleepers to start", || {
+        started.load(Ordering::SeqCst) == 2
+    });
+    // Listed as waiting from their first suspension.
+    let dump = within(Duration::from_secs(60), "the dump", {
+        let handle = rt.handle().clone();
+        move || loop {
+            let dump = handle.dump();
+            if dump.tasks.len() == 2 && dump.tasks.iter().all(|t| t.worker.is_some()) {
+                break dump;
+            }
+        }
+    });
+    let state = |name: &str| {
+        let task = dump.tasks.iter().find(|t| t.name.as_deref() == Some(name));
+        task.unwrap().state
+    };
+    match state("an hour") {
+        TaskState::Sleeping { left_ms: Some(ms) } => {
+            assert!((3_000_000..=3_600_000).contains(&ms), "{dump}")
+        }
+        other => panic!("{other:?}: {dump}"),
+    }
+    assert_eq!(state("ever"), TaskState::Sleeping { left_ms: None });
+    let text = dump.to_string();
+    assert!(text.contains("[sleeping (until +"), "{text}");
+    assert!(text.contains("[sleeping (for ever)] \"ever\""), "{text}");
+    for sleeper in &sleepers {
+        sleeper.cancel();
+    }
+    for sleeper in sleepers {
+        assert!(sleeper.join().unwrap_err().is_cancelled());
+    }
+    rt.shutdown();
+}
+
+#[test]
 fn dumps_at_the_same_time_each_get_every_coroutine() {
     const N: usize = 20;
     let rt = xasync::Runtime::builder().workers(2).build().unwrap();

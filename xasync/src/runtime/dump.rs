@@ -7,6 +7,12 @@
 //! for long however many coroutines it has. A suspended coroutine's
 //! backtrace is read by frame pointers from where it suspended (see
 //! [`crate::sys::frames`]).
+//!
+//! The tasks no worker knows of yet — coroutines that have not started,
+//! futures that never waited — are listed by name from the runtime's tables
+//! of named tasks (see [`super::tasks::Names`]), which only named spawns
+//! write to; the unnamed ones are counted, from the metrics, not listed
+//! ([`Dump::unlisted`]): listing them would cost every spawn.
 
 use std::fmt;
 use std::time::Duration;
@@ -18,9 +24,11 @@ pub(crate) const DUMP_SLICE: usize = 1024;
 pub(crate) const DUMP_WAIT: Duration = Duration::from_secs(2);
 
 /// A snapshot of a runtime's live tasks, one [`TaskDump`] each: its
-/// coroutines and futures from the first time they waited (tasks that
-/// have not started or never waited yet are left out: a dump is taken
-/// between polls, when the only tasks not waiting are queued).
+/// coroutines from their first suspension, its futures from the first time
+/// they waited, and before that its named ones, as ready. The unnamed
+/// tasks that have not started or waited yet are counted in
+/// [`unlisted`](Dump::unlisted) instead (a dump is taken between polls,
+/// when the only tasks not waiting are queued).
 ///
 /// Its `Display` prints it the way Go prints its goroutines on `SIGQUIT`.
 ///
@@ -30,8 +38,11 @@ pub(crate) const DUMP_WAIT: Duration = Duration::from_secs(2);
 /// let waiter = xasync::task::Builder::new().name("waiter").xasync_on(rt.handle(), move || {
 ///     let _ = rx.recv();
 /// });
-/// # while rt.dump().tasks.is_empty() {}
-/// let dump = rt.dump();
+/// // Listed as ready until it starts, then as waiting.
+/// let mut dump = rt.dump();
+/// while dump.tasks[0].state != xasync::runtime::TaskState::Waiting {
+///     dump = rt.dump();
+/// }
 /// assert!(dump.to_string().contains("[waiting] \"waiter\""));
 /// drop(tx);
 /// waiter.join().unwrap();
@@ -45,14 +56,26 @@ pub struct Dump {
     /// Workers that did not answer in time (busy inside one task all
     /// along, or gone): their coroutines are missing.
     pub missing_workers: Vec<usize>,
+    /// Live tasks not listed: unnamed coroutines that have not started yet
+    /// and unnamed futures that never waited, plus finished tasks whose
+    /// [`JoinHandle`](crate::JoinHandle) is still held. It is the
+    /// runtime's [`Metrics::live`](super::Metrics::live), read once the
+    /// workers answered, less the tasks listed: exact on a runtime at
+    /// rest, approximate while tasks start and end during the dump.
+    pub unlisted: u64,
 }
 
 /// One task of a [`Dump`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TaskDump {
-    /// The task's id, unique in its runtime.
+    /// The task's id, unique in its runtime. A coroutine's is given as it
+    /// first suspends; until then a named one is listed under its task's
+    /// address, as futures are.
     pub id: u64,
+    /// The task's address, when known (futures, named coroutines; else 0):
+    /// to merge the workers' lists with the tables of named tasks.
+    pub(crate) task: u64,
     /// Its name (see [`crate::task::Builder::name`]).
     pub name: Option<String>,
     /// A coroutine or a future.
@@ -74,15 +97,29 @@ pub struct TaskDump {
 impl TaskDump {
     /// A future's entry: its task's address as its id.
     pub(crate) fn future(id: u64, name: Option<String>, scheduled: bool) -> TaskDump {
+        let state = if scheduled {
+            TaskState::Ready
+        } else {
+            TaskState::Waiting
+        };
+        TaskDump::queued(TaskKind::Future, id, name, state)
+    }
+
+    /// The entry of a named coroutine that has not started: queued, ready
+    /// to run, under its task's address.
+    pub(crate) fn unstarted(id: u64, name: String) -> TaskDump {
+        TaskDump::queued(TaskKind::Coroutine, id, Some(name), TaskState::Ready)
+    }
+
+    /// An entry with no worker, times or backtrace, its task's address as
+    /// its id.
+    fn queued(kind: TaskKind, id: u64, name: Option<String>, state: TaskState) -> TaskDump {
         TaskDump {
             id,
+            task: id,
             name,
-            kind: TaskKind::Future,
-            state: if scheduled {
-                TaskState::Ready
-            } else {
-                TaskState::Waiting
-            },
+            kind,
+            state,
             worker: None,
             age_ms: None,
             idle_ms: None,
@@ -102,24 +139,41 @@ pub enum TaskKind {
 }
 
 /// What a task of a [`Dump`] is doing. (A dump is taken between the tasks
-/// a worker runs: none of its coroutines is running then, and a coroutine
-/// that asked for the dump waits for it.)
+/// a worker runs: none of its coroutines is running then but the one that
+/// asked for the dump, which waits for it.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskState {
-    /// It yielded, or was woken, and waits for its turn (a coroutine:
-    /// only after a yield; one woken since it waited shows as waiting).
+    /// It takes the dump: the coroutine that called
+    /// [`Runtime::dump`](super::Runtime::dump).
+    Running,
+    /// It has not started, yielded, or was woken, and waits for its turn
+    /// (a coroutine: only before it starts or after a yield; one woken
+    /// since it waited shows as waiting). A future that never waited shows
+    /// as ready, queued or running.
     Ready,
     /// It waits for something (a wake-up that may already have come).
     Waiting,
+    /// A coroutine in [`crate::time::sleep`] (or `sleep_until`), which ends
+    /// in `left_ms` milliseconds (`None`: it sleeps for ever); a sleep that
+    /// is over but not woken from yet shows 0.
+    Sleeping {
+        /// Milliseconds left, from the dump (to the monitor's 10 ms).
+        left_ms: Option<u64>,
+    },
 }
 
 impl fmt::Display for TaskState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TaskState::Ready => "ready",
-            TaskState::Waiting => "waiting",
-        })
+        match self {
+            TaskState::Running => f.write_str("running"),
+            TaskState::Ready => f.write_str("ready"),
+            TaskState::Waiting => f.write_str("waiting"),
+            TaskState::Sleeping { left_ms: None } => f.write_str("sleeping (for ever)"),
+            TaskState::Sleeping { left_ms: Some(ms) } => {
+                write!(f, "sleeping (until +{ms} ms)")
+            }
+        }
     }
 }
 
@@ -165,6 +219,14 @@ impl fmt::Display for Dump {
         for task in &self.tasks {
             writeln!(f)?;
             task.fmt(f)?;
+        }
+        if self.unlisted > 0 {
+            writeln!(
+                f,
+                "\nand {} more live tasks, not listed: unnamed and not started \
+                 (or never waited), or finished with their handle held",
+                self.unlisted
+            )?;
         }
         Ok(())
     }

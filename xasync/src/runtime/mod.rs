@@ -630,8 +630,9 @@ impl Handle {
 
     /// A snapshot of the runtime's live tasks: for each coroutine its id,
     /// name, state, worker, age, time since it last ran, and where it waits;
-    /// for each future that has waited, its id, name and state (see
-    /// [`Dump`]).
+    /// for each future that has waited, its id, name and state; the named
+    /// tasks that have not started or waited yet, as ready; and how many
+    /// unnamed ones of those it could not list (see [`Dump`]).
     ///
     /// Each worker lists its own coroutines between the tasks it runs, a
     /// slice at a time, and none stops for long; a worker stuck inside one
@@ -642,6 +643,11 @@ impl Handle {
         // One dump at a time: a second would take the workers' answers
         // over. (The crate's mutex: a coroutine waiting here suspends.)
         let _one = self.shared.dumping.lock();
+        // The named tasks no worker may know of yet, listed before the
+        // workers answer: one that starts or waits meanwhile is in both
+        // lists (and merged), rather than in neither.
+        let unstarted = tasks::listed(&self.shared.unstarted_names);
+        let futures = tasks::listed(&self.shared.future_names);
         let (reply, answers) = crate::sync::channel::unbounded();
         for remote in self.shared.remotes.iter() {
             *remote.dump_reply.lock().unwrap_or_else(|e| e.into_inner()) = Some(reply.clone());
@@ -663,6 +669,29 @@ impl Handle {
             }
         }
         dump.missing_workers = (0..answered.len()).filter(|&i| !answered[i]).collect();
+        let known: std::collections::HashSet<u64> = dump.tasks.iter().map(|t| t.task).collect();
+        let unknown = |(id, _): &(u64, String)| !known.contains(id);
+        dump.tasks.extend(
+            (unstarted.into_iter().filter(unknown)).map(|(id, name)| TaskDump::unstarted(id, name)),
+        );
+        dump.tasks.extend(
+            (futures.into_iter().filter(unknown))
+                .map(|(id, name)| TaskDump::future(id, Some(name), true)),
+        );
+        // The coroutine taking the dump (one of this runtime's: on one of
+        // its workers) is running, not waiting for the dump.
+        if let (context::Caller::Coroutine(me), Some(here)) =
+            (context::caller(), worker::current_index(&self.shared))
+        {
+            let me = me.node().id();
+            let mine = dump.tasks.iter_mut().find(|task| {
+                task.kind == TaskKind::Coroutine && task.id == me && task.worker == Some(here)
+            });
+            if let Some(task) = mine {
+                task.state = TaskState::Running;
+            }
+        }
+        dump.unlisted = self.metrics().live.saturating_sub(dump.tasks.len() as u64);
         dump.tasks
             .sort_by_key(|task| (task.kind == TaskKind::Future, task.id));
         dump
@@ -694,7 +723,8 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.xasync_named(|| None, f)
+        let (runnable, handle) = self.coroutine(|| None, f);
+        self.queue(runnable, handle)
     }
 
     /// Starts `f` as a coroutine of `options` (see [`crate::task::Builder`]).
@@ -704,26 +734,51 @@ impl Handle {
         T: Send + 'static,
     {
         let crate::task::Options { name, stack_size } = options;
-        match stack_size.filter(|&size| size > self.shared.stacks.size) {
-            None => self.xasync_named(move || name, f),
+        let Some(name) = name else {
+            return match stack_size.filter(|&size| size > self.shared.stacks.size) {
+                None => self.xasync(f),
+                Some(size) => self.xasync(move || run_on_own_stack(size, None, f)),
+            };
+        };
+        // Listed by name until it starts, for dumps.
+        let names = &self.shared.unstarted_names;
+        let listing = tasks::Listing::new(name.clone(), names);
+        let slot = listing.slot().clone();
+        let started = move || {
+            let task = listing.task();
+            drop(listing);
+            Some((name, task))
+        };
+        let (runnable, handle) = match stack_size.filter(|&size| size > self.shared.stacks.size) {
+            None => self.coroutine(started, f),
             Some(size) => {
-                let nested = name.clone();
-                self.xasync_named(move || name, move || run_on_own_stack(size, nested, f))
+                let nested = Some(slot.name().into());
+                self.coroutine(started, move || run_on_own_stack(size, nested, f))
             }
-        }
+        };
+        tasks::list_name(&slot, names, handle.task().id() as u64);
+        self.queue(runnable, handle)
     }
 
-    /// Starts `f` as a coroutine called `name()`. (A closure rather than
-    /// the name itself: the unnamed coroutines' is of size zero, so that
-    /// their tasks neither carry nor drop a name.)
-    fn xasync_named<N, F, T>(&self, name: N, f: F) -> JoinHandle<T>
+    /// The task of a coroutine running `f`, called by the name `named()`
+    /// gives as it starts (with its task's id). (A closure rather than the
+    /// name itself: the unnamed coroutines' is of size zero, so that their
+    /// tasks neither carry nor drop a name.)
+    fn coroutine<N, F, T>(
+        &self,
+        named: N,
+        f: F,
+    ) -> (
+        xasync_core::task::Runnable,
+        xasync_core::task::JoinHandle<T>,
+    )
     where
-        N: FnOnce() -> Option<Box<str>> + Send + 'static,
+        N: FnOnce() -> Option<(Box<str>, u64)> + Send + 'static,
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let coroutine = Stackful::<_, T, PooledStack>::new(move |suspender| {
-            tasks::run(suspender, name(), |node| {
+            tasks::run(suspender, named(), |node| {
                 context::run_coroutine(suspender, node, f)
             })
         });
@@ -735,14 +790,13 @@ impl Handle {
         // queued, and from its first wait on, the worker's registry (its
         // `run_tracked` reference), released there only after it finished.
         // So its last reference is never dropped elsewhere unfinished.
-        let (runnable, handle) = unsafe {
+        unsafe {
             xasync_core::task::raw::spawn_stackful(
                 coroutine,
                 Hook::new(&self.shared),
                 Tag::Unstarted.word(),
             )
-        };
-        self.queue(runnable, handle)
+        }
     }
 
     /// Runs `future` as a task on this runtime. See [`crate::spawn`].
@@ -769,8 +823,9 @@ impl Handle {
             return self.spawn(future);
         };
         let names = &self.shared.future_names;
-        let future = tasks::Named::new(name, names, future);
-        let slot = future.slot().clone();
+        let listing = tasks::Listing::new(name, names);
+        let slot = listing.slot().clone();
+        let future = tasks::Named::new(listing, future);
         let (runnable, handle) = xasync_core::task::spawn(future, Hook::new(&self.shared));
         tasks::list_name(&slot, names, handle.task().id() as u64);
         self.queue(runnable, handle)

@@ -79,8 +79,10 @@ pub(crate) struct Remote {
     /// The worker's event counts; only its thread writes them.
     pub(crate) counters: CachePadded<Counters>,
     /// The worker's polls so far, doubled, plus one from the start of a
-    /// poll until the worker parks: what the watchdog watches (see
-    /// [`super::watchdog`]). Only the worker's thread writes it.
+    /// poll, or from its leaving its park, until the worker parks (even
+    /// before it starts): what the watchdog watches, and what tells the
+    /// monitor it may sleep (see [`super::watchdog`]). Only the worker's
+    /// thread writes it.
     pub(crate) activity: CachePadded<AtomicU64>,
     /// A dump asks the worker for its coroutines (see [`super::dump`]).
     pub(crate) dump_asked: AtomicBool,
@@ -121,9 +123,13 @@ pub(crate) struct Shared {
     /// The timeline being recorded, if any.
     pub(crate) trace: Option<super::trace::Trace>,
     /// The names of the named futures, for dumps.
-    pub(crate) future_names: Arc<super::tasks::FutureNames>,
+    pub(crate) future_names: Arc<super::tasks::Names>,
+    /// The names of the named coroutines that have not started, for dumps.
+    pub(crate) unstarted_names: Arc<super::tasks::Names>,
     /// Held by the dump in progress.
     pub(crate) dumping: crate::sync::Mutex<()>,
+    /// Wakes the runtime's monitor when it sleeps (see [`super::watchdog`]).
+    pub(crate) bell: Arc<super::watchdog::Bell>,
 }
 
 impl Shared {
@@ -169,7 +175,9 @@ impl Shared {
             elsewhere: Counters::default(),
             trace,
             future_names: Arc::default(),
+            unstarted_names: Arc::default(),
             dumping: crate::sync::Mutex::new(()),
+            bell: Arc::default(),
         })
     }
 

@@ -3,8 +3,10 @@
 //! A coroutine's record, its [`Node`], lives on its own stack, in the frame
 //! that runs its body, and is linked into a list of its worker's thread
 //! from its first suspension until its body ends (a coroutine that never
-//! suspends is never seen by a dump, which is taken between polls: it
-//! costs nothing more than its record's few fields). A started coroutine never leaves
+//! suspends is never seen by a worker's part of a dump, which is taken
+//! between polls: it costs nothing more than its record's few fields;
+//! before it starts, a named one is listed from the runtime's
+//! [`Names`] instead). A started coroutine never leaves
 //! that worker, and only that thread links, unlinks or walks the list: no
 //! lock, no atomic, a few stores per coroutine. The list is a thread-local
 //! without a destructor, so that coroutines unwound while their worker
@@ -34,6 +36,9 @@ pub(crate) struct Node {
     /// note its state (one test of this, the fast path).
     settled: Cell<bool>,
     name: Option<Box<str>>,
+    /// The task's id (its address) when it is named: the id it was listed
+    /// under in a dump before it started (0 when unnamed).
+    task: u64,
     /// Where the coroutine's frames lie.
     stack: Range<usize>,
     /// Coarse time of the first run.
@@ -46,6 +51,9 @@ pub(crate) struct Node {
     state: Cell<TaskState>,
     /// Stack and frame pointers at the last suspension.
     suspended_at: Cell<(usize, usize)>,
+    /// While it sleeps (see [`Node::sleeping`]): the coarse time it sleeps
+    /// until, [`FOREVER`] for ever; 0 when it does not sleep.
+    sleeping_until: Cell<u64>,
     /// The runtime records a timeline (see [`super::trace`]).
     traced: bool,
 }
@@ -66,6 +74,19 @@ impl Node {
         self.suspended_at
             .set((frames::stack_pointer(), frames::frame_pointer()));
         self.last_run.set(coarse::now_ms());
+    }
+
+    /// Marks the coroutine as sleeping until `deadline` (`None`: for ever)
+    /// until the returned guard is dropped, for dumps: a store on each side
+    /// of the sleep.
+    pub(crate) fn sleeping(&self, deadline: Option<std::time::Instant>) -> Sleeping<'_> {
+        let until = deadline.map_or(FOREVER, |deadline| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = u64::try_from(left.as_millis()).unwrap_or(FOREVER);
+            coarse::now_ms().saturating_add(left).clamp(1, FOREVER)
+        });
+        self.sleeping_until.set(until);
+        Sleeping(self)
     }
 
     /// The coroutine's name, if it has one.
@@ -115,16 +136,35 @@ impl Node {
             // between its stack pointer and the top of its frames is mapped.
             unsafe { frames::walk(fp, sp.max(self.stack.start)..self.stack.end, &mut frames) }
         };
+        let state = match (self.state.get(), self.sleeping_until.get()) {
+            (TaskState::Waiting, until) if until != 0 => TaskState::Sleeping {
+                left_ms: (until != FOREVER).then(|| until.saturating_sub(now)),
+            },
+            (state, _) => state,
+        };
         TaskDump {
             id: self.id.get(),
+            task: self.task,
             name: self.name.as_deref().map(str::to_owned),
             kind: TaskKind::Coroutine,
-            state: self.state.get(),
+            state,
             worker: Some(worker),
             age_ms: Some(now.saturating_sub(self.started)),
             idle_ms: Some(now.saturating_sub(self.last_run.get())),
             backtrace: frames[..n].to_vec(),
         }
+    }
+}
+
+/// [`Node::sleeping_until`] of a coroutine sleeping for ever.
+const FOREVER: u64 = u64::MAX;
+
+/// Marks a coroutine as sleeping while alive (see [`Node::sleeping`]).
+pub(crate) struct Sleeping<'a>(&'a Node);
+
+impl Drop for Sleeping<'_> {
+    fn drop(&mut self) {
+        self.0.sleeping_until.set(0);
     }
 }
 
@@ -192,14 +232,18 @@ pub(crate) fn live() -> usize {
 }
 
 /// Runs a runtime coroutine's `body` with its record linked (see the
-/// module docs); `name` also goes to the stack's header for overflow
-/// reports.
+/// module docs); `name` (with the task's id, when it has one) also goes to
+/// the stack's header for overflow reports.
 #[inline(always)] // into the coroutine's entry: no frame of its own
 pub(crate) fn run<T>(
     suspender: &Suspender<'_>,
-    name: Option<Box<str>>,
+    named: Option<(Box<str>, u64)>,
     body: impl FnOnce(&Node) -> T,
 ) -> T {
+    let (name, task) = match named {
+        Some((name, task)) => (Some(name), task),
+        None => (None, 0),
+    };
     let now = coarse::now_ms();
     let traced = LIVE.with(|list| list.tracing.get());
     let id = if traced {
@@ -214,12 +258,14 @@ pub(crate) fn run<T>(
         linked: Cell::new(false),
         settled: Cell::new(false),
         name,
+        task,
         stack: suspender.stack_range(),
         started: now,
         last_run: Cell::new(now),
         // Set as it suspends, before any dump can see it.
         state: Cell::new(TaskState::Ready),
         suspended_at: Cell::new((0, 0)),
+        sleeping_until: Cell::new(0),
         traced,
     };
     /// Unlinks the node and takes its name off the stack when the body
@@ -346,10 +392,12 @@ pub(crate) unsafe fn polled_name<'a>() -> Option<&'a str> {
         .map(|name| unsafe { name.as_ref() })
 }
 
-/// The names of a runtime's named futures, by task id, for dumps.
-pub(crate) type FutureNames = std::sync::Mutex<std::collections::HashMap<u64, Arc<NameSlot>>>;
+/// The names of a runtime's named tasks, by task id, for dumps: a named
+/// future's while it lives, a named coroutine's until it starts (from then
+/// on its [`Node`] has it).
+pub(crate) type Names = std::sync::Mutex<std::collections::HashMap<u64, Arc<NameSlot>>>;
 
-/// A named future's name, and its task's id once spawned.
+/// A named task's name, and its task's id once spawned.
 pub(crate) struct NameSlot {
     name: Box<str>,
     task: std::sync::atomic::AtomicU64,
@@ -362,38 +410,49 @@ impl NameSlot {
     }
 }
 
-/// A future with a name: shown while it is polled (stall reports), and
-/// listed in its runtime's [`FutureNames`] while it lives (dumps).
-pub(crate) struct Named<F> {
+/// A named task's entry in one of its runtime's [`Names`]: listed there by
+/// [`list_name`] once the task is spawned, taken off when dropped.
+pub(crate) struct Listing {
     slot: Arc<NameSlot>,
-    names: Arc<FutureNames>,
-    future: F,
+    names: Arc<Names>,
 }
 
-impl<F> Named<F> {
-    /// `future` called `name`, to be listed in `names` by [`list_name`]
-    /// once spawned.
-    pub(crate) fn new(name: Box<str>, names: &Arc<FutureNames>, future: F) -> Named<F> {
+impl Listing {
+    /// An entry called `name`, to be listed in `names`.
+    pub(crate) fn new(name: Box<str>, names: &Arc<Names>) -> Listing {
         let slot = Arc::new(NameSlot {
             name,
             task: std::sync::atomic::AtomicU64::new(0),
         });
-        Named {
+        Listing {
             slot,
             names: names.clone(),
-            future,
         }
     }
 
-    /// The future's name slot (to [`list_name`] it).
+    /// The entry's name slot (to [`list_name`] it).
     pub(crate) fn slot(&self) -> &Arc<NameSlot> {
         &self.slot
     }
+
+    /// The id of the task listed (0 before it is).
+    pub(crate) fn task(&self) -> u64 {
+        self.slot.task.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
-/// Lists a named future's name under its task's `id`: before the task can
-/// run, so before it can end and take it off the list.
-pub(crate) fn list_name(slot: &Arc<NameSlot>, names: &FutureNames, id: u64) {
+impl Drop for Listing {
+    fn drop(&mut self) {
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.task());
+    }
+}
+
+/// Lists a named task's name under its `id`: before the task can run, so
+/// before it can end (or start) and take it off the list.
+pub(crate) fn list_name(slot: &Arc<NameSlot>, names: &Names, id: u64) {
     slot.task.store(id, std::sync::atomic::Ordering::Relaxed);
     names
         .lock()
@@ -401,13 +460,27 @@ pub(crate) fn list_name(slot: &Arc<NameSlot>, names: &FutureNames, id: u64) {
         .insert(id, slot.clone());
 }
 
-impl<F> Drop for Named<F> {
-    fn drop(&mut self) {
-        let id = self.slot.task.load(std::sync::atomic::Ordering::Relaxed);
-        self.names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+/// The tasks listed in `names` now: their ids and names.
+pub(crate) fn listed(names: &Names) -> Vec<(u64, String)> {
+    names
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(&id, slot)| (id, slot.name().to_owned()))
+        .collect()
+}
+
+/// A future with a name: shown while it is polled (stall reports), and
+/// listed in its runtime's [`Names`] while it lives (dumps).
+pub(crate) struct Named<F> {
+    listing: Listing,
+    future: F,
+}
+
+impl<F> Named<F> {
+    /// `future`, under the name of `listing`.
+    pub(crate) fn new(listing: Listing, future: F) -> Named<F> {
+        Named { listing, future }
     }
 }
 
@@ -427,8 +500,8 @@ impl<F: std::future::Future> std::future::Future for Named<F> {
                 POLLED_NAME.with(|name| name.set(self.0));
             }
         }
-        let outer =
-            POLLED_NAME.with(|name| name.replace(Some(ptr::NonNull::from(&*this.slot.name))));
+        let outer = POLLED_NAME
+            .with(|name| name.replace(Some(ptr::NonNull::from(&*this.listing.slot.name))));
         let _restore = Restore(outer);
         // SAFETY: as above.
         unsafe { std::pin::Pin::new_unchecked(&mut this.future) }.poll(cx)

@@ -18,6 +18,19 @@
 //! the interrupted code (its instruction pointer, then its frame-pointer
 //! chain, see [`crate::sys::frames`]) into the worker's [`StallSlot`]
 //! without allocating or locking; the monitor prints the report.
+//!
+//! # Idle
+//!
+//! While every worker is parked, nothing can stall and the clock is read
+//! by nobody: the monitor sleeps until a worker leaves its park (unless
+//! the runtime answers `SIGQUIT`, whose handler cannot wake it). A worker
+//! makes its word odd as it leaves its park, before it runs anything; the
+//! monitor goes to sleep only if every word is even after it said so in
+//! [`Bell::asleep`], and a worker leaving its park rings the [`Bell`] when
+//! it sees that flag: the same store-then-fence-then-load handshake on
+//! both sides as the sleeping workers' (see [`super::sleepers`]), so that
+//! either the monitor sees the worker awake or the worker sees the monitor
+//! asleep.
 
 use super::coarse;
 use super::shared::Shared;
@@ -25,7 +38,7 @@ use crate::sys::frames::{self, MAX_FRAMES};
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, Once, Weak};
 use std::thread;
 use std::time::Duration;
@@ -281,9 +294,45 @@ fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_
     }
 }
 
+/// How a runtime's monitor sleeps, and how it is stopped or woken.
+#[derive(Default)]
+pub(crate) struct Bell {
+    /// The monitor is to stop.
+    stopped: Mutex<bool>,
+    wake: Condvar,
+    /// The monitor sleeps until a worker leaves its park (see the module
+    /// docs).
+    asleep: AtomicBool,
+}
+
+impl Bell {
+    /// A worker of the runtime has left its park, and made its `activity`
+    /// word odd: wakes the monitor if it sleeps (a fence and a load, and
+    /// only then a lock).
+    #[inline]
+    pub(crate) fn worker_awake(&self) {
+        // Against the monitor going to sleep: either it sees our word, or
+        // we see its flag.
+        fence(Ordering::SeqCst);
+        if self.asleep.load(Ordering::Relaxed) {
+            self.ring();
+        }
+    }
+
+    /// Wakes the sleeping monitor; the coarse clock, which it stopped
+    /// advancing, is brought up to date first, for the worker's stamps.
+    #[cold]
+    fn ring(&self) {
+        coarse::advance();
+        let _stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        self.asleep.store(false, Ordering::Relaxed);
+        self.wake.notify_all();
+    }
+}
+
 /// The monitor thread of a runtime; stopped and joined on drop.
 pub(crate) struct Monitor {
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    bell: Arc<Bell>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -321,14 +370,16 @@ impl Monitor {
             install_sigquit_handler();
         }
         coarse::advance();
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let bell = shared.bell.clone();
         let weak = Arc::downgrade(shared);
-        let stopped = stop.clone();
         let thread = thread::Builder::new()
             .name(format!("{thread_name}-monitor"))
-            .spawn(move || watch(&weak, stall, on_sigquit.then_some(sigquits), &stopped))?;
+            .spawn({
+                let bell = bell.clone();
+                move || watch(&weak, stall, on_sigquit.then_some(sigquits), &bell)
+            })?;
         Ok(Monitor {
-            stop,
+            bell,
             thread: Some(thread),
         })
     }
@@ -336,9 +387,9 @@ impl Monitor {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        let (stop, wake) = &*self.stop;
-        *stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        wake.notify_all();
+        let bell = &*self.bell;
+        *bell.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        bell.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -348,18 +399,13 @@ impl Drop for Monitor {
 /// The monitor's loop (see the module docs).
 /// `sigquits`: the runtime prints a dump on `SIGQUIT`, and the count of
 /// those answered already.
-fn watch(
-    shared: &Weak<Shared>,
-    stall: Duration,
-    mut sigquits: Option<u64>,
-    stop: &(Mutex<bool>, Condvar),
-) {
+fn watch(shared: &Weak<Shared>, stall: Duration, mut sigquits: Option<u64>, bell: &Bell) {
     let stall_ms = u64::try_from(stall.as_millis()).unwrap_or(u64::MAX);
     let mut seen = Vec::new();
-    let (stopped, wake) = stop;
-    let mut stopped = stopped.lock().unwrap_or_else(|e| e.into_inner());
+    let mut stopped = bell.stopped.lock().unwrap_or_else(|e| e.into_inner());
     while !*stopped {
-        stopped = wake
+        stopped = bell
+            .wake
             .wait_timeout(stopped, TICK)
             .unwrap_or_else(|e| e.into_inner())
             .0;
@@ -373,11 +419,33 @@ fn watch(
         if stall_ms != 0 {
             look_for_stalls(&shared, &mut seen, now, stall_ms);
         }
+        if sigquits.is_none() && all_parked(&shared) {
+            // Against a worker leaving its park: either we see its word
+            // odd, or it sees the flag (see the module docs).
+            bell.asleep.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if all_parked(&shared) {
+                drop(shared);
+                while bell.asleep.load(Ordering::Relaxed) && !*stopped {
+                    stopped = bell.wake.wait(stopped).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            bell.asleep.store(false, Ordering::Relaxed);
+        }
     }
     // A signal that came just before the runtime stopped is answered too.
     if let (Some(shared), Some(answered)) = (shared.upgrade(), &mut sigquits) {
         dump_if_asked(&shared, answered);
     }
+}
+
+/// Whether every worker of `shared`'s runtime is parked, or about to (its
+/// `activity` word is even).
+fn all_parked(shared: &Shared) -> bool {
+    shared
+        .remotes
+        .iter()
+        .all(|remote| remote.activity.load(Ordering::Relaxed) & 1 == 0)
 }
 
 /// Reports the workers inside one poll for `stall_ms` or more (each stall
@@ -537,4 +605,45 @@ fn write_frames(slot: &StallSlot, f: &mut std::fmt::Formatter<'_>) -> std::fmt::
         writeln!(f)?;
     }
     Ok(())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Waits (bounded) until `done` holds.
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_monitor_sleeps_while_the_runtime_is_idle_and_wakes_for_a_stall() {
+        let rt = crate::Runtime::builder()
+            .workers(2)
+            .stall_threshold(Duration::from_millis(100))
+            .dump_on_sigquit(false)
+            .build()
+            .unwrap();
+        let bell = rt.handle().shared.bell.clone();
+        let asleep = || bell.asleep.load(Ordering::Relaxed);
+        wait_until("the monitor to sleep", asleep);
+        // A worker that leaves its park wakes it: a stall is still caught.
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinning = stop.clone();
+        let busy = rt.xasync(move || {
+            while !spinning.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+        });
+        wait_until("the stall report", || rt.metrics().stalls >= 1);
+        stop.store(true, Ordering::SeqCst);
+        busy.join().unwrap();
+        wait_until("the monitor to sleep again", asleep);
+        rt.shutdown();
+    }
 }

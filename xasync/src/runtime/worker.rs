@@ -227,6 +227,7 @@ pub(crate) fn run(start: Start) {
         local.index,
         "the on_thread_start hook (the worker goes on)",
     );
+    local.awake();
     // A panic escaping the loop comes from user code outside any task's
     // poll (a waker, a destructor of a task's result or of a detached
     // task, a timer's waker): report it and go on, so that the tasks
@@ -301,6 +302,7 @@ impl Local {
                     shared.remotes[self.index].parker.park(deadline);
                 },
             );
+            self.awake();
             if let (true, Some(start), Some(recorder)) = (parked, trace_start, &self.trace) {
                 recorder.borrow_mut().parked(start);
             }
@@ -319,6 +321,15 @@ impl Local {
                     .store(usize::MAX, Ordering::Release);
             }
         }
+    }
+
+    /// The worker leaves its park (or starts): busy until it parks again,
+    /// for the watchdog, and the monitor is woken if it sleeps (see
+    /// [`super::watchdog`]).
+    fn awake(&self) {
+        // SAFETY: as in `run_task`.
+        unsafe { &*self.activity }.store(self.polls.get() << 1 | 1, Ordering::Relaxed);
+        self.shared.bell.worker_awake();
     }
 
     /// Leaves the runtime: frees what could keep it alive through a cycle

@@ -29,7 +29,11 @@ pub fn sleep_until(deadline: Instant) {
 
 fn sleep_until_opt(deadline: Option<Instant>) {
     match context::caller() {
-        Caller::Coroutine(coroutine) => coroutine.wait(Sleep::new(deadline)),
+        Caller::Coroutine(coroutine) => {
+            // Shown as sleeping in dumps meanwhile.
+            let _sleeping = coroutine.node().sleeping(deadline);
+            coroutine.wait(Sleep::new(deadline))
+        }
         Caller::Polling => crate::wait::refuse_in_poll(),
         Caller::Thread => match deadline {
             Some(deadline) => {
