@@ -35,6 +35,7 @@
 use super::coarse;
 use super::shared::Shared;
 use crate::sys::frames::{self, MAX_FRAMES};
+use crate::sys::signals;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -159,21 +160,14 @@ static PREVIOUS: AtomicPtr<libc::sigaction> = AtomicPtr::new(ptr::null_mut());
 fn install_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // SAFETY: sigaction with a zeroed struct, our handler and an output
-        // slot for the previous one, kept forever.
+        // SAFETY: `handler` is async-signal-safe and takes three arguments.
         unsafe {
-            let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
-            action.sa_sigaction = handler as *const () as usize;
-            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            let previous = Box::into_raw(Box::new(
-                MaybeUninit::<libc::sigaction>::zeroed().assume_init(),
-            ));
-            if libc::sigaction(STALL_SIGNAL, &action, previous) == 0 {
-                PREVIOUS.store(previous, Ordering::Release);
-            } else {
-                drop(Box::from_raw(previous));
-            }
+            signals::install(
+                STALL_SIGNAL,
+                handler as *const () as usize,
+                libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART,
+                Some(&PREVIOUS),
+            );
         }
     });
 }
@@ -272,26 +266,10 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
 
 /// Passes a signal that is not ours to the handler installed before ours.
 fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    // SAFETY: set once before our handler could run, never freed.
-    let Some(previous) = (unsafe { PREVIOUS.load(Ordering::Acquire).as_ref() }) else {
-        return;
-    };
-    let target = previous.sa_sigaction;
-    if target == libc::SIG_DFL || target == libc::SIG_IGN {
-        return; // both ignore SIGURG
-    }
-    // SAFETY: the previous handler was installed for this signal with these
-    // flags; we call it the way the kernel would have.
-    unsafe {
-        if previous.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                std::mem::transmute(target);
-            f(signal, info, context);
-        } else {
-            let f: extern "C" fn(libc::c_int) = std::mem::transmute(target);
-            f(signal);
-        }
-    }
+    // SAFETY: called from our handler of that signal, with its arguments.
+    // Without a handler to pass it to, nothing to do: both `SIG_DFL` and
+    // `SIG_IGN` ignore SIGURG.
+    unsafe { signals::forward(&PREVIOUS, signal, info, context) };
 }
 
 /// How a runtime's monitor sleeps, and how it is stopped or woken.
@@ -485,14 +463,15 @@ extern "C" fn on_sigquit(_: libc::c_int) {
 fn install_sigquit_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        // SAFETY: sigaction with a zeroed struct and a handler that only
-        // adds to an atomic.
+        // SAFETY: `on_sigquit` only adds to an atomic, and takes one
+        // argument.
         unsafe {
-            let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
-            action.sa_sigaction = on_sigquit as *const () as usize;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(libc::SIGQUIT, &action, ptr::null_mut());
+            signals::install(
+                libc::SIGQUIT,
+                on_sigquit as *const () as usize,
+                libc::SA_RESTART,
+                None,
+            );
         }
     });
 }

@@ -3,3 +3,4 @@
 pub(crate) mod frames;
 pub(crate) mod memory;
 pub(crate) mod overflow;
+pub(crate) mod signals;

@@ -8,6 +8,7 @@
 //! handler that was installed before ours (normally Rust's own, which
 //! reports thread stack overflows and otherwise re-raises the fault).
 
+use super::signals;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
@@ -123,21 +124,15 @@ fn install_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for (slot, &signal) in PREVIOUS.iter().zip(&SIGNALS) {
-            // SAFETY: sigaction with a zeroed struct, our handler and an
-            // output slot for the previous one.
+            // SAFETY: `handler` is async-signal-safe and takes three
+            // arguments.
             unsafe {
-                let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
-                action.sa_sigaction = handler as *const () as usize;
-                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-                libc::sigemptyset(&mut action.sa_mask);
-                let previous = Box::into_raw(Box::new(
-                    MaybeUninit::<libc::sigaction>::zeroed().assume_init(),
-                ));
-                if libc::sigaction(signal, &action, previous) == 0 {
-                    slot.store(previous, Ordering::Release);
-                } else {
-                    drop(Box::from_raw(previous));
-                }
+                signals::install(
+                    signal,
+                    handler as *const () as usize,
+                    libc::SA_SIGINFO | libc::SA_ONSTACK,
+                    Some(slot),
+                );
             }
         }
     });
@@ -232,36 +227,11 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, context: 
 /// Passes a fault that is not ours to the previously installed handler.
 fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let index = SIGNALS.iter().position(|&s| s == signal).unwrap_or(0);
-    let previous = PREVIOUS[index].load(Ordering::Acquire);
-    // SAFETY: set once before our handler could run, never freed.
-    let Some(previous) = (unsafe { previous.as_ref() }) else {
-        return reset_to_default(signal);
-    };
-    let target = previous.sa_sigaction;
-    if target == libc::SIG_DFL || target == libc::SIG_IGN {
+    // SAFETY: called from our handler of that signal, with its arguments.
+    if !unsafe { signals::forward(&PREVIOUS[index], signal, info, context) } {
         // Restore the default action and return: the faulting instruction
         // runs again and the fault now terminates the process as usual.
-        return reset_to_default(signal);
-    }
-    // SAFETY: the previous handler was installed for this signal with these
-    // flags; we call it the way the kernel would have.
-    unsafe {
-        if previous.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                std::mem::transmute(target);
-            f(signal, info, context);
-        } else {
-            let f: extern "C" fn(libc::c_int) = std::mem::transmute(target);
-            f(signal);
-        }
-    }
-}
-
-fn reset_to_default(signal: libc::c_int) {
-    // SAFETY: installing SIG_DFL is always valid.
-    unsafe {
-        let mut action: libc::sigaction = MaybeUninit::zeroed().assume_init();
-        action.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(signal, &action, ptr::null_mut());
+        // SAFETY: installing SIG_DFL is always valid.
+        unsafe { signals::install(signal, libc::SIG_DFL, 0, None) };
     }
 }
