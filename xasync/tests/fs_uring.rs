@@ -5,23 +5,11 @@
 //!
 //! The tests are skipped (pass, saying so) where io_uring is unavailable.
 
+mod uring;
+
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::sync::Arc;
-use xasync::Runtime;
 use xasync::fs::File;
-use xasync::io::IoBackend;
-
-/// A two-worker runtime on io_uring, or `None` (reported) without it.
-fn uring() -> Option<Runtime> {
-    match Runtime::builder().workers(2).io(IoBackend::Uring).build() {
-        Ok(rt) => Some(rt),
-        Err(e) if e.kind() == ErrorKind::Unsupported => {
-            eprintln!("skipped: {e}");
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
 
 fn temp_path(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("xasync-fs-uring-{name}-{}", std::process::id()))
@@ -29,7 +17,7 @@ fn temp_path(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn reads_writes_and_syncs_follow_the_file_position() {
-    let Some(rt) = uring() else { return };
+    let Some(rt) = uring::runtime(2) else { return };
     let path = temp_path("position");
     let inner = path.clone();
     let text = rt
@@ -60,7 +48,7 @@ fn reads_writes_and_syncs_follow_the_file_position() {
 
 #[test]
 fn many_coroutines_read_one_file_at_their_own_offsets() {
-    let Some(rt) = uring() else { return };
+    let Some(rt) = uring::runtime(2) else { return };
     let path = temp_path("read-at");
     let contents: Vec<u8> = (0..64 * 4096).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&path, &contents).unwrap();
@@ -97,7 +85,7 @@ fn many_coroutines_read_one_file_at_their_own_offsets() {
 
 #[test]
 fn open_and_create_in_the_ring() {
-    let Some(rt) = uring() else { return };
+    let Some(rt) = uring::runtime(2) else { return };
     let path = temp_path("open");
     let inner = path.clone();
     let (text, cloexec, missing) = rt

@@ -5,7 +5,8 @@
 //!
 //! Alone in its test binary: it inspects the process's epoll instances.
 
-use std::collections::HashSet;
+mod epoll;
+
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -14,24 +15,6 @@ use std::time::{Duration, Instant};
 use xasync::Runtime;
 use xasync::io::IoBackend;
 use xasync::net::TcpListener;
-
-/// The descriptors registered in any epoll instance of this process.
-fn registered_fds() -> HashSet<i32> {
-    let mut fds = HashSet::new();
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
-        let target = std::fs::read_link(entry.path()).unwrap_or_default();
-        if target.to_string_lossy() != "anon_inode:[eventpoll]" {
-            continue;
-        }
-        let info = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
-        for line in std::fs::read_to_string(info).unwrap_or_default().lines() {
-            if let Some(rest) = line.strip_prefix("tfd:") {
-                fds.insert(rest.split_whitespace().next().unwrap().parse().unwrap());
-            }
-        }
-    }
-    fds
-}
 
 /// Sets a flag when dropped.
 struct Dropped(Arc<AtomicBool>);
@@ -64,7 +47,7 @@ fn cancelling_a_blocked_reader_closes_and_deregisters_its_socket() {
     });
     // Wait until the read registered the socket (and suspended).
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !registered_fds().contains(&fd) {
+    while !epoll::registered().contains(&fd) {
         assert!(Instant::now() < deadline, "the socket was never registered");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -81,5 +64,5 @@ fn cancelling_a_blocked_reader_closes_and_deregisters_its_socket() {
         .unwrap();
     assert_eq!(client.read(&mut [0; 4]).unwrap(), 0);
     // ... and it is no longer in any epoll set.
-    assert!(!registered_fds().contains(&fd));
+    assert!(!epoll::registered().contains(&fd));
 }

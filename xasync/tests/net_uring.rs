@@ -12,29 +12,16 @@
 //! The tests are skipped (pass, saying so) where io_uring is unavailable.
 
 mod bounded;
+mod epoll;
+mod uring;
 
 use bounded::within;
-use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use xasync::Runtime;
-use xasync::io::IoBackend;
 use xasync::net::{TcpListener, TcpStream};
-
-/// A one-worker runtime on io_uring, or `None` (reported) without it.
-fn uring() -> Option<Runtime> {
-    match Runtime::builder().workers(1).io(IoBackend::Uring).build() {
-        Ok(rt) => Some(rt),
-        Err(e) if e.kind() == ErrorKind::Unsupported => {
-            eprintln!("skipped: {e}");
-            None
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
 
 /// A connected pair: the runtime's socket and a plain std client.
 fn pair() -> (TcpStream, std::net::TcpStream) {
@@ -42,24 +29,6 @@ fn pair() -> (TcpStream, std::net::TcpStream) {
     let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (conn, _) = listener.accept().unwrap();
     (conn, client)
-}
-
-/// The descriptors registered in any epoll instance of this process.
-fn epoll_registered() -> HashSet<i32> {
-    let mut fds = HashSet::new();
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
-        let target = std::fs::read_link(entry.path()).unwrap_or_default();
-        if target.to_string_lossy() != "anon_inode:[eventpoll]" {
-            continue;
-        }
-        let info = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
-        for line in std::fs::read_to_string(info).unwrap_or_default().lines() {
-            if let Some(rest) = line.strip_prefix("tfd:") {
-                fds.insert(rest.split_whitespace().next().unwrap().parse().unwrap());
-            }
-        }
-    }
-    fds
 }
 
 fn iterations() -> u64 {
@@ -71,7 +40,7 @@ fn iterations() -> u64 {
 
 #[test]
 fn a_coroutine_reads_and_writes_through_the_ring_not_epoll() {
-    let Some(rt) = uring() else { return };
+    let Some(rt) = uring::runtime(1) else { return };
     let (conn, mut client) = pair();
     let fd = conn.as_raw_fd();
     let echoed = rt.xasync(move || {
@@ -79,7 +48,7 @@ fn a_coroutine_reads_and_writes_through_the_ring_not_epoll() {
         conn.read_exact(&mut buf).unwrap();
         conn.write_all(&buf).unwrap();
         // Readiness was never asked for: the socket is in no epoll set.
-        !epoll_registered().contains(&fd)
+        !epoll::registered().contains(&fd)
     });
     client.write_all(b"hello").unwrap();
     let mut back = [0; 5];
@@ -91,7 +60,7 @@ fn a_coroutine_reads_and_writes_through_the_ring_not_epoll() {
 
 #[test]
 fn a_timed_out_read_leaves_the_next_bytes_to_the_next_read() {
-    let Some(rt) = uring() else { return };
+    let Some(rt) = uring::runtime(1) else { return };
     let (conn, mut client) = pair();
     conn.set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
@@ -116,7 +85,7 @@ fn a_timed_out_read_leaves_the_next_bytes_to_the_next_read() {
 /// next reader must get every one of them.
 #[test]
 fn cancelling_reads_in_flight_thousands_of_times_loses_no_byte() {
-    let Some(rt) = uring() else { return };
+    let Some(rt) = uring::runtime(1) else { return };
     within(
         Duration::from_secs(300),
         "the cancellation stress",
@@ -163,7 +132,7 @@ fn cancelling_reads_in_flight_thousands_of_times_loses_no_byte() {
 
 #[test]
 fn accept_through_the_ring_reports_the_peer_and_times_out() {
-    let Some(rt) = uring() else { return };
+    let Some(rt) = uring::runtime(1) else { return };
     for host in ["127.0.0.1:0", "[::1]:0"] {
         let Ok(listener) = TcpListener::bind(host) else {
             continue; // no IPv6 loopback here
@@ -179,7 +148,7 @@ fn accept_through_the_ring_reports_the_peer_and_times_out() {
             let listener = listener.clone();
             rt.xasync(move || {
                 let (_conn, peer) = listener.accept().unwrap();
-                (peer, !epoll_registered().contains(&fd))
+                (peer, !epoll::registered().contains(&fd))
             })
         };
         let (peer, not_in_epoll) = accepted.join().unwrap();
