@@ -22,6 +22,32 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Spawns `n` coroutines on `rt` that each wait until the sender returned
+/// is dropped, and waits (bounded) until they have all started.
+fn spawn_waiters(
+    rt: &xasync::Runtime,
+    n: usize,
+) -> (
+    xasync::sync::channel::Sender<()>,
+    Vec<xasync::JoinHandle<()>>,
+) {
+    let (tx, rx) = xasync::sync::channel::unbounded::<()>();
+    let started = Arc::new(AtomicUsize::new(0));
+    let waiters = (0..n)
+        .map(|_| {
+            let (rx, started) = (rx.clone(), started.clone());
+            rt.xasync(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                let _ = rx.recv();
+            })
+        })
+        .collect();
+    wait_until("the waiters to start", || {
+        started.load(Ordering::SeqCst) == n
+    });
+    (tx, waiters)
+}
+
 #[test]
 fn the_dump_lists_every_live_task_with_its_name_and_state() {
     const N: usize = 50;
@@ -306,20 +332,7 @@ fn a_sleeping_coroutine_shows_until_when() {
 fn dumps_at_the_same_time_each_get_every_coroutine() {
     const N: usize = 20;
     let rt = xasync::Runtime::builder().workers(2).build().unwrap();
-    let (tx, rx) = xasync::sync::channel::unbounded::<()>();
-    let started = Arc::new(AtomicUsize::new(0));
-    let waiters: Vec<_> = (0..N)
-        .map(|_| {
-            let (rx, started) = (rx.clone(), started.clone());
-            rt.xasync(move || {
-                started.fetch_add(1, Ordering::SeqCst);
-                let _ = rx.recv();
-            })
-        })
-        .collect();
-    wait_until("the waiters to start", || {
-        started.load(Ordering::SeqCst) == N
-    });
+    let (tx, waiters) = spawn_waiters(&rt, N);
     wait_until("the waiters to wait", || rt.dump().tasks.len() == N);
     let dumpers: Vec<_> = (0..4)
         .map(|_| {
@@ -355,20 +368,7 @@ fn the_metrics_add_up() {
     assert!(metrics.polls >= 2 * N, "{metrics:?}");
     assert_eq!(metrics.workers.len(), 2);
 
-    let (tx, rx) = xasync::sync::channel::unbounded::<()>();
-    let started = Arc::new(AtomicUsize::new(0));
-    let waiting: Vec<_> = (0..K)
-        .map(|_| {
-            let (rx, started) = (rx.clone(), started.clone());
-            rt.xasync(move || {
-                started.fetch_add(1, Ordering::SeqCst);
-                let _ = rx.recv();
-            })
-        })
-        .collect();
-    wait_until("the waiters to start", || {
-        started.load(Ordering::SeqCst) == K as usize
-    });
+    let (tx, waiting) = spawn_waiters(&rt, K as usize);
     let metrics = rt.metrics();
     assert_eq!(metrics.spawned, 2 * N + K);
     assert_eq!(metrics.live, K);
