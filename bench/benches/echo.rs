@@ -14,10 +14,11 @@
 
 mod io;
 
-use io::{SERVER_ENV, Server, announce, median};
+use io::{SERVER_ENV, Server, announce};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use xasync_bench::median;
 
 const MESSAGE: usize = 64;
 
@@ -130,13 +131,7 @@ fn run(kind: &str, connections: usize, duration: Duration) -> Run {
 fn serve(kind: &str) {
     match kind {
         "xasync" | "xasync-epoll" => {
-            let rt = xasync::Runtime::builder()
-                .workers(1)
-                .io(io::backend(kind))
-                .build()
-                .unwrap();
-            let listener = xasync::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            announce(listener.local_addr().unwrap());
+            let (rt, listener) = io::xasync_server(kind);
             rt.xasync(move || {
                 while let Ok((conn, _)) = listener.accept() {
                     xasync::xasync(move || {

@@ -14,12 +14,12 @@
 #[allow(dead_code)] // the server helpers, for the network benchmarks
 mod io;
 
-use io::median;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use xasync::fs::File;
 use xasync::io::IoBackend;
+use xasync_bench::median;
 
 const FILE_SIZE: u64 = 1 << 30;
 const BLOCK: usize = 4096;

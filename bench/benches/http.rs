@@ -20,8 +20,9 @@ mod io;
 #[path = "../../examples/http_hello.rs"]
 mod http_hello;
 
-use io::{SERVER_ENV, Server, announce, median};
+use io::{SERVER_ENV, Server, announce};
 use std::process::Command;
+use xasync_bench::median;
 
 const CONNECTIONS: usize = 100;
 const PIPELINE: usize = 16;
@@ -120,13 +121,7 @@ fn pipeline_script(depth: usize) -> String {
 fn serve(kind: &str) {
     match kind {
         "xasync" | "xasync-epoll" => {
-            let rt = xasync::Runtime::builder()
-                .workers(1)
-                .io(io::backend(kind))
-                .build()
-                .unwrap();
-            let listener = xasync::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            announce(listener.local_addr().unwrap());
+            let (rt, listener) = io::xasync_server(kind);
             rt.xasync(move || http_hello::accept_loop(&listener))
                 .join()
                 .unwrap()

@@ -1,6 +1,6 @@
 //! What the I/O benchmarks share: servers run as child processes of the
 //! bench binary (pinned with `taskset`), their CPU time read from /proc,
-//! and medians.
+//! and the xasync servers' runtime and listener.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -35,6 +35,19 @@ pub fn backend(kind: &str) -> xasync::io::IoBackend {
     } else {
         xasync::io::IoBackend::Uring
     }
+}
+
+/// The runtime and listener of xasync server `kind`: one worker on its
+/// backend (see [`backend`]) and a local socket on a free port, announced.
+pub fn xasync_server(kind: &str) -> (xasync::Runtime, xasync::net::TcpListener) {
+    let rt = xasync::Runtime::builder()
+        .workers(1)
+        .io(backend(kind))
+        .build()
+        .unwrap();
+    let listener = xasync::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    announce(listener.local_addr().unwrap());
+    (rt, listener)
 }
 
 /// A server child process, pinned to CPU 0.
@@ -102,10 +115,4 @@ impl Drop for Server {
 /// Prints the line that servers print when ready.
 pub fn announce(addr: SocketAddr) {
     println!("listening on {addr}");
-}
-
-/// The median of `values`.
-pub fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
