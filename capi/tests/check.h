@@ -62,6 +62,18 @@ static inline xasync_runtime runtime_of(size_t workers, const char *name) {
     return rt;
 }
 
+/* A runtime of `workers` workers whose coroutines get stacks of
+ * `stack_size` bytes. */
+static inline xasync_runtime runtime_with_stacks(size_t workers, size_t stack_size) {
+    xasync_runtime_config config;
+    OK(xasync_runtime_config_init(&config));
+    config.workers = workers;
+    config.stack_size = stack_size;
+    xasync_runtime rt;
+    OK(xasync_runtime_create(&config, &rt));
+    return rt;
+}
+
 static int tests_run;
 
 #define RUN(test)                                                                       \
