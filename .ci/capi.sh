@@ -13,20 +13,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-step() { printf '\n==> %s\n' "$*"; }
+. .ci/lib.sh
 
 CBINDGEN_VERSION=0.29.4
 if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
   step "cargo install cbindgen $CBINDGEN_VERSION"
   cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --quiet
 fi
-if ! command -v valgrind >/dev/null; then
-  step "apt-get install valgrind"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends valgrind >/dev/null
-fi
+command -v valgrind >/dev/null || apt_install valgrind
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

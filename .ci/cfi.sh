@@ -19,7 +19,7 @@ export CARGO_TERM_COLOR=never
 archs=(${XASYNC_CFI_ARCHS:-x86_64 aarch64 riscv64})
 timeout_s=600
 
-step() { printf '\n==> %s\n' "$*"; }
+. .ci/lib.sh
 
 need_apt=()
 command -v gdb >/dev/null || need_apt+=(gdb)
@@ -27,13 +27,7 @@ command -v gdb-multiarch >/dev/null || need_apt+=(gdb-multiarch)
 command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v riscv64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)
-if ((${#need_apt[@]})); then
-  step "apt-get install ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+apt_install "${need_apt[@]}"
 rustup target add aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu >/dev/null 2>&1
 
 declare -A target=(

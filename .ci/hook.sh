@@ -7,15 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-step() { printf '\n==> %s\n' "$*"; }
+. .ci/lib.sh
 
-if ! command -v redis-server >/dev/null; then
-  step "apt-get install redis-server"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-fi
+command -v redis-server >/dev/null || apt_install redis-server
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

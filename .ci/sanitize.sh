@@ -14,15 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-step() { printf '\n==> %s\n' "$*"; }
+. .ci/lib.sh
 
-if ! command -v valgrind >/dev/null; then
-  step "apt-get install valgrind"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends valgrind >/dev/null
-fi
+command -v valgrind >/dev/null || apt_install valgrind
 
 # What runs. Left out, and why:
 # - core: compile_fail (runs rustc), loom_* (loom's models, not real

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-step() { printf '\n==> %s\n' "$*"; }
+. .ci/lib.sh
 
 features=xasync/tokio,xasync/hyper,xasync-examples/hyper,xasync-bench/tokio
 

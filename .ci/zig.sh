@@ -12,15 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-step() { printf '\n==> %s\n' "$*"; }
-
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-apt_install() {
-  step "apt-get install $*"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+. .ci/lib.sh
 
 ZIG_VERSION=0.17.1
 zig() { python3 -m ziglang "$@"; }
