@@ -51,27 +51,23 @@ static inline double now_ms(void) {
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* A runtime of `workers` workers whose threads are named `name`. */
-static inline xasync_runtime runtime_of(size_t workers, const char *name) {
+/* A runtime of `workers` workers whose threads are named `name` (NULL: the
+ * library's default) and whose coroutines get stacks of `stack_size` bytes
+ * (0: the default). */
+static inline xasync_runtime runtime_with(size_t workers, const char *name, size_t stack_size) {
     xasync_runtime_config config;
     OK(xasync_runtime_config_init(&config));
     config.workers = workers;
     config.thread_name = name;
+    config.stack_size = stack_size;
     xasync_runtime rt;
     OK(xasync_runtime_create(&config, &rt));
     return rt;
 }
 
-/* A runtime of `workers` workers whose coroutines get stacks of
- * `stack_size` bytes. */
-static inline xasync_runtime runtime_with_stacks(size_t workers, size_t stack_size) {
-    xasync_runtime_config config;
-    OK(xasync_runtime_config_init(&config));
-    config.workers = workers;
-    config.stack_size = stack_size;
-    xasync_runtime rt;
-    OK(xasync_runtime_create(&config, &rt));
-    return rt;
+/* A runtime of `workers` workers whose threads are named `name`. */
+static inline xasync_runtime runtime_of(size_t workers, const char *name) {
+    return runtime_with(workers, name, 0);
 }
 
 static int tests_run;

@@ -85,7 +85,7 @@ static void *fibers_in_a_coroutine(void *arg) {
 static void fibers_run_inside_coroutines_but_do_not_wait(void) {
     /* Mapping a fiber's guarded stack takes more than the default 64 KiB
      * of a coroutine's stack in a debug build of the library. */
-    xasync_runtime rt = runtime_with_stacks(2, 256 * 1024);
+    xasync_runtime rt = runtime_with(2, NULL, 256 * 1024);
     xasync_task tasks[4];
     for (int i = 0; i < 4; i++) OK(xasync_spawn(rt, fibers_in_a_coroutine, NULL, &tasks[i]));
     for (int i = 0; i < 4; i++) CHECK(xawait(tasks[i]) == (void *)1);

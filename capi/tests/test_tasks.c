@@ -420,7 +420,7 @@ static void *deep(void *arg) {
 }
 
 static void stack_size_is_configurable(void) {
-    xasync_runtime rt = runtime_with_stacks(1, 512 * 1024);
+    xasync_runtime rt = runtime_with(1, NULL, 512 * 1024);
     xasync_task t;
     OK(xasync_spawn(rt, deep, (void *)1, &t));
     void *r;
