@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use xasync::runtime::{TaskKind, TaskState};
+use xasync::runtime::{Dump, TaskKind, TaskState};
 use xasync::task::Builder;
 
 /// Waits (bounded) until `done` holds.
@@ -46,6 +46,20 @@ fn spawn_waiters(
         started.load(Ordering::SeqCst) == n
     });
     (tx, waiters)
+}
+
+/// The first dump of `rt` for which `done` holds, taken again and again
+/// until it does (bounded: a dump that never comes fails the test).
+fn dump_when(rt: &xasync::Runtime, done: impl Fn(&Dump) -> bool + Send + 'static) -> Dump {
+    let handle = rt.handle().clone();
+    within(Duration::from_secs(60), "the dump", move || {
+        loop {
+            let dump = handle.dump();
+            if done(&dump) {
+                break dump;
+            }
+        }
+    })
 }
 
 #[test]
@@ -107,15 +121,7 @@ fn the_dump_lists_every_live_task_with_its_name_and_state() {
     });
     // A waiter that counted itself may not have suspended yet; the dump
     // is taken between tasks, so once it is listed, it waits.
-    let dump = within(Duration::from_secs(60), "the dump", {
-        let handle = rt.handle().clone();
-        move || loop {
-            let dump = handle.dump();
-            if dump.tasks.len() == N + 1 + F {
-                break dump;
-            }
-        }
-    });
+    let dump = dump_when(&rt, |dump| dump.tasks.len() == N + 1 + F);
     assert!(dump.missing_workers.is_empty());
     let names: BTreeSet<_> = dump.tasks.iter().filter_map(|t| t.name.clone()).collect();
     let mut expected: BTreeSet<_> = (0..N).map(|i| format!("waiter {i}")).collect();
@@ -296,14 +302,8 @@ fn a_sleeping_coroutine_shows_until_when() {
         started.load(Ordering::SeqCst) == 2
     });
     // Listed as waiting from their first suspension.
-    let dump = within(Duration::from_secs(60), "the dump", {
-        let handle = rt.handle().clone();
-        move || loop {
-            let dump = handle.dump();
-            if dump.tasks.len() == 2 && dump.tasks.iter().all(|t| t.worker.is_some()) {
-                break dump;
-            }
-        }
+    let dump = dump_when(&rt, |dump| {
+        dump.tasks.len() == 2 && dump.tasks.iter().all(|t| t.worker.is_some())
     });
     let state = |name: &str| {
         let task = dump.tasks.iter().find(|t| t.name.as_deref() == Some(name));
