@@ -224,6 +224,51 @@ struct callback {
     }
 };
 
+/** A callback registered with the C API until `Cancel` ends it (the base of
+ * `timer` and `watch`): its `Handle` and its state, which the callback
+ * uses until then, move together. Move-only. */
+template <class Handle, class Signature, xasync_status (*Cancel)(Handle)>
+class registration {
+public:
+    registration() = default;
+    registration(registration &&other) noexcept
+        : handle_(std::exchange(other.handle_, Handle{0})), state_(std::move(other.state_)) {}
+    registration &operator=(registration &&other) noexcept {
+        if (this != &other) {
+            stop();
+            handle_ = std::exchange(other.handle_, Handle{0});
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    ~registration() { stop(); }
+
+protected:
+    using state = callback<std::function<Signature>>;
+
+    /** Ends the registration; once it returns the callback will not run
+     * again. Rethrows the first exception the callback threw. */
+    void end() {
+        check(Cancel(handle_));
+        auto state = std::move(state_);
+        if (state && state->thrown) std::rethrow_exception(state->thrown);
+    }
+
+    Handle handle_{0};
+    std::unique_ptr<state> state_;
+
+private:
+    void stop() noexcept {
+        if (!state_) return;
+        if (Cancel(handle_) != XASYNC_OK) {
+            // Still possibly running (cancelled from a cancelled coroutine):
+            // its state must outlive it.
+            state_.release();
+        }
+        state_.reset();
+    }
+};
+
 }  // namespace detail
 
 /** A coroutine returning `R`. Move-only; wait() or detach() it, else its
@@ -354,90 +399,31 @@ private:
 
 /** A timer: calls its callback until cancelled (by cancel() or its
  * destructor). Move-only. */
-class timer {
+class timer : public detail::registration<xasync_timer, void(), xasync_timer_cancel> {
 public:
-    timer() = default;
-    timer(timer &&other) noexcept
-        : handle_(std::exchange(other.handle_, xasync_timer{0})), state_(std::move(other.state_)) {}
-    timer &operator=(timer &&other) noexcept {
-        if (this != &other) {
-            stop();
-            handle_ = std::exchange(other.handle_, xasync_timer{0});
-            state_ = std::move(other.state_);
-        }
-        return *this;
-    }
-    ~timer() { stop(); }
-
     /** Cancels the timer; once it returns the callback will not run again.
      * Rethrows the first exception the callback threw. */
-    void cancel() {
-        xasync_status status = xasync_timer_cancel(handle_);
-        check(status);
-        auto state = std::move(state_);
-        if (state && state->thrown) std::rethrow_exception(state->thrown);
-    }
+    void cancel() { end(); }
 
 private:
     friend class runtime;
-    using state = detail::callback<std::function<void()>>;
 
     static void call(void *user_data) noexcept { (*static_cast<state *>(user_data))(); }
-
-    void stop() noexcept {
-        if (!state_) return;
-        if (xasync_timer_cancel(handle_) != XASYNC_OK) {
-            // Still possibly running (cancelled from a cancelled coroutine):
-            // its state must outlive it.
-            state_.release();
-        }
-        state_.reset();
-    }
-
-    xasync_timer handle_{0};
-    std::unique_ptr<state> state_;
 };
 
 /** A watched file descriptor: calls its callback on the event loop until
  * removed (by unwatch() or its destructor). Move-only. */
-class watch {
+class watch : public detail::registration<xasync_watch, void(int, uint32_t), xasync_fd_unwatch> {
 public:
-    watch() = default;
-    watch(watch &&other) noexcept
-        : handle_(std::exchange(other.handle_, xasync_watch{0})), state_(std::move(other.state_)) {}
-    watch &operator=(watch &&other) noexcept {
-        if (this != &other) {
-            stop();
-            handle_ = std::exchange(other.handle_, xasync_watch{0});
-            state_ = std::move(other.state_);
-        }
-        return *this;
-    }
-    ~watch() { stop(); }
-
     /** Stops watching; rethrows the first exception the callback threw. */
-    void unwatch() {
-        check(xasync_fd_unwatch(handle_));
-        auto state = std::move(state_);
-        if (state && state->thrown) std::rethrow_exception(state->thrown);
-    }
+    void unwatch() { end(); }
 
 private:
     friend class runtime;
-    using state = detail::callback<std::function<void(int, uint32_t)>>;
 
     static void call(int fd, uint32_t events, void *user_data) noexcept {
         (*static_cast<state *>(user_data))(fd, events);
     }
-
-    void stop() noexcept {
-        if (!state_) return;
-        if (xasync_fd_unwatch(handle_) != XASYNC_OK) state_.release();
-        state_.reset();
-    }
-
-    xasync_watch handle_{0};
-    std::unique_ptr<state> state_;
 };
 
 namespace detail {
