@@ -2,7 +2,7 @@
 //! timed operations, close and destroy.
 
 use crate::coroutine::{self, Ptr};
-use crate::error::{Error, Result, status};
+use crate::error::{Error, Result, clear_out, status};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
 use std::ffi::c_void;
@@ -65,17 +65,14 @@ fn drained() -> Error {
 ///
 /// `out` is NULL or writable.
 unsafe fn create((tx, rx): (Sender<Ptr>, Receiver<Ptr>), out: *mut xasync_channel) -> Result<()> {
-    if out.is_null() {
-        return Err(Error::null("out"));
-    }
-    // SAFETY: non-null and writable by the caller's contract.
-    unsafe { out.write(xasync_channel { id: 0 }) };
+    // SAFETY: NULL or writable by the caller's contract.
+    unsafe { clear_out(out, "out", xasync_channel { id: 0 }) }?;
     let channel = Channel {
         sender: Mutex::new(Some(tx)),
         receiver: rx,
     };
     let id = CHANNELS.insert(Arc::new(channel))?;
-    // SAFETY: as above.
+    // SAFETY: writable by the caller's contract, and not NULL (`clear_out`).
     unsafe { out.write(xasync_channel { id }) };
     Ok(())
 }

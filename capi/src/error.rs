@@ -179,6 +179,21 @@ fn record(function: &str, error: &Error) {
     let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = Some(last));
 }
 
+/// Checks the out-parameter `out`, named `name`, and writes `cleared`
+/// into it: what the caller finds there if the call then fails.
+///
+/// # Safety
+///
+/// `out` is NULL or writable.
+pub(crate) unsafe fn clear_out<T>(out: *mut T, name: &'static str, cleared: T) -> Result<()> {
+    if out.is_null() {
+        return Err(Error::null(name));
+    }
+    // SAFETY: non-null and writable by the caller's contract.
+    unsafe { out.write(cleared) };
+    Ok(())
+}
+
 /// Runs the body of the entry point `function`: a panic is caught and
 /// becomes `XASYNC_ERR_PANIC`, an error is recorded as the thread's last
 /// error. Returns the body's value or the failure's status.

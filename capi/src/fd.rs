@@ -4,7 +4,7 @@
 //! [`xasync::io::callback::register_fd`].
 
 use crate::coroutine::{self, Ptr, Running};
-use crate::error::{Error, Result, status};
+use crate::error::{Error, Result, clear_out, status};
 use crate::runtime::{self, xasync_runtime};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
@@ -162,15 +162,12 @@ pub unsafe extern "C" fn xasync_fd_watch(
     out: *mut xasync_watch,
 ) -> xasync_status {
     status("xasync_fd_watch", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
-        // SAFETY: non-null and writable by the caller's contract.
-        unsafe { out.write(xasync_watch { id: 0 }) };
+        // SAFETY: NULL or writable by the caller's contract.
+        unsafe { clear_out(out, "out", xasync_watch { id: 0 }) }?;
         // SAFETY: forwarded from our caller.
         let registration = unsafe { watch(rt, fd, interest, callback, user_data) }?;
         let id = WATCHES.insert(registration)?;
-        // SAFETY: as above.
+        // SAFETY: writable by the caller's contract, and not NULL (`clear_out`).
         unsafe { out.write(xasync_watch { id }) };
         Ok(())
     })

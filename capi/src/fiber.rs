@@ -18,7 +18,7 @@
 //! destroying it would unwind its stack, through C frames. Resume it until
 //! its function returns first.
 
-use crate::error::{Error, Result, status};
+use crate::error::{Error, Result, clear_out, status};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
 use std::cell::Cell;
@@ -122,11 +122,8 @@ fn owned(id: u64) -> Result<(Rc<Shared>, Fiber)> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn xasync_fiber_group_create(base: *mut xasync_fiber) -> xasync_status {
     status("xasync_fiber_group_create", || {
-        if base.is_null() {
-            return Err(Error::null("base"));
-        }
-        // SAFETY: non-null and writable by the caller's contract.
-        unsafe { base.write(xasync_fiber { id: 0 }) };
+        // SAFETY: NULL or writable by the caller's contract.
+        unsafe { clear_out(base, "base", xasync_fiber { id: 0 }) }?;
         let group = Group::new();
         let fiber = group.base().clone();
         let shared = Rc::new(Shared {
@@ -140,7 +137,7 @@ pub unsafe extern "C" fn xasync_fiber_group_create(base: *mut xasync_fiber) -> x
             started: Rc::new(Cell::new(true)),
         })?;
         shared.running.set(id);
-        // SAFETY: non-null and writable by the caller's contract.
+        // SAFETY: writable by the caller's contract, and not NULL (`clear_out`).
         unsafe { base.write(xasync_fiber { id }) };
         Ok(())
     })
@@ -168,11 +165,8 @@ pub unsafe extern "C" fn xasync_fiber_spawn(
     out: *mut xasync_fiber,
 ) -> xasync_status {
     status("xasync_fiber_spawn", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
-        // SAFETY: non-null and writable by the caller's contract.
-        unsafe { out.write(xasync_fiber { id: 0 }) };
+        // SAFETY: NULL or writable by the caller's contract.
+        unsafe { clear_out(out, "out", xasync_fiber { id: 0 }) }?;
         let f = f.ok_or_else(|| Error::null("f"))?;
         if stack_size > crate::runtime::MAX_STACK {
             return Err(Error::new(
@@ -209,7 +203,7 @@ pub unsafe extern "C" fn xasync_fiber_spawn(
             started,
         })?;
         me.set(id);
-        // SAFETY: non-null and writable by the caller's contract.
+        // SAFETY: writable by the caller's contract, and not NULL (`clear_out`).
         unsafe { out.write(xasync_fiber { id }) };
         Ok(())
     })

@@ -1,7 +1,7 @@
 //! Runtimes: create, configure, destroy.
 
 use crate::coroutine;
-use crate::error::{Error, Result, status};
+use crate::error::{Error, Result, clear_out, status};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
 use std::ffi::{CStr, c_char, c_int};
@@ -104,11 +104,8 @@ pub unsafe extern "C" fn xasync_runtime_create(
     out: *mut xasync_runtime,
 ) -> xasync_status {
     status("xasync_runtime_create", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
-        // SAFETY: non-null and writable by the caller's contract.
-        unsafe { out.write(XASYNC_CURRENT_RUNTIME) };
+        // SAFETY: NULL or writable by the caller's contract.
+        unsafe { clear_out(out, "out", XASYNC_CURRENT_RUNTIME) }?;
         let mut builder = Runtime::builder();
         // SAFETY: NULL or a valid config, by the caller's contract.
         if let Some(config) = unsafe { config.as_ref() } {
@@ -141,7 +138,7 @@ pub unsafe extern "C" fn xasync_runtime_create(
             Error::new(code, format!("cannot start the runtime: {e}"))
         })?;
         let id = RUNTIMES.insert(runtime)?;
-        // SAFETY: as above.
+        // SAFETY: writable by the caller's contract, and not NULL (`clear_out`).
         unsafe { out.write(xasync_runtime { id }) };
         Ok(())
     })

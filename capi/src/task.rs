@@ -2,7 +2,7 @@
 //! sleeping and yielding inside them.
 
 use crate::coroutine::{self, Ptr, Running};
-use crate::error::{Error, Result, call, status};
+use crate::error::{Error, Result, call, clear_out, status};
 use crate::runtime::{self, XASYNC_CURRENT_RUNTIME, xasync_runtime};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
@@ -129,13 +129,10 @@ pub unsafe extern "C" fn xasync_spawn(
     out: *mut xasync_task,
 ) -> xasync_status {
     status("xasync_spawn", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
-        // SAFETY: non-null and writable by the caller's contract.
-        unsafe { out.write(xasync_task { id: 0 }) };
+        // SAFETY: NULL or writable by the caller's contract.
+        unsafe { clear_out(out, "out", xasync_task { id: 0 }) }?;
         let task = spawn(rt, f, arg)?;
-        // SAFETY: as above.
+        // SAFETY: writable by the caller's contract, and not NULL (`clear_out`).
         unsafe { out.write(task) };
         Ok(())
     })
