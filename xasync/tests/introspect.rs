@@ -4,23 +4,16 @@
 
 mod bounded;
 mod child;
+mod until;
 
 use bounded::within;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use until::wait_until;
 use xasync::runtime::{Dump, TaskKind, TaskState};
 use xasync::task::Builder;
-
-/// Waits (bounded) until `done` holds.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// Spawns `n` coroutines on `rt` that each wait until the sender returned
 /// is dropped, and waits (bounded) until they have all started.

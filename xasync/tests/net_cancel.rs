@@ -6,12 +6,14 @@
 //! Alone in its test binary: it inspects the process's epoll instances.
 
 mod epoll;
+mod until;
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use until::wait_until;
 use xasync::Runtime;
 use xasync::io::IoBackend;
 use xasync::net::TcpListener;
@@ -46,11 +48,9 @@ fn cancelling_a_blocked_reader_closes_and_deregisters_its_socket() {
         unreachable!("the read returned");
     });
     // Wait until the read registered the socket (and suspended).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !epoll::registered().contains(&fd) {
-        assert!(Instant::now() < deadline, "the socket was never registered");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the socket to be registered", || {
+        epoll::registered().contains(&fd)
+    });
     reader.cancel();
     let error = reader.join().unwrap_err();
     assert!(error.is_cancelled(), "{error:?}");
