@@ -13,46 +13,47 @@ use std::ops::Range;
 /// Most return addresses one backtrace keeps.
 pub(crate) const MAX_FRAMES: usize = 32;
 
+/// The value of a register of the code it is expanded into: `$x86_64` on
+/// x86_64, `$aarch64` on aarch64, 0 elsewhere.
+macro_rules! register {
+    ($x86_64:literal, $aarch64:literal) => {{
+        let value: usize;
+        // SAFETY: reads a register, touches nothing.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            std::arch::asm!(
+                concat!("mov {}, ", $x86_64),
+                out(reg) value,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        // SAFETY: reads a register, touches nothing.
+        #[cfg(target_arch = "aarch64")]
+        unsafe {
+            std::arch::asm!(
+                concat!("mov {}, ", $aarch64),
+                out(reg) value,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            value = 0;
+        }
+        value
+    }};
+}
+
 /// The frame pointer register of the calling code.
 #[inline(always)]
 pub(crate) fn frame_pointer() -> usize {
-    let fp: usize;
-    // SAFETY: reads a register, touches nothing.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
-    }
-    // SAFETY: reads a register, touches nothing.
-    #[cfg(target_arch = "aarch64")]
-    unsafe {
-        std::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        fp = 0;
-    }
-    fp
+    register!("rbp", "x29")
 }
 
 /// The stack pointer register of the calling code.
 #[inline(always)]
 pub(crate) fn stack_pointer() -> usize {
-    let sp: usize;
-    // SAFETY: reads a register, touches nothing.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags));
-    }
-    // SAFETY: reads a register, touches nothing.
-    #[cfg(target_arch = "aarch64")]
-    unsafe {
-        std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        sp = 0;
-    }
-    sp
+    register!("rsp", "sp")
 }
 
 /// The word at `addr`, read by a machine load: stack memory may hold
