@@ -33,13 +33,9 @@ pub fn build(b: *std.Build) void {
     for (system_libs) |name| xasync.linkSystemLibrary(name, .{});
 
     const test_step = b.step("test", "Run the tests (the seed's scenarios in Zig)");
-    const tests = b.addTest(.{ .root_module = b.createModule(.{
-        .root_source_file = b.path("tests/scenarios.zig"),
-        .target = target,
-        .optimize = optimize,
-        .link_libc = true,
-        .imports = &.{.{ .name = "xasync", .module = xasync }},
-    }) });
+    const scenarios = importing(b, xasync, "tests/scenarios.zig");
+    scenarios.link_libc = true;
+    const tests = b.addTest(.{ .root_module = scenarios });
     if (cargo) |step| tests.step.dependOn(step);
     const run_tests = b.addRunArtifact(tests);
     run_tests.setEnvironmentVariable("XASYNC_WORKERS", "2");
@@ -49,12 +45,7 @@ pub fn build(b: *std.Build) void {
     test_step.dependOn(&run_tests.step);
 
     // The README's program: two coroutines, waited for.
-    const two = b.addExecutable(.{ .name = "two", .root_module = b.createModule(.{
-        .root_source_file = b.path("examples/two.zig"),
-        .target = target,
-        .optimize = optimize,
-        .imports = &.{.{ .name = "xasync", .module = xasync }},
-    }) });
+    const two = b.addExecutable(.{ .name = "two", .root_module = importing(b, xasync, "examples/two.zig") });
     if (cargo) |step| two.step.dependOn(step);
     const run_two = b.addRunArtifact(two);
     run_two.expectStdErrEqual("100 200\n");
@@ -62,12 +53,7 @@ pub fn build(b: *std.Build) void {
     test_step.dependOn(&run_two.step);
 
     const bench_step = b.step("bench", "Spawn + await: the wrapper against the raw C calls (use -Doptimize=ReleaseFast)");
-    const bench = b.addExecutable(.{ .name = "spawn_await", .root_module = b.createModule(.{
-        .root_source_file = b.path("bench/spawn_await.zig"),
-        .target = target,
-        .optimize = optimize,
-        .imports = &.{.{ .name = "xasync", .module = xasync }},
-    }) });
+    const bench = b.addExecutable(.{ .name = "spawn_await", .root_module = importing(b, xasync, "bench/spawn_await.zig") });
     if (cargo) |step| bench.step.dependOn(step);
     const run_bench = b.addRunArtifact(bench);
     run_bench.has_side_effects = true;
@@ -75,6 +61,17 @@ pub fn build(b: *std.Build) void {
     // The tests build it too (without running it), so that it keeps
     // compiling.
     test_step.dependOn(&bench.step);
+}
+
+/// A root module of `path` that imports the `xasync` module, for its
+/// target and optimization mode.
+fn importing(b: *std.Build, xasync: *std.Build.Module, path: []const u8) *std.Build.Module {
+    return b.createModule(.{
+        .root_source_file = b.path(path),
+        .target = xasync.resolved_target,
+        .optimize = xasync.optimize,
+        .imports = &.{.{ .name = "xasync", .module = xasync }},
+    });
 }
 
 /// The step that builds libxasync_ffi.a with cargo: a release build unless
