@@ -23,17 +23,21 @@
         }                                                                                 \
     } while (0)
 
-/* Checks that `expr` throws xa::error with `code`. */
-#define EXPECT_STATUS(expr, code)                                                         \
+/* Checks that `expr` throws a `type`, called `e`, for which `holds` is
+ * true. */
+#define EXPECT_THROWN(expr, type, holds)                                                  \
     do {                                                                                  \
         bool thrown_ = false;                                                             \
         try {                                                                             \
             (void)(expr);                                                                 \
-        } catch (const xa::error &e) {                                                \
-            thrown_ = e.status() == (code);                                               \
+        } catch (const type &e) {                                                         \
+            thrown_ = (holds);                                                            \
         }                                                                                 \
         CHECK(thrown_);                                                                   \
     } while (0)
+
+/* Checks that `expr` throws xa::error with `code`. */
+#define EXPECT_STATUS(expr, code) EXPECT_THROWN(expr, xa::error, e.status() == (code))
 
 static_assert(!std::is_copy_constructible_v<xa::task<int>>, "tasks are move-only");
 static_assert(std::is_nothrow_move_constructible_v<xa::task<int>>, "tasks move");
@@ -71,13 +75,7 @@ static void exceptions_cross_to_wait() {
         throw custom_failure{7};
         return 0;
     });
-    bool caught = false;
-    try {
-        t.wait();
-    } catch (const custom_failure &f) {
-        caught = f.code == 7;
-    }
-    CHECK(caught);
+    EXPECT_THROWN(t.wait(), custom_failure, e.code == 7);
     auto v = rt.spawn([]() -> void { throw std::runtime_error("void task"); });
     try {
         v.wait();
@@ -116,13 +114,7 @@ static void exceptions_from_inline_tasks_reach_wait() {
     static_assert(xa::detail::runs_inline<decltype(fails_if_odd), uint64_t>());
     CHECK(rt.spawn(fails_if_odd, uint64_t{4}).wait() == 40);
     auto t = rt.spawn(fails_if_odd, uint64_t{5});
-    bool caught = false;
-    try {
-        t.wait();
-    } catch (const counted_failure &f) {
-        caught = f.code == 5;
-    }
-    CHECK(caught);
+    EXPECT_THROWN(t.wait(), counted_failure, e.code == 5);
     EXPECT_STATUS(t.wait(), XASYNC_ERR_STALE_HANDLE); /* the handle was released */
     int where = 0;
     auto v = rt.spawn([p = &where]() {
@@ -265,13 +257,7 @@ static void timers_call_back_and_rethrow() {
     xa::sleep_ms(10);
     CHECK(ticks == seen);
     xa::sleep_ms(20); /* the failing timer has fired */
-    bool caught = false;
-    try {
-        failing.cancel();
-    } catch (const custom_failure &f) {
-        caught = f.code == 3;
-    }
-    CHECK(caught);
+    EXPECT_THROWN(failing.cancel(), custom_failure, e.code == 3);
 }
 
 static void fd_callback_on_a_pipe() {
@@ -322,13 +308,7 @@ static void fibers_switch_symmetrically() {
 static void fiber_exceptions_reach_the_resumer() {
     auto base = xa::fiber::group();
     auto thrower = base.spawn([](xa::fiber_ref) { throw custom_failure{9}; });
-    bool caught = false;
-    try {
-        thrower.resume_from(base);
-    } catch (const custom_failure &f) {
-        caught = f.code == 9;
-    }
-    CHECK(caught);
+    EXPECT_THROWN(thrower.resume_from(base), custom_failure, e.code == 9);
     CHECK(thrower.is_finished());
     auto bouncer = base.spawn([&](xa::fiber_ref me) { base.resume_from(me); });
     bouncer.resume_from(base);
