@@ -2,7 +2,7 @@
 //! timed operations, close and destroy.
 
 use crate::coroutine::{self, Ptr};
-use crate::error::{Error, Result, clear_out, status};
+use crate::error::{Error, Result, clear_out, non_null, status};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
 use std::ffi::c_void;
@@ -244,9 +244,7 @@ pub unsafe extern "C" fn xasync_channel_recv(
     out: *mut *mut c_void,
 ) -> xasync_status {
     status("xasync_channel_recv", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
+        non_null(out, "out")?;
         let channel = get(ch)?;
         let value = coroutine::wait(|| channel.receiver.recv())
             .and_then(|r| r.map_err(|channel::RecvError| drained()));
@@ -269,9 +267,7 @@ pub unsafe extern "C" fn xasync_channel_recv_timeout(
     out: *mut *mut c_void,
 ) -> xasync_status {
     status("xasync_channel_recv_timeout", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
+        non_null(out, "out")?;
         let channel = get(ch)?;
         let timeout = Duration::from_millis(timeout_ms);
         let receiving = || coroutine::timeout(timeout, channel.receiver.recv_async());
@@ -303,9 +299,7 @@ pub unsafe extern "C" fn xasync_channel_try_recv(
     out: *mut *mut c_void,
 ) -> xasync_status {
     status("xasync_channel_try_recv", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
+        non_null(out, "out")?;
         let value = get(ch)?.receiver.try_recv().map_err(|e| match e {
             TryRecvError::Empty => Error::new(XASYNC_ERR_EMPTY, "the channel is empty"),
             TryRecvError::Disconnected => drained(),
@@ -324,9 +318,7 @@ pub unsafe extern "C" fn xasync_channel_try_recv(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn xasync_channel_len(ch: xasync_channel, out: *mut usize) -> xasync_status {
     status("xasync_channel_len", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
+        non_null(out, "out")?;
         let len = get(ch)?.receiver.len();
         // SAFETY: non-null and writable by the caller's contract.
         unsafe { out.write(len) };

@@ -179,6 +179,14 @@ fn record(function: &str, error: &Error) {
     let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = Some(last));
 }
 
+/// An error if `pointer`, the argument `name`, is NULL.
+pub(crate) fn non_null<T>(pointer: *const T, name: &'static str) -> Result<()> {
+    if pointer.is_null() {
+        return Err(Error::null(name));
+    }
+    Ok(())
+}
+
 /// Checks the out-parameter `out`, named `name`, and writes `cleared`
 /// into it: what the caller finds there if the call then fails.
 ///
@@ -186,9 +194,7 @@ fn record(function: &str, error: &Error) {
 ///
 /// `out` is NULL or writable.
 pub(crate) unsafe fn clear_out<T>(out: *mut T, name: &'static str, cleared: T) -> Result<()> {
-    if out.is_null() {
-        return Err(Error::null(name));
-    }
+    non_null(out, name)?;
     // SAFETY: non-null and writable by the caller's contract.
     unsafe { out.write(cleared) };
     Ok(())

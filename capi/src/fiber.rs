@@ -18,7 +18,7 @@
 //! destroying it would unwind its stack, through C frames. Resume it until
 //! its function returns first.
 
-use crate::error::{Error, Result, clear_out, status};
+use crate::error::{Error, Result, clear_out, non_null, status};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
 use std::cell::Cell;
@@ -255,9 +255,7 @@ pub unsafe extern "C" fn xasync_fiber_is_finished(
     out: *mut bool,
 ) -> xasync_status {
     status("xasync_fiber_is_finished", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
+        non_null(out, "out")?;
         let (_, fiber) = owned(fiber.id)?;
         // SAFETY: non-null and writable by the caller's contract.
         unsafe { out.write(fiber.is_finished()) };

@@ -1,7 +1,7 @@
 //! Runtimes: create, configure, destroy.
 
 use crate::coroutine;
-use crate::error::{Error, Result, clear_out, status};
+use crate::error::{Error, Result, clear_out, non_null, status};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
 use std::ffi::{CStr, c_char, c_int};
@@ -73,9 +73,7 @@ pub unsafe extern "C" fn xasync_runtime_config_init(
     config: *mut xasync_runtime_config,
 ) -> xasync_status {
     status("xasync_runtime_config_init", || {
-        if config.is_null() {
-            return Err(Error::null("config"));
-        }
+        non_null(config, "config")?;
         let defaults = xasync_runtime_config {
             workers: 0,
             stack_size: 0,

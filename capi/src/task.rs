@@ -2,7 +2,7 @@
 //! sleeping and yielding inside them.
 
 use crate::coroutine::{self, Ptr, Running};
-use crate::error::{Error, Result, call, clear_out, status};
+use crate::error::{Error, Result, call, clear_out, non_null, status};
 use crate::runtime::{self, XASYNC_CURRENT_RUNTIME, xasync_runtime};
 use crate::table::{Kind, Table};
 use crate::xasync_status::{self, *};
@@ -326,9 +326,7 @@ pub unsafe extern "C" fn xasync_task_is_finished(
     out: *mut bool,
 ) -> xasync_status {
     status("xasync_task_is_finished", || {
-        if out.is_null() {
-            return Err(Error::null("out"));
-        }
+        non_null(out, "out")?;
         let finished = TASKS.with(task.id, |task| task.handle.is_finished())?;
         // SAFETY: non-null and writable by the caller's contract.
         unsafe { out.write(finished) };
