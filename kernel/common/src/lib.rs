@@ -5,6 +5,7 @@
 //! * [`sync`]: a spin lock that masks interrupts while held.
 //! * [`heap`]: a global allocator wrapper that masks interrupts.
 //! * [`panic`](mod@panic): which CPU reports a panic.
+//! * [`qemu`]: the marker an image leaves for its QEMU runner.
 
 #![no_std]
 
@@ -13,6 +14,7 @@ extern crate alloc;
 pub mod heap;
 pub mod panic;
 pub mod preempt;
+pub mod qemu;
 pub mod sync;
 
 use core::time::Duration;
