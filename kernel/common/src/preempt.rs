@@ -29,16 +29,17 @@
 //! * `resume` sets and clears the armed target with interrupts masked, so
 //!   a target the handler sees is alive.
 
+mod target;
+
 use crate::{Cpu, MAX_CPUS};
-use alloc::boxed::Box;
-use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use core::time::Duration;
-use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
-use xasync_core::stack::{HeapStack, Stack};
+pub use target::{Body, Target, armed_here};
+use xasync_core::coroutine::{CoroutineResult, Yielder};
+use xasync_core::stack::HeapStack;
 pub use xasync_kernel_smoke::preempt::Stop;
 
 /// Per CPU: the armed preemptible coroutine, the tick's request, the count.
@@ -47,22 +48,10 @@ static TARGET: [AtomicPtr<Target>; MAX_CPUS] =
 static NEED_RESCHED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 static PREEMPTIONS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
-/// What the interrupt handler knows of the running preemptible coroutine.
-struct Target {
-    /// Its stack: `limit..top`.
-    limit: usize,
-    top: usize,
-    /// Its yielder, set when it first runs.
-    yielder: Cell<*const Yielder<(), Stop>>,
-}
-
 /// A coroutine that is suspended when its time slice ends, even if it never
 /// yields, on CPU `C`. See the [module documentation](self).
 pub struct Preemptible<C: Cpu, R: 'static> {
-    // Dropped before `target`, which its function points to.
-    co: Coroutine<(), Stop, R, HeapStack>,
-    target: Box<Target>,
-    _cpu: PhantomData<C>,
+    body: Body<C, R>,
 }
 
 impl<C: Cpu, R: 'static> Preemptible<C, R> {
@@ -72,27 +61,8 @@ impl<C: Cpu, R: 'static> Preemptible<C, R> {
     where
         F: FnOnce() -> R + Send + 'static,
     {
-        let target = Box::new(Target {
-            limit: stack.limit().as_ptr() as usize,
-            top: stack.top().as_ptr() as usize,
-            yielder: Cell::new(ptr::null()),
-        });
-        let shared: *const Target = &*target;
-        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Stop>, ()| {
-            // Entered by `resume`, interrupts masked.
-            // SAFETY: the box outlives the coroutine (field order), and only
-            // this CPU touches it, with interrupts masked.
-            unsafe { (*shared).yielder.set(yielder) };
-            C::enable();
-            let result = f();
-            // Leave with interrupts masked (see the module documentation).
-            let _ = C::disable();
-            result
-        });
         Preemptible {
-            co,
-            target,
-            _cpu: PhantomData,
+            body: Body::new(stack, f),
         }
     }
 
@@ -105,10 +75,9 @@ impl<C: Cpu, R: 'static> Preemptible<C, R> {
     pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
         let cpu = C::id();
         let saved = C::disable();
-        let target = ptr::from_ref::<Target>(&self.target).cast_mut();
-        let outer = TARGET[cpu].swap(target, Ordering::Relaxed);
+        let outer = TARGET[cpu].swap(self.body.target(), Ordering::Relaxed);
         NEED_RESCHED[cpu].store(false, Ordering::Relaxed);
-        let result = self.co.resume(());
+        let result = self.body.resume();
         TARGET[cpu].store(outer, Ordering::Relaxed);
         C::restore(saved);
         result
@@ -116,32 +85,24 @@ impl<C: Cpu, R: 'static> Preemptible<C, R> {
 
     /// Whether its function has returned.
     pub fn done(&self) -> bool {
-        self.co.done()
+        self.body.done()
     }
 }
 
 impl<C: Cpu, R> fmt::Debug for Preemptible<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Preemptible")
-            .field("co", &self.co)
-            .finish_non_exhaustive()
+            .field("body", &self.body)
+            .finish()
     }
 }
 
 /// The yielder of the armed preemptible coroutine, if the caller runs on
 /// its stack. Call with interrupts masked.
 fn current_yielder(cpu: usize) -> Option<*const Yielder<(), Stop>> {
-    let target = TARGET[cpu].load(Ordering::Relaxed);
-    if target.is_null() {
-        return None;
-    }
-    // SAFETY: an armed target is alive until `resume` disarms it, which it
-    // does with interrupts masked, so not while the caller runs.
-    let target = unsafe { &*target };
-    let probe = 0u8;
-    let sp = ptr::addr_of!(probe) as usize;
-    let yielder = target.yielder.get();
-    ((target.limit..target.top).contains(&sp) && !yielder.is_null()).then_some(yielder)
+    // SAFETY: `resume` arms a live target and disarms it before it is
+    // dropped, both with interrupts masked, as the caller runs.
+    unsafe { armed_here(&TARGET[cpu]) }
 }
 
 /// Suspends the calling preemptible coroutine; its `resume` returns
@@ -230,4 +191,41 @@ impl<C: Cpu> xasync_kernel_smoke::preempt::Preemption for Scenarios<C> {
     fn now() -> Duration {
         C::now()
     }
+}
+
+/// Defines, in a kernel's `preempt` module, its preemptible coroutines over
+/// its [`Cpu`] type `$cpu`: the `Preemptible` and `Scenarios` types,
+/// `yield_now` and `preemptions` for images, and `request_resched` and
+/// `on_interrupt_exit` for its interrupt handler.
+#[macro_export]
+macro_rules! preempt_over {
+    ($cpu:ty) => {
+        pub use $crate::preempt::Stop;
+
+        /// A coroutine the tick preempts (see `xasync_kernel_common::preempt`).
+        pub type Preemptible<R> = $crate::preempt::Preemptible<$cpu, R>;
+
+        /// This kernel's preemption, as the shared scenarios see it.
+        pub type Scenarios = $crate::preempt::Scenarios<$cpu>;
+
+        /// Suspends the calling preemptible coroutine ([`Stop::Yielded`]).
+        pub fn yield_now() {
+            $crate::preempt::yield_now::<$cpu>();
+        }
+
+        /// Preemptions so far on this CPU.
+        pub fn preemptions() -> u64 {
+            $crate::preempt::preemptions::<$cpu>()
+        }
+
+        /// Asks for a preemption at the end of this interrupt (the tick).
+        pub(crate) fn request_resched() {
+            $crate::preempt::request_resched::<$cpu>();
+        }
+
+        /// The end of every interrupt (see the module documentation).
+        pub(crate) fn on_interrupt_exit() {
+            $crate::preempt::on_interrupt_exit::<$cpu>();
+        }
+    };
 }

@@ -50,37 +50,26 @@
 //!   so a target the handler sees is alive.
 
 use crate::hart::{self, HartLocal};
+use crate::sync::ThisHart;
 use crate::trap::TrapFrame;
 use crate::{irq, timer};
-use alloc::boxed::Box;
-use core::cell::Cell;
 use core::fmt;
-use core::ptr;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
-use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
-use xasync_core::stack::{HeapStack, Stack};
+use xasync_core::coroutine::{CoroutineResult, Yielder};
+use xasync_core::stack::HeapStack;
+pub(crate) use xasync_kernel_common::preempt::Target;
+use xasync_kernel_common::preempt::{Body, armed_here};
 pub use xasync_kernel_smoke::preempt::Stop;
 
 /// Stack a preemption needs below the frame copy, for `preempt_switch` and
 /// the core's suspend.
 const PREEMPT_ROOM: usize = 1024;
 
-/// What the interrupt handler knows of the running preemptible coroutine.
-pub(crate) struct Target {
-    /// Its stack: `limit..top`.
-    limit: usize,
-    top: usize,
-    /// Its yielder, set when it first runs.
-    yielder: Cell<*const Yielder<(), Stop>>,
-}
-
 /// A coroutine that is suspended when its time slice ends, even if it never
 /// yields. See the [module documentation](self).
 pub struct Preemptible<R: 'static> {
-    // Dropped before `target`, which its function points to.
-    co: Coroutine<(), Stop, R, HeapStack>,
-    target: Box<Target>,
+    body: Body<ThisHart, R>,
 }
 
 impl<R: 'static> Preemptible<R> {
@@ -90,24 +79,9 @@ impl<R: 'static> Preemptible<R> {
     where
         F: FnOnce() -> R + Send + 'static,
     {
-        let target = Box::new(Target {
-            limit: stack.limit().as_ptr() as usize,
-            top: stack.top().as_ptr() as usize,
-            yielder: Cell::new(ptr::null()),
-        });
-        let shared: *const Target = &*target;
-        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Stop>, ()| {
-            // Entered by `resume`, interrupts off.
-            // SAFETY: the box outlives the coroutine (field order), and only
-            // this hart touches it, with interrupts off.
-            unsafe { (*shared).yielder.set(yielder) };
-            irq::enable();
-            let result = f();
-            // Leave with interrupts off (see the module documentation).
-            let _ = irq::disable();
-            result
-        });
-        Preemptible { co, target }
+        Preemptible {
+            body: Body::new(stack, f),
+        }
     }
 
     /// Runs the coroutine until its time slice ends, it yields or it
@@ -119,10 +93,12 @@ impl<R: 'static> Preemptible<R> {
     pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
         let hart = hart::this();
         let irq = irq::disable();
-        let target = ptr::from_ref::<Target>(&self.target).cast_mut();
-        let outer = hart.preempt.target.swap(target, Ordering::Relaxed);
+        let outer = hart
+            .preempt
+            .target
+            .swap(self.body.target(), Ordering::Relaxed);
         hart.preempt.need_resched.store(false, Ordering::Relaxed);
-        let result = self.co.resume(());
+        let result = self.body.resume();
         debug_assert!(
             !irq::are_enabled(),
             "a preemptible coroutine left with interrupts on"
@@ -134,29 +110,24 @@ impl<R: 'static> Preemptible<R> {
 
     /// Whether its function has returned.
     pub fn done(&self) -> bool {
-        self.co.done()
+        self.body.done()
     }
 }
 
 impl<R> fmt::Debug for Preemptible<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Preemptible")
-            .field("co", &self.co)
-            .finish_non_exhaustive()
+            .field("body", &self.body)
+            .finish()
     }
 }
 
-/// The armed preemptible coroutine, if the caller runs on its stack.
-fn current_target(hart: &HartLocal) -> Option<&Target> {
-    let target = hart.preempt.target.load(Ordering::Relaxed);
-    if target.is_null() {
-        return None;
-    }
-    // SAFETY: an armed target is alive until `resume` disarms it.
-    let target = unsafe { &*target };
-    let probe = 0u8;
-    let sp = ptr::addr_of!(probe) as usize;
-    (target.limit..target.top).contains(&sp).then_some(target)
+/// The yielder of the armed preemptible coroutine, if the caller runs on
+/// its stack. Call with interrupts off.
+fn current_yielder(hart: &HartLocal) -> Option<*const Yielder<(), Stop>> {
+    // SAFETY: `resume` arms a live target and disarms it before it is
+    // dropped, both with interrupts off, as the caller runs.
+    unsafe { armed_here(&hart.preempt.target) }
 }
 
 /// Suspends the calling preemptible coroutine; its `resume` returns
@@ -167,9 +138,8 @@ fn current_target(hart: &HartLocal) -> Option<&Target> {
 /// If not called from a [`Preemptible`]'s own stack.
 pub fn yield_now() {
     let irq = irq::disable();
-    let target = current_target(hart::this())
+    let yielder = current_yielder(hart::this())
         .expect("yield_now: not called on a preemptible coroutine's stack");
-    let yielder = target.yielder.get();
     // SAFETY: we run on the armed coroutine's stack, inside its function,
     // so its yielder is set and alive; interrupts are off across the switch
     // (module documentation).
@@ -199,18 +169,15 @@ pub(crate) fn on_interrupt_exit(frame: &TrapFrame) -> Option<*mut TrapFrame> {
     let target = unsafe { &*target };
     let sp = frame.x[2];
     let from_supervisor = frame.sstatus & crate::cpu::sstatus::SPP != 0;
-    if !from_supervisor
-        || !(target.limit..target.top).contains(&sp)
-        || target.yielder.get().is_null()
-    {
+    if !from_supervisor || target.yielder_at(sp).is_none() {
         return None;
     }
     let at = (sp - size_of::<TrapFrame>()) & !15;
     assert!(
-        at >= target.limit + PREEMPT_ROOM,
+        at >= target.limit() + PREEMPT_ROOM,
         "a preemptible coroutine's stack is too full to preempt it: sp {sp:#x}, limit {:#x}, \
          a preemption needs {} bytes",
-        target.limit,
+        target.limit(),
         size_of::<TrapFrame>() + PREEMPT_ROOM
     );
     hart.preempt.need_resched.store(false, Ordering::Relaxed);
@@ -228,12 +195,12 @@ pub(crate) fn on_interrupt_exit(frame: &TrapFrame) -> Option<*mut TrapFrame> {
 /// (still with interrupts off; the trampoline's `sret` re-enables them).
 pub(crate) extern "C" fn preempt_switch(_frame: *mut TrapFrame) {
     debug_assert!(!irq::are_enabled());
-    let target = hart::this().preempt.target.load(Ordering::Relaxed);
+    let yielder = current_yielder(hart::this())
+        .expect("preempt_switch: not on the armed preemptible coroutine's stack");
     // SAFETY: `on_interrupt_exit` just checked that this target is armed,
     // that we run on its stack and that its yielder is set, and interrupts
     // have been off since, so nothing changed.
-    let yielder = unsafe { &*(*target).yielder.get() };
-    yielder.suspend(Stop::Preempted);
+    unsafe { (*yielder).suspend(Stop::Preempted) };
     debug_assert!(!irq::are_enabled());
 }
 
