@@ -103,6 +103,14 @@ impl Cpu for ThisCpu {
     fn now() -> Duration {
         timer::uptime()
     }
+
+    fn start_tick(period: Duration) {
+        timer::start_periodic(period);
+    }
+
+    fn stop_tick() {
+        timer::stop();
+    }
 }
 
 /// The stack executors give coroutines: 64 KiB from the heap, with a canary

@@ -36,6 +36,10 @@ pub trait Cpu: 'static {
     fn ticks() -> u64;
     /// Time since boot.
     fn now() -> Duration;
+    /// Starts this CPU's periodic tick, every `period`.
+    fn start_tick(period: Duration);
+    /// Stops this CPU's periodic tick.
+    fn stop_tick();
 }
 
 /// CPUs the shared per-CPU state has room for.

@@ -191,6 +191,22 @@ impl<C: Cpu> xasync_kernel_smoke::preempt::Preemption for Scenarios<C> {
     fn now() -> Duration {
         C::now()
     }
+
+    fn disable() {
+        let _ = C::disable();
+    }
+
+    fn enable() {
+        C::enable();
+    }
+
+    fn start_tick(period: Duration) {
+        C::start_tick(period);
+    }
+
+    fn stop_tick() {
+        C::stop_tick();
+    }
 }
 
 /// Defines, in a kernel's `preempt` module, its preemptible coroutines over

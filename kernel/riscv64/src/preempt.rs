@@ -241,4 +241,20 @@ impl xasync_kernel_smoke::preempt::Preemption for Scenarios {
     fn now() -> Duration {
         timer::uptime()
     }
+
+    fn disable() {
+        let _ = irq::disable();
+    }
+
+    fn enable() {
+        irq::enable();
+    }
+
+    fn start_tick(period: Duration) {
+        timer::start_periodic(period);
+    }
+
+    fn stop_tick() {
+        timer::stop();
+    }
 }

@@ -46,4 +46,12 @@ impl Cpu for ThisHart {
     fn now() -> Duration {
         timer::uptime()
     }
+
+    fn start_tick(period: Duration) {
+        timer::start_periodic(period);
+    }
+
+    fn stop_tick() {
+        timer::stop();
+    }
 }
