@@ -34,19 +34,14 @@ mod target;
 use crate::{Cpu, MAX_CPUS};
 use core::fmt;
 use core::marker::PhantomData;
-use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use core::time::Duration;
-pub use target::{Body, Target, armed_here};
+pub use target::{Body, Slot, Target};
 use xasync_core::coroutine::{CoroutineResult, Yielder};
 use xasync_core::stack::HeapStack;
 pub use xasync_kernel_smoke::preempt::Stop;
 
 /// Per CPU: the armed preemptible coroutine, the tick's request, the count.
-static TARGET: [AtomicPtr<Target>; MAX_CPUS] =
-    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CPUS];
-static NEED_RESCHED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
-static PREEMPTIONS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static SLOTS: [Slot; MAX_CPUS] = [const { Slot::new() }; MAX_CPUS];
 
 /// A coroutine that is suspended when its time slice ends, even if it never
 /// yields, on CPU `C`. See the [module documentation](self).
@@ -73,12 +68,8 @@ impl<C: Cpu, R: 'static> Preemptible<C, R> {
     ///
     /// If it has already finished.
     pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
-        let cpu = C::id();
         let saved = C::disable();
-        let outer = TARGET[cpu].swap(self.body.target(), Ordering::Relaxed);
-        NEED_RESCHED[cpu].store(false, Ordering::Relaxed);
-        let result = self.body.resume();
-        TARGET[cpu].store(outer, Ordering::Relaxed);
+        let result = SLOTS[C::id()].resume(&mut self.body);
         C::restore(saved);
         result
     }
@@ -102,7 +93,7 @@ impl<C: Cpu, R> fmt::Debug for Preemptible<C, R> {
 fn current_yielder(cpu: usize) -> Option<*const Yielder<(), Stop>> {
     // SAFETY: `resume` arms a live target and disarms it before it is
     // dropped, both with interrupts masked, as the caller runs.
-    unsafe { armed_here(&TARGET[cpu]) }
+    unsafe { SLOTS[cpu].armed_here() }
 }
 
 /// Suspends the calling preemptible coroutine; its `resume` returns
@@ -123,13 +114,13 @@ pub fn yield_now<C: Cpu>() {
 
 /// Preemptions so far on this CPU.
 pub fn preemptions<C: Cpu>() -> u64 {
-    PREEMPTIONS[C::id()].load(Ordering::Relaxed)
+    SLOTS[C::id()].preemptions()
 }
 
 /// Asks this CPU to preempt its running preemptible coroutine at the end
 /// of the interrupt: the kernel's tick handler calls this.
 pub fn request_resched<C: Cpu>() {
-    NEED_RESCHED[C::id()].store(true, Ordering::Relaxed);
+    SLOTS[C::id()].request_resched();
 }
 
 /// The kernel calls this at the end of every interrupt, after its end of
@@ -138,14 +129,13 @@ pub fn request_resched<C: Cpu>() {
 /// runs on the armed coroutine's stack.
 pub fn on_interrupt_exit<C: Cpu>() {
     let cpu = C::id();
-    if !NEED_RESCHED[cpu].load(Ordering::Relaxed) {
+    if !SLOTS[cpu].resched_requested() {
         return;
     }
     let Some(yielder) = current_yielder(cpu) else {
         return;
     };
-    NEED_RESCHED[cpu].store(false, Ordering::Relaxed);
-    PREEMPTIONS[cpu].fetch_add(1, Ordering::Relaxed);
+    SLOTS[cpu].count_preemption();
     // SAFETY: checked just above with interrupts masked: the armed
     // coroutine's yielder, and we run on its stack (the interrupted code's
     // registers are saved below us by the interrupt entry).

@@ -54,12 +54,10 @@ use crate::sync::ThisHart;
 use crate::trap::TrapFrame;
 use crate::{irq, timer};
 use core::fmt;
-use core::sync::atomic::Ordering;
 use core::time::Duration;
 use xasync_core::coroutine::{CoroutineResult, Yielder};
 use xasync_core::stack::HeapStack;
-pub(crate) use xasync_kernel_common::preempt::Target;
-use xasync_kernel_common::preempt::{Body, armed_here};
+use xasync_kernel_common::preempt::Body;
 pub use xasync_kernel_smoke::preempt::Stop;
 
 /// Stack a preemption needs below the frame copy, for `preempt_switch` and
@@ -93,17 +91,11 @@ impl<R: 'static> Preemptible<R> {
     pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
         let hart = hart::this();
         let irq = irq::disable();
-        let outer = hart
-            .preempt
-            .target
-            .swap(self.body.target(), Ordering::Relaxed);
-        hart.preempt.need_resched.store(false, Ordering::Relaxed);
-        let result = self.body.resume();
+        let result = hart.preempt.resume(&mut self.body);
         debug_assert!(
             !irq::are_enabled(),
             "a preemptible coroutine left with interrupts on"
         );
-        hart.preempt.target.store(outer, Ordering::Relaxed);
         irq::restore(irq);
         result
     }
@@ -127,7 +119,7 @@ impl<R> fmt::Debug for Preemptible<R> {
 fn current_yielder(hart: &HartLocal) -> Option<*const Yielder<(), Stop>> {
     // SAFETY: `resume` arms a live target and disarms it before it is
     // dropped, both with interrupts off, as the caller runs.
-    unsafe { armed_here(&hart.preempt.target) }
+    unsafe { hart.preempt.armed_here() }
 }
 
 /// Suspends the calling preemptible coroutine; its `resume` returns
@@ -150,23 +142,19 @@ pub fn yield_now() {
 /// Asks the calling hart to preempt its running preemptible coroutine at
 /// the next interrupt exit (the timer tick calls this).
 pub(crate) fn request_resched(hart: &HartLocal) {
-    hart.preempt.need_resched.store(true, Ordering::Relaxed);
+    hart.preempt.request_resched();
 }
 
 /// Called at the end of every interrupt: decides whether to preempt, and if
 /// so puts a copy of `frame` on the coroutine's stack and returns it.
 pub(crate) fn on_interrupt_exit(frame: &TrapFrame) -> Option<*mut TrapFrame> {
     let hart = hart::this();
-    if !hart.preempt.need_resched.load(Ordering::Relaxed) {
-        return None;
-    }
-    let target = hart.preempt.target.load(Ordering::Relaxed);
-    if target.is_null() {
+    if !hart.preempt.resched_requested() {
         return None;
     }
     // SAFETY: an armed target is alive until `resume` disarms it, which it
     // does with interrupts off, so not while this handler runs.
-    let target = unsafe { &*target };
+    let target = unsafe { hart.preempt.armed() }?;
     let sp = frame.x[2];
     let from_supervisor = frame.sstatus & crate::cpu::sstatus::SPP != 0;
     if !from_supervisor || target.yielder_at(sp).is_none() {
@@ -180,8 +168,7 @@ pub(crate) fn on_interrupt_exit(frame: &TrapFrame) -> Option<*mut TrapFrame> {
         target.limit(),
         size_of::<TrapFrame>() + PREEMPT_ROOM
     );
-    hart.preempt.need_resched.store(false, Ordering::Relaxed);
-    hart.preempt.count.fetch_add(1, Ordering::Relaxed);
+    hart.preempt.count_preemption();
     let copy = at as *mut TrapFrame;
     // SAFETY: `at..sp` lies inside the coroutine's stack (checked above),
     // below its stack pointer: free memory that nothing else uses while it

@@ -9,7 +9,7 @@ use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
 use xasync_core::stack::{HeapStack, Stack};
 use xasync_kernel_smoke::preempt::Stop;
@@ -115,22 +115,87 @@ impl<C: Cpu, R> fmt::Debug for Body<C, R> {
     }
 }
 
-/// The yielder of the target armed in `slot`, if there is one, the caller
-/// runs on its stack and its function has started.
-///
-/// # Safety
-///
-/// `slot` holds null or a live target, which stays alive while the caller
-/// runs: the kernel arms only a running [`Body`]'s target and disarms it
-/// before that returns, both with interrupts masked, and the caller runs
-/// with interrupts masked.
-pub unsafe fn armed_here(slot: &AtomicPtr<Target>) -> Option<*const Yielder<(), Stop>> {
-    let target = slot.load(Ordering::Relaxed);
-    if target.is_null() {
-        return None;
+/// A CPU's preemption state: the preemptible coroutine armed on it, its
+/// tick's request to preempt that coroutine, and the preemptions so far.
+#[derive(Debug)]
+pub struct Slot {
+    target: AtomicPtr<Target>,
+    need_resched: AtomicBool,
+    count: AtomicU64,
+}
+
+impl Slot {
+    /// Nothing armed, nothing requested.
+    pub const fn new() -> Self {
+        Slot {
+            target: AtomicPtr::new(ptr::null_mut()),
+            need_resched: AtomicBool::new(false),
+            count: AtomicU64::new(0),
+        }
     }
-    // SAFETY: a live target (the caller's contract).
-    let target = unsafe { &*target };
-    let probe = 0u8;
-    target.yielder_at(ptr::addr_of!(probe) as usize)
+
+    /// Runs `body` until it is suspended or returns, armed in this slot
+    /// (and the slot's previous target after). Call on this slot's CPU
+    /// with interrupts masked.
+    pub fn resume<C: Cpu, R>(&self, body: &mut Body<C, R>) -> CoroutineResult<Stop, R> {
+        let outer = self.target.swap(body.target(), Ordering::Relaxed);
+        self.need_resched.store(false, Ordering::Relaxed);
+        let result = body.resume();
+        self.target.store(outer, Ordering::Relaxed);
+        result
+    }
+
+    /// Asks for the armed coroutine to be preempted (the tick does).
+    pub fn request_resched(&self) {
+        self.need_resched.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the tick asked for a preemption since the last one.
+    pub fn resched_requested(&self) -> bool {
+        self.need_resched.load(Ordering::Relaxed)
+    }
+
+    /// Counts a preemption the handler is about to make, and clears the
+    /// request.
+    pub fn count_preemption(&self) {
+        self.need_resched.store(false, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Preemptions so far.
+    pub fn preemptions(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The armed target, if any.
+    ///
+    /// # Safety
+    ///
+    /// Call on this slot's CPU with interrupts masked: [`resume`](Self::resume)
+    /// arms only a live target and disarms it before returning, so it stays
+    /// alive while the caller runs.
+    pub unsafe fn armed(&self) -> Option<&Target> {
+        let target = self.target.load(Ordering::Relaxed);
+        // SAFETY: null or a live target (the caller's contract).
+        unsafe { target.as_ref() }
+    }
+
+    /// The yielder of the armed target, if there is one, the caller runs on
+    /// its stack and its function has started.
+    ///
+    /// # Safety
+    ///
+    /// As for [`armed`](Self::armed).
+    pub unsafe fn armed_here(&self) -> Option<*const Yielder<(), Stop>> {
+        // SAFETY: the caller's contract.
+        let target = unsafe { self.armed() }?;
+        let probe = 0u8;
+        target.yielder_at(ptr::addr_of!(probe) as usize)
+    }
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot::new()
+    }
 }
