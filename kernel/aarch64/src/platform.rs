@@ -21,6 +21,9 @@ use xasync_core::executor::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Pla
 use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 use xasync_kernel_common::Cpu;
 
+/// `DAIF.I`: IRQs masked.
+const DAIF_I: u64 = 1 << 7;
+
 /// The machine as executors see it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Machine;
@@ -110,6 +113,10 @@ impl Cpu for ThisCpu {
 
     fn stop_tick() {
         timer::stop();
+    }
+
+    fn were_enabled(saved: &Self::Saved) -> bool {
+        *saved & DAIF_I == 0
     }
 }
 

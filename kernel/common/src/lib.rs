@@ -40,6 +40,15 @@ pub trait Cpu: 'static {
     fn start_tick(period: Duration);
     /// Stops this CPU's periodic tick.
     fn stop_tick();
+    /// Whether interrupts were unmasked when [`disable`](Cpu::disable)
+    /// returned `saved`.
+    fn were_enabled(saved: &Self::Saved) -> bool;
+    /// This CPU's preemption state: by default, its entry in a table of
+    /// [`MAX_CPUS`] slots; a kernel with per-CPU data of its own keeps it
+    /// there.
+    fn preempt_slot() -> &'static preempt::Slot {
+        preempt::slot(Self::id())
+    }
 }
 
 /// CPUs the shared per-CPU state has room for.

@@ -1,6 +1,9 @@
 //! Preemption of coroutines that never yield, for kernels whose interrupt
 //! entry saves the interrupted registers on the interrupted stack and runs
-//! the handler there (aarch64, x86_64 here).
+//! the handler there (aarch64, x86_64 here). riscv64, whose traps run on an
+//! interrupt stack, shares all of it but [`on_interrupt_exit`]: its own
+//! copies the trap frame onto the coroutine's stack and switches from
+//! there, through the same [`Slot`].
 //!
 //! A [`Preemptible`] is an asymmetric coroutine of `xasync-core` that the
 //! timer tick can take the CPU from. When the tick interrupts the armed
@@ -43,6 +46,12 @@ pub use xasync_kernel_smoke::preempt::Stop;
 /// Per CPU: the armed preemptible coroutine, the tick's request, the count.
 static SLOTS: [Slot; MAX_CPUS] = [const { Slot::new() }; MAX_CPUS];
 
+/// CPU `cpu`'s entry in the default table of slots
+/// ([`Cpu::preempt_slot`]).
+pub(crate) fn slot(cpu: usize) -> &'static Slot {
+    &SLOTS[cpu]
+}
+
 /// A coroutine that is suspended when its time slice ends, even if it never
 /// yields, on CPU `C`. See the [module documentation](self).
 pub struct Preemptible<C: Cpu, R: 'static> {
@@ -69,7 +78,11 @@ impl<C: Cpu, R: 'static> Preemptible<C, R> {
     /// If it has already finished.
     pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
         let saved = C::disable();
-        let result = SLOTS[C::id()].resume(&mut self.body);
+        let result = C::preempt_slot().resume(&mut self.body);
+        debug_assert!(
+            !C::were_enabled(&C::disable()),
+            "a preemptible coroutine left with interrupts unmasked"
+        );
         C::restore(saved);
         result
     }
@@ -90,10 +103,10 @@ impl<C: Cpu, R> fmt::Debug for Preemptible<C, R> {
 
 /// The yielder of the armed preemptible coroutine, if the caller runs on
 /// its stack. Call with interrupts masked.
-fn current_yielder(cpu: usize) -> Option<*const Yielder<(), Stop>> {
+fn current_yielder<C: Cpu>() -> Option<*const Yielder<(), Stop>> {
     // SAFETY: `resume` arms a live target and disarms it before it is
     // dropped, both with interrupts masked, as the caller runs.
-    unsafe { SLOTS[cpu].armed_here() }
+    unsafe { C::preempt_slot().armed_here() }
 }
 
 /// Suspends the calling preemptible coroutine; its `resume` returns
@@ -105,7 +118,7 @@ fn current_yielder(cpu: usize) -> Option<*const Yielder<(), Stop>> {
 pub fn yield_now<C: Cpu>() {
     let saved = C::disable();
     let yielder =
-        current_yielder(C::id()).expect("yield_now: not called on a preemptible coroutine's stack");
+        current_yielder::<C>().expect("yield_now: not called on a preemptible coroutine's stack");
     // SAFETY: we run on the armed coroutine's stack, inside its function,
     // so its yielder is alive; interrupts are masked across the switch.
     unsafe { (*yielder).suspend(Stop::Yielded) };
@@ -114,13 +127,13 @@ pub fn yield_now<C: Cpu>() {
 
 /// Preemptions so far on this CPU.
 pub fn preemptions<C: Cpu>() -> u64 {
-    SLOTS[C::id()].preemptions()
+    C::preempt_slot().preemptions()
 }
 
 /// Asks this CPU to preempt its running preemptible coroutine at the end
 /// of the interrupt: the kernel's tick handler calls this.
 pub fn request_resched<C: Cpu>() {
-    SLOTS[C::id()].request_resched();
+    C::preempt_slot().request_resched();
 }
 
 /// The kernel calls this at the end of every interrupt, after its end of
@@ -128,14 +141,14 @@ pub fn request_resched<C: Cpu>() {
 /// interrupted coroutine if the tick asked for it and the interrupted code
 /// runs on the armed coroutine's stack.
 pub fn on_interrupt_exit<C: Cpu>() {
-    let cpu = C::id();
-    if !SLOTS[cpu].resched_requested() {
+    let slot = C::preempt_slot();
+    if !slot.resched_requested() {
         return;
     }
-    let Some(yielder) = current_yielder(cpu) else {
+    let Some(yielder) = current_yielder::<C>() else {
         return;
     };
-    SLOTS[cpu].count_preemption();
+    slot.count_preemption();
     // SAFETY: checked just above with interrupts masked: the armed
     // coroutine's yielder, and we run on its stack (the interrupted code's
     // registers are saved below us by the interrupt entry).

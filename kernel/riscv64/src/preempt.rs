@@ -1,4 +1,7 @@
-//! Preemption of coroutines that never yield.
+//! Preemption of coroutines that never yield. The coroutine, `yield_now`
+//! and the per-hart state are `xasync_kernel_common::preempt`'s over
+//! [`ThisHart`]; this module is the way out of the
+//! interrupt, which differs.
 //!
 //! A [`Preemptible`] is an asymmetric coroutine of `xasync-core` that the
 //! timer can take the CPU from. The interrupt handler itself never switches
@@ -50,14 +53,11 @@
 //!   so a target the handler sees is alive.
 
 use crate::hart::{self, HartLocal};
+use crate::irq;
 use crate::sync::ThisHart;
 use crate::trap::TrapFrame;
-use crate::{irq, timer};
-use core::fmt;
-use core::time::Duration;
-use xasync_core::coroutine::{CoroutineResult, Yielder};
-use xasync_core::stack::HeapStack;
-use xasync_kernel_common::preempt::Body;
+use xasync_core::coroutine::Yielder;
+use xasync_kernel_common::preempt;
 pub use xasync_kernel_smoke::preempt::Stop;
 
 /// Stack a preemption needs below the frame copy, for `preempt_switch` and
@@ -66,53 +66,11 @@ const PREEMPT_ROOM: usize = 1024;
 
 /// A coroutine that is suspended when its time slice ends, even if it never
 /// yields. See the [module documentation](self).
-pub struct Preemptible<R: 'static> {
-    body: Body<ThisHart, R>,
-}
+pub type Preemptible<R> = preempt::Preemptible<ThisHart, R>;
 
-impl<R: 'static> Preemptible<R> {
-    /// A coroutine that will run `f` on `stack`. `f` must be `Send`: it is
-    /// interrupted at arbitrary points, as a thread is.
-    pub fn new<F>(stack: HeapStack, f: F) -> Self
-    where
-        F: FnOnce() -> R + Send + 'static,
-    {
-        Preemptible {
-            body: Body::new(stack, f),
-        }
-    }
-
-    /// Runs the coroutine until its time slice ends, it yields or it
-    /// returns.
-    ///
-    /// # Panics
-    ///
-    /// If it has already finished.
-    pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
-        let hart = hart::this();
-        let irq = irq::disable();
-        let result = hart.preempt.resume(&mut self.body);
-        debug_assert!(
-            !irq::are_enabled(),
-            "a preemptible coroutine left with interrupts on"
-        );
-        irq::restore(irq);
-        result
-    }
-
-    /// Whether its function has returned.
-    pub fn done(&self) -> bool {
-        self.body.done()
-    }
-}
-
-impl<R> fmt::Debug for Preemptible<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Preemptible")
-            .field("body", &self.body)
-            .finish()
-    }
-}
+/// This kernel's preemption, as the shared scenarios
+/// (`xasync_kernel_smoke::preempt`) see it.
+pub type Scenarios = preempt::Scenarios<ThisHart>;
 
 /// The yielder of the armed preemptible coroutine, if the caller runs on
 /// its stack. Call with interrupts off.
@@ -129,14 +87,7 @@ fn current_yielder(hart: &HartLocal) -> Option<*const Yielder<(), Stop>> {
 ///
 /// If not called from a [`Preemptible`]'s own stack.
 pub fn yield_now() {
-    let irq = irq::disable();
-    let yielder = current_yielder(hart::this())
-        .expect("yield_now: not called on a preemptible coroutine's stack");
-    // SAFETY: we run on the armed coroutine's stack, inside its function,
-    // so its yielder is set and alive; interrupts are off across the switch
-    // (module documentation).
-    unsafe { (*yielder).suspend(Stop::Yielded) };
-    irq::restore(irq);
+    preempt::yield_now::<ThisHart>();
 }
 
 /// Asks the calling hart to preempt its running preemptible coroutine at
@@ -189,59 +140,4 @@ pub(crate) extern "C" fn preempt_switch(_frame: *mut TrapFrame) {
     // have been off since, so nothing changed.
     unsafe { (*yielder).suspend(Stop::Preempted) };
     debug_assert!(!irq::are_enabled());
-}
-
-impl<R: 'static> xasync_kernel_smoke::preempt::Preemptible<R> for Preemptible<R> {
-    fn resume(&mut self) -> CoroutineResult<Stop, R> {
-        Preemptible::resume(self)
-    }
-
-    fn done(&self) -> bool {
-        Preemptible::done(self)
-    }
-}
-
-/// This kernel's preemption, as the shared scenarios
-/// (`xasync_kernel_smoke::preempt`) see it.
-#[derive(Debug)]
-pub struct Scenarios;
-
-impl xasync_kernel_smoke::preempt::Preemption for Scenarios {
-    type Coroutine<R: 'static> = Preemptible<R>;
-
-    fn new<R: 'static>(stack: HeapStack, f: impl FnOnce() -> R + Send + 'static) -> Preemptible<R> {
-        Preemptible::new(stack, f)
-    }
-
-    fn yield_now() {
-        yield_now();
-    }
-
-    fn ticks() -> u64 {
-        timer::ticks()
-    }
-
-    fn preemptions() -> u64 {
-        hart::this().preemptions()
-    }
-
-    fn now() -> Duration {
-        timer::uptime()
-    }
-
-    fn disable() {
-        let _ = irq::disable();
-    }
-
-    fn enable() {
-        irq::enable();
-    }
-
-    fn start_tick(period: Duration) {
-        timer::start_periodic(period);
-    }
-
-    fn stop_tick() {
-        timer::stop();
-    }
 }

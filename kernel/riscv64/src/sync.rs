@@ -5,6 +5,7 @@
 use crate::{hart, irq, timer};
 use core::time::Duration;
 use xasync_kernel_common::Cpu;
+use xasync_kernel_common::preempt::Slot;
 
 /// A mutual-exclusion lock for data shared by harts and interrupt handlers:
 /// holding it disables interrupts on this hart, and other harts spin.
@@ -53,5 +54,13 @@ impl Cpu for ThisHart {
 
     fn stop_tick() {
         timer::stop();
+    }
+
+    fn were_enabled(saved: &Self::Saved) -> bool {
+        saved.was_enabled()
+    }
+
+    fn preempt_slot() -> &'static Slot {
+        &hart::this().preempt
     }
 }

@@ -1,5 +1,5 @@
-//! Preemption scenarios, run by the riscv64 and aarch64 `preemption`
-//! images: coroutines that never yield share the CPU because the timer
+//! Preemption scenarios, run by every kernel's `preemption` image:
+//! coroutines that never yield share the CPU because the timer
 //! tick suspends them. The kernel supplies its preemptible coroutines
 //! through [`Preemption`], starts a periodic tick and enables interrupts;
 //! [`run`] checks that

@@ -1,5 +1,5 @@
-//! Scenarios for two CPUs, one executor each, run by the riscv64 and
-//! aarch64 `smp` images: work crosses between them through `Spawner`s, and
+//! Scenarios for two CPUs, one executor each, run by every kernel's `smp`
+//! image: work crosses between them through `Spawner`s, and
 //! each wake-up for the other CPU kicks it (an IPI, an SGI).
 //!
 //! * [`jobs_cross_cpus`]: in batches, each job's first half is spawned

@@ -167,6 +167,10 @@ impl Cpu for ThisCpu {
     fn stop_tick() {
         apic::stop();
     }
+
+    fn were_enabled(saved: &Self::Saved) -> bool {
+        *saved
+    }
 }
 
 /// The stack executors give coroutines: 64 KiB from the heap, with a canary
