@@ -1,7 +1,8 @@
 //! Kernel machinery the bare-metal kernels share, generic over [`Cpu`].
 //!
-//! * [`preempt`]: preemptible coroutines, for kernels whose interrupt
-//!   handlers run on the interrupted stack (aarch64, x86_64).
+//! * [`preempt`]: preemptible coroutines; their interrupt exit is for
+//!   kernels whose interrupt handlers run on the interrupted stack
+//!   (aarch64, x86_64), riscv64 has its own.
 //! * [`sync`]: a spin lock that masks interrupts while held.
 //! * [`heap`]: a global allocator wrapper that masks interrupts.
 //! * [`panic`](mod@panic): which CPU reports a panic.
