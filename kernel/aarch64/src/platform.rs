@@ -21,6 +21,9 @@ use xasync_core::executor::{Alarm, Clock, CpuId, Idle, InterruptGuard, Kick, Pla
 use xasync_core::stack::{DefaultHeapStack, HeapStackSize};
 use xasync_kernel_common::Cpu;
 
+/// `DAIF.I`: IRQs masked.
+const DAIF_I: u64 = 1 << 7;
+
 /// The machine as executors see it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Machine;
@@ -102,6 +105,18 @@ impl Cpu for ThisCpu {
 
     fn now() -> Duration {
         timer::uptime()
+    }
+
+    fn start_tick(period: Duration) {
+        timer::start_periodic(period);
+    }
+
+    fn stop_tick() {
+        timer::stop();
+    }
+
+    fn were_enabled(saved: &Self::Saved) -> bool {
+        *saved & DAIF_I == 0
     }
 }
 

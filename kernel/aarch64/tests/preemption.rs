@@ -10,19 +10,11 @@
 
 use core::time::Duration;
 use xasync_kernel_aarch64::preempt::Scenarios;
-use xasync_kernel_aarch64::{entry, irq, print, timer};
-use xasync_kernel_smoke::{Out, preempt};
+use xasync_kernel_aarch64::{entry, print};
+use xasync_kernel_smoke::preempt;
 
 entry!(main);
 
 fn main() {
-    // The reference results, computed without preemption.
-    let _ = irq::disable();
-    let expected = preempt::reference();
-    timer::start_periodic(Duration::from_millis(2));
-    irq::enable();
-    let out: Out<'_> = &|args| print!("{args}");
-    preempt::run::<Scenarios>(expected, out);
-    let _ = irq::disable();
-    timer::stop();
+    preempt::run_ticking::<Scenarios>(Duration::from_millis(2), &|args| print!("{args}"));
 }

@@ -11,11 +11,10 @@
 
 use core::time::Duration;
 use xasync_core::executor::LocalExecutor;
-use xasync_core::sync::oneshot;
 use xasync_kernel_aarch64::platform::Machine;
-use xasync_kernel_aarch64::{entry, irq, print, println, smp as cpus};
+use xasync_kernel_aarch64::{entry, irq, print, smp as cpus};
 use xasync_kernel_smoke::Out;
-use xasync_kernel_smoke::smp::{self, BATCH, Cpus, ROUNDS};
+use xasync_kernel_smoke::smp;
 
 entry!(main, smp = 2);
 
@@ -23,47 +22,14 @@ entry!(main, smp = 2);
 const TICK: Duration = Duration::from_micros(10);
 
 fn main() {
-    let (me, other) = (irq::cpu_id(), 1 - irq::cpu_id().min(1));
-    let (spawner_tx, spawner_rx) = oneshot::channel();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let (stats_tx, stats_rx) = oneshot::channel();
-    cpus::start_cpu(other, move || {
-        let executor = LocalExecutor::with_tick(Machine, TICK);
-        spawner_tx.send(executor.spawner()).unwrap();
-        executor.block_on(stop_rx).unwrap();
-        stats_tx.send(executor.stats()).unwrap();
-    })
-    .expect("PSCI CPU_ON");
-
-    let executor = LocalExecutor::with_tick(Machine, TICK);
-    // Woken from the other CPU: the first cross-CPU kick.
-    let remote = executor.block_on(spawner_rx).unwrap();
-    println!("smp: CPU {me} started CPU {other}; one executor on each");
+    let both = (irq::cpu_id(), 1 - irq::cpu_id().min(1));
     let out: Out<'_> = &|args| print!("{args}");
-    let cpus = Cpus {
-        executor: &executor,
-        remote: &remote,
-        me,
-        other,
-        cpu_id: irq::cpu_id,
-    };
-    smp::jobs_cross_cpus(&cpus, out);
-    smp::stream_across_cpus(&cpus, out);
-    smp::sleep_on_other_cpu(&cpus, out);
-
-    stop_tx.send(()).unwrap();
-    let theirs = executor.block_on(stats_rx).unwrap();
-    let ours = executor.stats();
-    let kicks = [me, other].map(irq::kicks);
-    println!("smp: CPU {me}: {ours:?}, {} kicks received", kicks[0]);
-    println!("smp: CPU {other}: {theirs:?}, {} kicks received", kicks[1]);
-    assert_eq!(
-        theirs.spawned,
-        ROUNDS * BATCH + 1,
-        "CPU {other} received every first half and the echo task"
+    let stats = smp::on_two_cpus(
+        both,
+        |f| cpus::start_cpu(both.1, f).expect("PSCI CPU_ON"),
+        || LocalExecutor::with_tick(Machine, TICK),
+        irq::cpu_id,
+        out,
     );
-    assert!(theirs.idles >= ROUNDS, "CPU {other} idled between batches");
-    assert!(kicks[1] >= ROUNDS, "CPU {other} was kicked out of wfi");
-    assert!(kicks[0] > 0, "CPU {me} was kicked by CPU {other}");
-    assert_eq!(theirs.timers_fired, 1, "the cross-CPU sleep fired there");
+    smp::check_both(both, stats, [both.0, both.1].map(irq::kicks), "wfi", out);
 }

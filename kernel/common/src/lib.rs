@@ -1,10 +1,12 @@
 //! Kernel machinery the bare-metal kernels share, generic over [`Cpu`].
 //!
-//! * [`preempt`]: preemptible coroutines, for kernels whose interrupt
-//!   handlers run on the interrupted stack (aarch64, x86_64).
+//! * [`preempt`]: preemptible coroutines; their interrupt exit is for
+//!   kernels whose interrupt handlers run on the interrupted stack
+//!   (aarch64, x86_64), riscv64 has its own.
 //! * [`sync`]: a spin lock that masks interrupts while held.
 //! * [`heap`]: a global allocator wrapper that masks interrupts.
 //! * [`panic`](mod@panic): which CPU reports a panic.
+//! * [`qemu`]: the marker an image leaves for its QEMU runner.
 
 #![no_std]
 
@@ -13,6 +15,7 @@ extern crate alloc;
 pub mod heap;
 pub mod panic;
 pub mod preempt;
+pub mod qemu;
 pub mod sync;
 
 use core::time::Duration;
@@ -34,6 +37,19 @@ pub trait Cpu: 'static {
     fn ticks() -> u64;
     /// Time since boot.
     fn now() -> Duration;
+    /// Starts this CPU's periodic tick, every `period`.
+    fn start_tick(period: Duration);
+    /// Stops this CPU's periodic tick.
+    fn stop_tick();
+    /// Whether interrupts were unmasked when [`disable`](Cpu::disable)
+    /// returned `saved`.
+    fn were_enabled(saved: &Self::Saved) -> bool;
+    /// This CPU's preemption state: by default, its entry in a table of
+    /// [`MAX_CPUS`] slots; a kernel with per-CPU data of its own keeps it
+    /// there.
+    fn preempt_slot() -> &'static preempt::Slot {
+        preempt::slot(Self::id())
+    }
 }
 
 /// CPUs the shared per-CPU state has room for.

@@ -1,6 +1,9 @@
 //! Preemption of coroutines that never yield, for kernels whose interrupt
 //! entry saves the interrupted registers on the interrupted stack and runs
-//! the handler there (aarch64, x86_64 here).
+//! the handler there (aarch64, x86_64 here). riscv64, whose traps run on an
+//! interrupt stack, shares all of it but [`on_interrupt_exit`]: its own
+//! copies the trap frame onto the coroutine's stack and switches from
+//! there, through the same [`Slot`].
 //!
 //! A [`Preemptible`] is an asymmetric coroutine of `xasync-core` that the
 //! timer tick can take the CPU from. When the tick interrupts the armed
@@ -29,40 +32,30 @@
 //! * `resume` sets and clears the armed target with interrupts masked, so
 //!   a target the handler sees is alive.
 
+mod target;
+
 use crate::{Cpu, MAX_CPUS};
-use alloc::boxed::Box;
-use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
-use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use core::time::Duration;
-use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
-use xasync_core::stack::{HeapStack, Stack};
+pub use target::{Body, Slot, Target};
+use xasync_core::coroutine::{CoroutineResult, Yielder};
+use xasync_core::stack::HeapStack;
 pub use xasync_kernel_smoke::preempt::Stop;
 
 /// Per CPU: the armed preemptible coroutine, the tick's request, the count.
-static TARGET: [AtomicPtr<Target>; MAX_CPUS] =
-    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CPUS];
-static NEED_RESCHED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
-static PREEMPTIONS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static SLOTS: [Slot; MAX_CPUS] = [const { Slot::new() }; MAX_CPUS];
 
-/// What the interrupt handler knows of the running preemptible coroutine.
-struct Target {
-    /// Its stack: `limit..top`.
-    limit: usize,
-    top: usize,
-    /// Its yielder, set when it first runs.
-    yielder: Cell<*const Yielder<(), Stop>>,
+/// CPU `cpu`'s entry in the default table of slots
+/// ([`Cpu::preempt_slot`]).
+pub(crate) fn slot(cpu: usize) -> &'static Slot {
+    &SLOTS[cpu]
 }
 
 /// A coroutine that is suspended when its time slice ends, even if it never
 /// yields, on CPU `C`. See the [module documentation](self).
 pub struct Preemptible<C: Cpu, R: 'static> {
-    // Dropped before `target`, which its function points to.
-    co: Coroutine<(), Stop, R, HeapStack>,
-    target: Box<Target>,
-    _cpu: PhantomData<C>,
+    body: Body<C, R>,
 }
 
 impl<C: Cpu, R: 'static> Preemptible<C, R> {
@@ -72,27 +65,8 @@ impl<C: Cpu, R: 'static> Preemptible<C, R> {
     where
         F: FnOnce() -> R + Send + 'static,
     {
-        let target = Box::new(Target {
-            limit: stack.limit().as_ptr() as usize,
-            top: stack.top().as_ptr() as usize,
-            yielder: Cell::new(ptr::null()),
-        });
-        let shared: *const Target = &*target;
-        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Stop>, ()| {
-            // Entered by `resume`, interrupts masked.
-            // SAFETY: the box outlives the coroutine (field order), and only
-            // this CPU touches it, with interrupts masked.
-            unsafe { (*shared).yielder.set(yielder) };
-            C::enable();
-            let result = f();
-            // Leave with interrupts masked (see the module documentation).
-            let _ = C::disable();
-            result
-        });
         Preemptible {
-            co,
-            target,
-            _cpu: PhantomData,
+            body: Body::new(stack, f),
         }
     }
 
@@ -103,45 +77,36 @@ impl<C: Cpu, R: 'static> Preemptible<C, R> {
     ///
     /// If it has already finished.
     pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
-        let cpu = C::id();
         let saved = C::disable();
-        let target = ptr::from_ref::<Target>(&self.target).cast_mut();
-        let outer = TARGET[cpu].swap(target, Ordering::Relaxed);
-        NEED_RESCHED[cpu].store(false, Ordering::Relaxed);
-        let result = self.co.resume(());
-        TARGET[cpu].store(outer, Ordering::Relaxed);
+        let result = C::preempt_slot().resume(&mut self.body);
+        debug_assert!(
+            !C::were_enabled(&C::disable()),
+            "a preemptible coroutine left with interrupts unmasked"
+        );
         C::restore(saved);
         result
     }
 
     /// Whether its function has returned.
     pub fn done(&self) -> bool {
-        self.co.done()
+        self.body.done()
     }
 }
 
 impl<C: Cpu, R> fmt::Debug for Preemptible<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Preemptible")
-            .field("co", &self.co)
-            .finish_non_exhaustive()
+            .field("body", &self.body)
+            .finish()
     }
 }
 
 /// The yielder of the armed preemptible coroutine, if the caller runs on
 /// its stack. Call with interrupts masked.
-fn current_yielder(cpu: usize) -> Option<*const Yielder<(), Stop>> {
-    let target = TARGET[cpu].load(Ordering::Relaxed);
-    if target.is_null() {
-        return None;
-    }
-    // SAFETY: an armed target is alive until `resume` disarms it, which it
-    // does with interrupts masked, so not while the caller runs.
-    let target = unsafe { &*target };
-    let probe = 0u8;
-    let sp = ptr::addr_of!(probe) as usize;
-    let yielder = target.yielder.get();
-    ((target.limit..target.top).contains(&sp) && !yielder.is_null()).then_some(yielder)
+fn current_yielder<C: Cpu>() -> Option<*const Yielder<(), Stop>> {
+    // SAFETY: `resume` arms a live target and disarms it before it is
+    // dropped, both with interrupts masked, as the caller runs.
+    unsafe { C::preempt_slot().armed_here() }
 }
 
 /// Suspends the calling preemptible coroutine; its `resume` returns
@@ -153,7 +118,7 @@ fn current_yielder(cpu: usize) -> Option<*const Yielder<(), Stop>> {
 pub fn yield_now<C: Cpu>() {
     let saved = C::disable();
     let yielder =
-        current_yielder(C::id()).expect("yield_now: not called on a preemptible coroutine's stack");
+        current_yielder::<C>().expect("yield_now: not called on a preemptible coroutine's stack");
     // SAFETY: we run on the armed coroutine's stack, inside its function,
     // so its yielder is alive; interrupts are masked across the switch.
     unsafe { (*yielder).suspend(Stop::Yielded) };
@@ -162,13 +127,13 @@ pub fn yield_now<C: Cpu>() {
 
 /// Preemptions so far on this CPU.
 pub fn preemptions<C: Cpu>() -> u64 {
-    PREEMPTIONS[C::id()].load(Ordering::Relaxed)
+    C::preempt_slot().preemptions()
 }
 
 /// Asks this CPU to preempt its running preemptible coroutine at the end
 /// of the interrupt: the kernel's tick handler calls this.
 pub fn request_resched<C: Cpu>() {
-    NEED_RESCHED[C::id()].store(true, Ordering::Relaxed);
+    C::preempt_slot().request_resched();
 }
 
 /// The kernel calls this at the end of every interrupt, after its end of
@@ -176,15 +141,14 @@ pub fn request_resched<C: Cpu>() {
 /// interrupted coroutine if the tick asked for it and the interrupted code
 /// runs on the armed coroutine's stack.
 pub fn on_interrupt_exit<C: Cpu>() {
-    let cpu = C::id();
-    if !NEED_RESCHED[cpu].load(Ordering::Relaxed) {
+    let slot = C::preempt_slot();
+    if !slot.resched_requested() {
         return;
     }
-    let Some(yielder) = current_yielder(cpu) else {
+    let Some(yielder) = current_yielder::<C>() else {
         return;
     };
-    NEED_RESCHED[cpu].store(false, Ordering::Relaxed);
-    PREEMPTIONS[cpu].fetch_add(1, Ordering::Relaxed);
+    slot.count_preemption();
     // SAFETY: checked just above with interrupts masked: the armed
     // coroutine's yielder, and we run on its stack (the interrupted code's
     // registers are saved below us by the interrupt entry).
@@ -230,4 +194,57 @@ impl<C: Cpu> xasync_kernel_smoke::preempt::Preemption for Scenarios<C> {
     fn now() -> Duration {
         C::now()
     }
+
+    fn disable() {
+        let _ = C::disable();
+    }
+
+    fn enable() {
+        C::enable();
+    }
+
+    fn start_tick(period: Duration) {
+        C::start_tick(period);
+    }
+
+    fn stop_tick() {
+        C::stop_tick();
+    }
+}
+
+/// Defines, in a kernel's `preempt` module, its preemptible coroutines over
+/// its [`Cpu`] type `$cpu`: the `Preemptible` and `Scenarios` types,
+/// `yield_now` and `preemptions` for images, and `request_resched` and
+/// `on_interrupt_exit` for its interrupt handler.
+#[macro_export]
+macro_rules! preempt_over {
+    ($cpu:ty) => {
+        pub use $crate::preempt::Stop;
+
+        /// A coroutine the tick preempts (see `xasync_kernel_common::preempt`).
+        pub type Preemptible<R> = $crate::preempt::Preemptible<$cpu, R>;
+
+        /// This kernel's preemption, as the shared scenarios see it.
+        pub type Scenarios = $crate::preempt::Scenarios<$cpu>;
+
+        /// Suspends the calling preemptible coroutine ([`Stop::Yielded`]).
+        pub fn yield_now() {
+            $crate::preempt::yield_now::<$cpu>();
+        }
+
+        /// Preemptions so far on this CPU.
+        pub fn preemptions() -> u64 {
+            $crate::preempt::preemptions::<$cpu>()
+        }
+
+        /// Asks for a preemption at the end of this interrupt (the tick).
+        pub(crate) fn request_resched() {
+            $crate::preempt::request_resched::<$cpu>();
+        }
+
+        /// The end of every interrupt (see the module documentation).
+        pub(crate) fn on_interrupt_exit() {
+            $crate::preempt::on_interrupt_exit::<$cpu>();
+        }
+    };
 }

@@ -12,6 +12,7 @@
 use crate::trap::TrapFrame;
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use xasync_kernel_common::preempt::Slot;
 
 /// Harts the kernel supports; higher hart ids are parked at boot.
 pub const MAX_HARTS: usize = 8;
@@ -36,7 +37,7 @@ pub struct HartLocal {
     /// Timer state, see [`crate::timer`].
     pub(crate) timer: TimerState,
     /// Preemption state, see [`crate::preempt`].
-    pub(crate) preempt: PreemptState,
+    pub(crate) preempt: Slot,
     /// Software interrupts (IPIs) received.
     ipis: AtomicU64,
     /// An opaque per-hart pointer for the runtime (e.g. its executor).
@@ -59,17 +60,6 @@ pub(crate) struct TimerState {
     pub(crate) hook: AtomicPtr<()>,
 }
 
-/// The preemption fields of a [`HartLocal`].
-pub(crate) struct PreemptState {
-    /// Set by the timer tick: the running preemptible coroutine's time slice
-    /// is over.
-    pub(crate) need_resched: AtomicBool,
-    /// The preemptible coroutine running now, or null.
-    pub(crate) target: AtomicPtr<crate::preempt::Target>,
-    /// Preemptions performed.
-    pub(crate) count: AtomicU64,
-}
-
 impl HartLocal {
     const fn new() -> Self {
         HartLocal {
@@ -86,11 +76,7 @@ impl HartLocal {
                 alarms: AtomicU64::new(0),
                 hook: AtomicPtr::new(core::ptr::null_mut()),
             },
-            preempt: PreemptState {
-                need_resched: AtomicBool::new(false),
-                target: AtomicPtr::new(core::ptr::null_mut()),
-                count: AtomicU64::new(0),
-            },
+            preempt: Slot::new(),
             ipis: AtomicU64::new(0),
             current: AtomicPtr::new(core::ptr::null_mut()),
         }
@@ -118,7 +104,7 @@ impl HartLocal {
 
     /// Preemptions performed on this hart.
     pub fn preemptions(&self) -> u64 {
-        self.preempt.count.load(Ordering::Relaxed)
+        self.preempt.preemptions()
     }
 
     /// The runtime's per-hart pointer (null until set).

@@ -1,4 +1,7 @@
-//! Preemption of coroutines that never yield.
+//! Preemption of coroutines that never yield. The coroutine, `yield_now`
+//! and the per-hart state are `xasync_kernel_common::preempt`'s over
+//! [`ThisHart`]; this module is the way out of the
+//! interrupt, which differs.
 //!
 //! A [`Preemptible`] is an asymmetric coroutine of `xasync-core` that the
 //! timer can take the CPU from. The interrupt handler itself never switches
@@ -50,113 +53,31 @@
 //!   so a target the handler sees is alive.
 
 use crate::hart::{self, HartLocal};
+use crate::irq;
+use crate::sync::ThisHart;
 use crate::trap::TrapFrame;
-use crate::{irq, timer};
-use alloc::boxed::Box;
-use core::cell::Cell;
-use core::fmt;
-use core::ptr;
-use core::sync::atomic::Ordering;
-use core::time::Duration;
-use xasync_core::coroutine::{Coroutine, CoroutineResult, Yielder};
-use xasync_core::stack::{HeapStack, Stack};
+use xasync_core::coroutine::Yielder;
+use xasync_kernel_common::preempt;
 pub use xasync_kernel_smoke::preempt::Stop;
 
 /// Stack a preemption needs below the frame copy, for `preempt_switch` and
 /// the core's suspend.
 const PREEMPT_ROOM: usize = 1024;
 
-/// What the interrupt handler knows of the running preemptible coroutine.
-pub(crate) struct Target {
-    /// Its stack: `limit..top`.
-    limit: usize,
-    top: usize,
-    /// Its yielder, set when it first runs.
-    yielder: Cell<*const Yielder<(), Stop>>,
-}
-
 /// A coroutine that is suspended when its time slice ends, even if it never
 /// yields. See the [module documentation](self).
-pub struct Preemptible<R: 'static> {
-    // Dropped before `target`, which its function points to.
-    co: Coroutine<(), Stop, R, HeapStack>,
-    target: Box<Target>,
-}
+pub type Preemptible<R> = preempt::Preemptible<ThisHart, R>;
 
-impl<R: 'static> Preemptible<R> {
-    /// A coroutine that will run `f` on `stack`. `f` must be `Send`: it is
-    /// interrupted at arbitrary points, as a thread is.
-    pub fn new<F>(stack: HeapStack, f: F) -> Self
-    where
-        F: FnOnce() -> R + Send + 'static,
-    {
-        let target = Box::new(Target {
-            limit: stack.limit().as_ptr() as usize,
-            top: stack.top().as_ptr() as usize,
-            yielder: Cell::new(ptr::null()),
-        });
-        let shared: *const Target = &*target;
-        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Stop>, ()| {
-            // Entered by `resume`, interrupts off.
-            // SAFETY: the box outlives the coroutine (field order), and only
-            // this hart touches it, with interrupts off.
-            unsafe { (*shared).yielder.set(yielder) };
-            irq::enable();
-            let result = f();
-            // Leave with interrupts off (see the module documentation).
-            let _ = irq::disable();
-            result
-        });
-        Preemptible { co, target }
-    }
+/// This kernel's preemption, as the shared scenarios
+/// (`xasync_kernel_smoke::preempt`) see it.
+pub type Scenarios = preempt::Scenarios<ThisHart>;
 
-    /// Runs the coroutine until its time slice ends, it yields or it
-    /// returns.
-    ///
-    /// # Panics
-    ///
-    /// If it has already finished.
-    pub fn resume(&mut self) -> CoroutineResult<Stop, R> {
-        let hart = hart::this();
-        let irq = irq::disable();
-        let target = ptr::from_ref::<Target>(&self.target).cast_mut();
-        let outer = hart.preempt.target.swap(target, Ordering::Relaxed);
-        hart.preempt.need_resched.store(false, Ordering::Relaxed);
-        let result = self.co.resume(());
-        debug_assert!(
-            !irq::are_enabled(),
-            "a preemptible coroutine left with interrupts on"
-        );
-        hart.preempt.target.store(outer, Ordering::Relaxed);
-        irq::restore(irq);
-        result
-    }
-
-    /// Whether its function has returned.
-    pub fn done(&self) -> bool {
-        self.co.done()
-    }
-}
-
-impl<R> fmt::Debug for Preemptible<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Preemptible")
-            .field("co", &self.co)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The armed preemptible coroutine, if the caller runs on its stack.
-fn current_target(hart: &HartLocal) -> Option<&Target> {
-    let target = hart.preempt.target.load(Ordering::Relaxed);
-    if target.is_null() {
-        return None;
-    }
-    // SAFETY: an armed target is alive until `resume` disarms it.
-    let target = unsafe { &*target };
-    let probe = 0u8;
-    let sp = ptr::addr_of!(probe) as usize;
-    (target.limit..target.top).contains(&sp).then_some(target)
+/// The yielder of the armed preemptible coroutine, if the caller runs on
+/// its stack. Call with interrupts off.
+fn current_yielder(hart: &HartLocal) -> Option<*const Yielder<(), Stop>> {
+    // SAFETY: `resume` arms a live target and disarms it before it is
+    // dropped, both with interrupts off, as the caller runs.
+    unsafe { hart.preempt.armed_here() }
 }
 
 /// Suspends the calling preemptible coroutine; its `resume` returns
@@ -166,55 +87,39 @@ fn current_target(hart: &HartLocal) -> Option<&Target> {
 ///
 /// If not called from a [`Preemptible`]'s own stack.
 pub fn yield_now() {
-    let irq = irq::disable();
-    let target = current_target(hart::this())
-        .expect("yield_now: not called on a preemptible coroutine's stack");
-    let yielder = target.yielder.get();
-    // SAFETY: we run on the armed coroutine's stack, inside its function,
-    // so its yielder is set and alive; interrupts are off across the switch
-    // (module documentation).
-    unsafe { (*yielder).suspend(Stop::Yielded) };
-    irq::restore(irq);
+    preempt::yield_now::<ThisHart>();
 }
 
 /// Asks the calling hart to preempt its running preemptible coroutine at
 /// the next interrupt exit (the timer tick calls this).
 pub(crate) fn request_resched(hart: &HartLocal) {
-    hart.preempt.need_resched.store(true, Ordering::Relaxed);
+    hart.preempt.request_resched();
 }
 
 /// Called at the end of every interrupt: decides whether to preempt, and if
 /// so puts a copy of `frame` on the coroutine's stack and returns it.
 pub(crate) fn on_interrupt_exit(frame: &TrapFrame) -> Option<*mut TrapFrame> {
     let hart = hart::this();
-    if !hart.preempt.need_resched.load(Ordering::Relaxed) {
-        return None;
-    }
-    let target = hart.preempt.target.load(Ordering::Relaxed);
-    if target.is_null() {
+    if !hart.preempt.resched_requested() {
         return None;
     }
     // SAFETY: an armed target is alive until `resume` disarms it, which it
     // does with interrupts off, so not while this handler runs.
-    let target = unsafe { &*target };
+    let target = unsafe { hart.preempt.armed() }?;
     let sp = frame.x[2];
     let from_supervisor = frame.sstatus & crate::cpu::sstatus::SPP != 0;
-    if !from_supervisor
-        || !(target.limit..target.top).contains(&sp)
-        || target.yielder.get().is_null()
-    {
+    if !from_supervisor || target.yielder_at(sp).is_none() {
         return None;
     }
     let at = (sp - size_of::<TrapFrame>()) & !15;
     assert!(
-        at >= target.limit + PREEMPT_ROOM,
+        at >= target.limit() + PREEMPT_ROOM,
         "a preemptible coroutine's stack is too full to preempt it: sp {sp:#x}, limit {:#x}, \
          a preemption needs {} bytes",
-        target.limit,
+        target.limit(),
         size_of::<TrapFrame>() + PREEMPT_ROOM
     );
-    hart.preempt.need_resched.store(false, Ordering::Relaxed);
-    hart.preempt.count.fetch_add(1, Ordering::Relaxed);
+    hart.preempt.count_preemption();
     let copy = at as *mut TrapFrame;
     // SAFETY: `at..sp` lies inside the coroutine's stack (checked above),
     // below its stack pointer: free memory that nothing else uses while it
@@ -228,50 +133,11 @@ pub(crate) fn on_interrupt_exit(frame: &TrapFrame) -> Option<*mut TrapFrame> {
 /// (still with interrupts off; the trampoline's `sret` re-enables them).
 pub(crate) extern "C" fn preempt_switch(_frame: *mut TrapFrame) {
     debug_assert!(!irq::are_enabled());
-    let target = hart::this().preempt.target.load(Ordering::Relaxed);
+    let yielder = current_yielder(hart::this())
+        .expect("preempt_switch: not on the armed preemptible coroutine's stack");
     // SAFETY: `on_interrupt_exit` just checked that this target is armed,
     // that we run on its stack and that its yielder is set, and interrupts
     // have been off since, so nothing changed.
-    let yielder = unsafe { &*(*target).yielder.get() };
-    yielder.suspend(Stop::Preempted);
+    unsafe { (*yielder).suspend(Stop::Preempted) };
     debug_assert!(!irq::are_enabled());
-}
-
-impl<R: 'static> xasync_kernel_smoke::preempt::Preemptible<R> for Preemptible<R> {
-    fn resume(&mut self) -> CoroutineResult<Stop, R> {
-        Preemptible::resume(self)
-    }
-
-    fn done(&self) -> bool {
-        Preemptible::done(self)
-    }
-}
-
-/// This kernel's preemption, as the shared scenarios
-/// (`xasync_kernel_smoke::preempt`) see it.
-#[derive(Debug)]
-pub struct Scenarios;
-
-impl xasync_kernel_smoke::preempt::Preemption for Scenarios {
-    type Coroutine<R: 'static> = Preemptible<R>;
-
-    fn new<R: 'static>(stack: HeapStack, f: impl FnOnce() -> R + Send + 'static) -> Preemptible<R> {
-        Preemptible::new(stack, f)
-    }
-
-    fn yield_now() {
-        yield_now();
-    }
-
-    fn ticks() -> u64 {
-        timer::ticks()
-    }
-
-    fn preemptions() -> u64 {
-        hart::this().preemptions()
-    }
-
-    fn now() -> Duration {
-        timer::uptime()
-    }
 }

@@ -5,6 +5,7 @@
 use crate::{hart, irq, timer};
 use core::time::Duration;
 use xasync_kernel_common::Cpu;
+use xasync_kernel_common::preempt::Slot;
 
 /// A mutual-exclusion lock for data shared by harts and interrupt handlers:
 /// holding it disables interrupts on this hart, and other harts spin.
@@ -45,5 +46,21 @@ impl Cpu for ThisHart {
 
     fn now() -> Duration {
         timer::uptime()
+    }
+
+    fn start_tick(period: Duration) {
+        timer::start_periodic(period);
+    }
+
+    fn stop_tick() {
+        timer::stop();
+    }
+
+    fn were_enabled(saved: &Self::Saved) -> bool {
+        saved.was_enabled()
+    }
+
+    fn preempt_slot() -> &'static Slot {
+        &hart::this().preempt
     }
 }

@@ -12,18 +12,11 @@
 
 use core::time::Duration;
 use xasync_kernel_riscv64::preempt::Scenarios;
-use xasync_kernel_riscv64::{BootInfo, entry, irq, print, timer};
-use xasync_kernel_smoke::{Out, preempt};
+use xasync_kernel_riscv64::{BootInfo, entry, print};
+use xasync_kernel_smoke::preempt;
 
 entry!(main);
 
 fn main(_: &BootInfo) {
-    // The reference results, computed before any timer runs.
-    let expected = preempt::reference();
-    timer::start_periodic(Duration::from_millis(2));
-    irq::enable();
-    let out: Out<'_> = &|args| print!("{args}");
-    preempt::run::<Scenarios>(expected, out);
-    let _ = irq::disable();
-    timer::stop();
+    preempt::run_ticking::<Scenarios>(Duration::from_millis(2), &|args| print!("{args}"));
 }

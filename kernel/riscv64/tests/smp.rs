@@ -20,7 +20,7 @@ use xasync_kernel_riscv64::platform::{self, Spawner};
 use xasync_kernel_riscv64::sync::IrqSpinLock;
 use xasync_kernel_riscv64::{BootInfo, entry, hart, irq, print, println, smp as harts};
 use xasync_kernel_smoke::Out;
-use xasync_kernel_smoke::smp::{self, BATCH, Cpus, ROUNDS};
+use xasync_kernel_smoke::smp::{self, Cpus};
 
 entry!(main, smp = 2);
 
@@ -78,9 +78,7 @@ fn main(info: &BootInfo) {
         other,
         cpu_id: || hart::this().id(),
     };
-    smp::jobs_cross_cpus(&cpus, out);
-    smp::stream_across_cpus(&cpus, out);
-    smp::sleep_on_other_cpu(&cpus, out);
+    smp::run(&cpus, out);
 
     // Stop the other hart, then check what both saw.
     shared.stop.lock().take().unwrap().send(()).unwrap();
@@ -89,17 +87,6 @@ fn main(info: &BootInfo) {
     }
     let _ = irq::disable();
     let theirs = shared.stats.lock().take().unwrap();
-    let ours = executor.stats();
     let ipis = [me, other].map(|id| hart::get(id).expect("a hart").ipis());
-    println!("smp: hart {me}: {ours:?}, {} IPIs received", ipis[0]);
-    println!("smp: hart {other}: {theirs:?}, {} IPIs received", ipis[1]);
-    assert_eq!(
-        theirs.spawned,
-        ROUNDS * BATCH + 1,
-        "hart {other} received every first half and the echo task"
-    );
-    assert!(theirs.idles >= ROUNDS, "hart {other} idled between batches");
-    assert!(ipis[1] >= ROUNDS, "hart {other} was kicked out of wfi");
-    assert!(ipis[0] > 0, "hart {me} was kicked by hart {other}");
-    assert_eq!(theirs.timers_fired, 1, "the cross-hart sleep fired there");
+    smp::check_both((me, other), (executor.stats(), theirs), ipis, "wfi", out);
 }

@@ -27,6 +27,7 @@ use xasync_core::stack::HeapStack;
 
 pub mod preempt;
 pub mod seed;
+mod sleepers;
 pub mod smp;
 pub mod timers;
 
@@ -82,36 +83,11 @@ fn coroutine_counts(out: Out<'_>) {
 
 fn sleepers_wake_in_order<P: Platform>(executor: &LocalExecutor<P>, out: Out<'_>) {
     let spawner = executor.spawner();
-    // (who, deadline, woke at)
-    let log: Rc<RefCell<Vec<(usize, Duration, Duration)>>> = Rc::default();
+    let log = sleepers::Log::default();
     let start = spawner.now();
-    let handles: Vec<_> = (0..16)
-        .map(|id| {
-            // 16 different durations, 1.5–9 ms, in a scrambled order.
-            let duration = Duration::from_micros(1500 + (id as u64 * 7 % 16) * 500);
-            let (spawner, log) = (spawner.clone(), log.clone());
-            if id % 2 == 0 {
-                executor.spawn(async move {
-                    let sleep = spawner.sleep(duration);
-                    let deadline = sleep.deadline();
-                    sleep.await;
-                    log.borrow_mut().push((id, deadline, spawner.now()));
-                })
-            } else {
-                executor.spawn_coroutine(move |s| {
-                    let sleep = spawner.sleep(duration);
-                    let deadline = sleep.deadline();
-                    s.wait(sleep);
-                    log.borrow_mut().push((id, deadline, spawner.now()));
-                })
-            }
-        })
-        .collect();
-    executor.block_on(async {
-        for h in handles {
-            h.await.unwrap();
-        }
-    });
+    // 16 different durations, 1.5–9 ms, in a scrambled order.
+    let durations = (0..16).map(|id| Duration::from_micros(1500 + (id * 7 % 16) * 500));
+    sleepers::run_all(executor, durations, 1, &log);
     let elapsed = executor.platform().now() - start;
     let log = log.borrow();
     assert_eq!(log.len(), 16);

@@ -1,5 +1,5 @@
-//! Preemption scenarios, run by the riscv64 and aarch64 `preemption`
-//! images: coroutines that never yield share the CPU because the timer
+//! Preemption scenarios, run by every kernel's `preemption` image:
+//! coroutines that never yield share the CPU because the timer
 //! tick suspends them. The kernel supplies its preemptible coroutines
 //! through [`Preemption`], starts a periodic tick and enables interrupts;
 //! [`run`] checks that
@@ -56,6 +56,14 @@ pub trait Preemption {
     fn preemptions() -> u64;
     /// Time since boot.
     fn now() -> Duration;
+    /// Masks interrupts on this CPU.
+    fn disable();
+    /// Unmasks interrupts on this CPU.
+    fn enable();
+    /// Starts this CPU's periodic tick, every `period`.
+    fn start_tick(period: Duration);
+    /// Stops this CPU's periodic tick.
+    fn stop_tick();
 }
 
 /// Iterations of each busy loop.
@@ -69,6 +77,20 @@ pub fn reference() -> [(u64, u64); 2] {
     let expected = [busy(0, 0x1234, 1.5), busy(1, 0x9876, 2.5)];
     PROGRESS.iter().for_each(|p| p.store(0, Ordering::Relaxed));
     expected
+}
+
+/// A `preemption` image: computes the [`reference()`] results with
+/// interrupts masked, then [`run`]s the scenarios under a tick every
+/// `period` with interrupts unmasked; returns with interrupts masked and
+/// the tick stopped.
+pub fn run_ticking<K: Preemption>(period: Duration, out: Out<'_>) {
+    K::disable();
+    let expected = reference();
+    K::start_tick(period);
+    K::enable();
+    run::<K>(expected, out);
+    K::disable();
+    K::stop_tick();
 }
 
 /// Runs the scenarios (see the module documentation); `expected` comes

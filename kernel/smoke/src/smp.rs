@@ -1,5 +1,5 @@
-//! Scenarios for two CPUs, one executor each, run by the riscv64 and
-//! aarch64 `smp` images: work crosses between them through `Spawner`s, and
+//! Scenarios for two CPUs, one executor each, run by every kernel's `smp`
+//! image: work crosses between them through `Spawner`s, and
 //! each wake-up for the other CPU kicks it (an IPI, an SGI).
 //!
 //! * [`jobs_cross_cpus`]: in batches, each job's first half is spawned
@@ -10,16 +10,20 @@
 //! * [`sleep_on_other_cpu`]: a sleep registered on the other CPU's timer
 //!   wheel, awaited here.
 //!
-//! The kernel starts the other CPU and checks what only it can see (that
-//! the other CPU idled between batches and was kicked out of it).
+//! The kernel starts the other CPU, runs them all ([`run`]) and hands
+//! [`check_both`] what only it can see (each CPU's kicks, the other CPU's
+//! executor stats), which checks that the other CPU idled between batches
+//! and was kicked out of it. Kernels whose `start_cpu` takes any `Send`
+//! closure let [`on_two_cpus`] do the starting and stopping too.
 
 use crate::Out;
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-use xasync_core::executor::{LocalExecutor, Platform, Spawner};
-use xasync_core::sync::channel;
+use xasync_core::executor::{LocalExecutor, Platform, Spawner, Stats};
+use xasync_core::sync::{channel, oneshot};
 use xasync_core::task::JoinHandle;
 
 /// Rounds of [`jobs_cross_cpus`]; the other CPU idles between them.
@@ -40,6 +44,86 @@ pub struct Cpus<'a, P: Platform> {
     pub other: usize,
     /// The id of the CPU running the caller.
     pub cpu_id: fn() -> usize,
+}
+
+/// Runs the three scenarios in order: [`jobs_cross_cpus`],
+/// [`stream_across_cpus`], [`sleep_on_other_cpu`].
+pub fn run<P: Platform>(cpus: &Cpus<'_, P>, out: Out<'_>) {
+    jobs_cross_cpus(cpus, out);
+    stream_across_cpus(cpus, out);
+    sleep_on_other_cpu(cpus, out);
+}
+
+/// Starts the other CPU through `start` (the kernel's `start_cpu`) with an
+/// executor from `executor` that runs until this CPU is done, makes one
+/// here too, [`run`]s the scenarios between them, and stops the other
+/// executor. Returns both executors' stats, this CPU's first.
+pub fn on_two_cpus<P: Platform + 'static>(
+    (me, other): (usize, usize),
+    start: impl FnOnce(Box<dyn FnOnce() + Send>),
+    executor: fn() -> LocalExecutor<P>,
+    cpu_id: fn() -> usize,
+    out: Out<'_>,
+) -> (Stats, Stats) {
+    let (spawner_tx, spawner_rx) = oneshot::channel();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (stats_tx, stats_rx) = oneshot::channel();
+    start(Box::new(move || {
+        let executor = executor();
+        spawner_tx.send(executor.spawner()).unwrap();
+        executor.block_on(stop_rx).unwrap();
+        stats_tx.send(executor.stats()).unwrap();
+    }));
+
+    let here = executor();
+    // Woken from the other CPU: the first cross-CPU kick.
+    let remote = here.block_on(spawner_rx).unwrap();
+    out(format_args!(
+        "smp: CPU {me} started CPU {other}; one executor on each\n"
+    ));
+    let cpus = Cpus {
+        executor: &here,
+        remote: &remote,
+        me,
+        other,
+        cpu_id,
+    };
+    run(&cpus, out);
+    stop_tx.send(()).unwrap();
+    let theirs = here.block_on(stats_rx).unwrap();
+    (here.stats(), theirs)
+}
+
+/// After [`run`] on CPUs `me` and `other`: prints both CPUs' executor stats (`ours`, `theirs`) and
+/// kicks received (`kicks`, this CPU's first), and checks that the other
+/// CPU ran every first half and the echo task, idled between batches and
+/// was kicked out of its wait (`wait`, the instruction it idles in) each
+/// time, that this CPU was kicked too, and that the cross-CPU sleep fired
+/// on the other CPU.
+pub fn check_both(
+    (me, other): (usize, usize),
+    (ours, theirs): (Stats, Stats),
+    kicks: [u64; 2],
+    wait: &str,
+    out: Out<'_>,
+) {
+    out(format_args!(
+        "smp: CPU {me}: {ours:?}, {} kicks received\n",
+        kicks[0]
+    ));
+    out(format_args!(
+        "smp: CPU {other}: {theirs:?}, {} kicks received\n",
+        kicks[1]
+    ));
+    assert_eq!(
+        theirs.spawned,
+        ROUNDS * BATCH + 1,
+        "CPU {other} received every first half and the echo task"
+    );
+    assert!(theirs.idles >= ROUNDS, "CPU {other} idled between batches");
+    assert!(kicks[1] >= ROUNDS, "CPU {other} was kicked out of {wait}");
+    assert!(kicks[0] > 0, "CPU {me} was kicked by CPU {other}");
+    assert_eq!(theirs.timers_fired, 1, "the cross-CPU sleep fired there");
 }
 
 /// [`ROUNDS`] × [`BATCH`] jobs cross both CPUs; panics if a half ran on

@@ -14,15 +14,10 @@
 //! executor's timer resolution (deadlines in one tick fire in unspecified
 //! order).
 
+use crate::sleepers::{self, Log};
 use crate::{Out, in_deadline_order};
-use alloc::rc::Rc;
-use alloc::vec::Vec;
-use core::cell::RefCell;
 use core::time::Duration;
 use xasync_core::executor::{LocalExecutor, Platform};
-
-/// (who, deadline, woke at) in wake order.
-type Log = Rc<RefCell<Vec<(usize, Duration, Duration)>>>;
 
 /// 96 sleepers × 3 sleeps wake in deadline order, never early, from the
 /// alarm interrupt (see the module documentation).
@@ -35,41 +30,13 @@ pub fn sleepers_wake_in_deadline_order<P: Platform>(
     const SLEEPERS: usize = 96;
     const ROUNDS: usize = 3;
     let spawner = executor.spawner();
-    let log: Log = Rc::default();
+    let log = Log::default();
     let (alarms, idles) = (interrupts(), executor.stats().idles);
     let start = spawner.now();
-    let handles: Vec<_> = (0..SLEEPERS)
-        .map(|id| {
-            // 1.0–48.5 ms, a different duration for each pair.
-            let duration =
-                Duration::from_micros(1000 + (id as u64 / 2) * 1000 + (id as u64 % 2) * 500);
-            let (spawner, log) = (spawner.clone(), log.clone());
-            if id % 2 == 0 {
-                executor.spawn(async move {
-                    for _ in 0..ROUNDS {
-                        let sleep = spawner.sleep(duration);
-                        let deadline = sleep.deadline();
-                        sleep.await;
-                        log.borrow_mut().push((id, deadline, spawner.now()));
-                    }
-                })
-            } else {
-                executor.spawn_coroutine(move |s| {
-                    for _ in 0..ROUNDS {
-                        let sleep = spawner.sleep(duration);
-                        let deadline = sleep.deadline();
-                        s.wait(sleep);
-                        log.borrow_mut().push((id, deadline, spawner.now()));
-                    }
-                })
-            }
-        })
-        .collect();
-    executor.block_on(async {
-        for h in handles {
-            h.await.unwrap();
-        }
-    });
+    // 1.0–48.5 ms, a different duration for each pair.
+    let durations =
+        (0..SLEEPERS as u64).map(|id| Duration::from_micros(1000 + id / 2 * 1000 + id % 2 * 500));
+    sleepers::run_all(executor, durations, ROUNDS, &log);
     let elapsed = spawner.now() - start;
     let (alarms, idles) = (interrupts() - alarms, executor.stats().idles - idles);
     let log = log.borrow();

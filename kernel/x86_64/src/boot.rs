@@ -164,16 +164,7 @@ pub fn run_main(name: &str, main: fn()) -> ! {
 
 /// Copies `text` into an array, for the QEMU marker of [`entry!`](crate::entry).
 #[doc(hidden)]
-pub const fn marker<const N: usize>(text: &str) -> [u8; N] {
-    let bytes = text.as_bytes();
-    let mut out = [0; N];
-    let mut i = 0;
-    while i < N {
-        out[i] = bytes[i];
-        i += 1;
-    }
-    out
-}
+pub use xasync_kernel_common::qemu::marker;
 
 /// Names the image's main function, `fn()`: returning ends QEMU with
 /// success, panicking with failure. `smp = N` asks the runner for N CPUs

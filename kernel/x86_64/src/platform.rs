@@ -159,6 +159,18 @@ impl Cpu for ThisCpu {
     fn now() -> Duration {
         uptime()
     }
+
+    fn start_tick(period: Duration) {
+        apic::start_periodic(period);
+    }
+
+    fn stop_tick() {
+        apic::stop();
+    }
+
+    fn were_enabled(saved: &Self::Saved) -> bool {
+        *saved
+    }
 }
 
 /// The stack executors give coroutines: 64 KiB from the heap, with a canary

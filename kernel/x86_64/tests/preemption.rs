@@ -9,20 +9,12 @@
 #![no_main]
 
 use core::time::Duration;
-use xasync_kernel_smoke::{Out, preempt};
+use xasync_kernel_smoke::preempt;
 use xasync_kernel_x86_64::preempt::Scenarios;
-use xasync_kernel_x86_64::{apic, entry, interrupts, print};
+use xasync_kernel_x86_64::{entry, print};
 
 entry!(main);
 
 fn main() {
-    // The reference results, computed without preemption.
-    let _ = interrupts::disable();
-    let expected = preempt::reference();
-    apic::start_periodic(Duration::from_millis(2));
-    interrupts::enable();
-    let out: Out<'_> = &|args| print!("{args}");
-    preempt::run::<Scenarios>(expected, out);
-    let _ = interrupts::disable();
-    apic::stop();
+    preempt::run_ticking::<Scenarios>(Duration::from_millis(2), &|args| print!("{args}"));
 }
