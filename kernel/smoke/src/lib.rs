@@ -34,11 +34,24 @@ pub mod timers;
 /// The executor's timer resolution in [`run`].
 const TICK: Duration = Duration::from_micros(100);
 
+/// Lateness that only a stall of the emulated CPU explains (QEMU's thread
+/// descheduled on a loaded host); a timely alarm is late by microseconds.
+const STALL: Duration = Duration::from_millis(1);
+
 /// Whether `(who, deadline, woke)` entries, in wake order, are in deadline
 /// order as far as an executor with timer resolution `tick` orders them:
-/// deadlines in the same tick fire in unspecified order.
+/// deadlines in the same tick fire in unspecified order. A pair out of
+/// order counts only if the sleeper logged second was on time: after a
+/// stall of the emulated CPU longer than the gap between two deadlines, a
+/// sleep whose deadline passed before its first poll completes at once,
+/// ahead of an earlier one still waiting for the timer to fire — both are
+/// late, and their order says nothing about the timers (1 run in ~40 of
+/// the x86_64 image under a loaded host, before this allowance).
 pub fn in_deadline_order(log: &[(usize, Duration, Duration)], tick: Duration) -> bool {
-    log.windows(2).all(|w| w[0].1 <= w[1].1 + tick)
+    log.windows(2).all(|w| {
+        let (first, second) = (w[0], w[1]);
+        first.1 <= second.1 + tick || second.2.saturating_sub(second.1) > STALL
+    })
 }
 
 /// Where the checks print their lines.
