@@ -18,9 +18,16 @@ const WAIT: Duration = Duration::from_millis(200);
 const OVERLAPPING: Duration = Duration::from_millis(1500);
 
 /// Runs `body` in 50 coroutines on a 1-worker runtime; returns how long
-/// they took together.
+/// they took together. Stacks of 128 KiB: ureq's response parsing alone
+/// takes most of the default 64 KiB in debug builds (its unoptimized
+/// frames overflowed it once the runtime's own frames grew by a few
+/// hundred bytes).
 fn fifty_on_one_worker(body: impl Fn(usize) + Send + Sync + Clone + 'static) -> Duration {
-    let runtime = Runtime::builder().workers(1).build().unwrap();
+    let runtime = Runtime::builder()
+        .workers(1)
+        .stack_size(128 * 1024)
+        .build()
+        .unwrap();
     let start = Instant::now();
     let handles: Vec<_> = (0..COROUTINES)
         .map(|i| {
