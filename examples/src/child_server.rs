@@ -83,19 +83,34 @@ impl ChildServer {
             child,
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         };
-        let start = Instant::now();
-        server.addr = loop {
-            // The test harness's "test ... " may precede it on the line.
-            let stdout = server.stdout.text();
-            let line = stdout.split_once(marker).map(|(_, rest)| rest);
-            if let Some((addr, _)) = line.and_then(|rest| rest.split_once('\n')) {
-                break addr.parse().unwrap();
-            }
-            server.assert_running();
-            assert!(start.elapsed() < STARTUP, "no address in {STARTUP:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        // The test harness's "test ... " may precede it on the line.
+        let rest = server.wait_for(false, marker);
+        server.addr = rest.parse().unwrap();
         server
+    }
+
+    /// Waits until the server prints a line containing `marker` on
+    /// standard error if `on_stderr` (else output), while it keeps running
+    /// (for tests that must see the server reach a state before they go
+    /// on); returns the rest of that line. Panics if the server exits or
+    /// takes longer than `STARTUP`.
+    pub fn wait_for(&mut self, on_stderr: bool, marker: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let text = if on_stderr {
+                &self.stderr
+            } else {
+                &self.stdout
+            }
+            .text();
+            let line = text.split_once(marker).map(|(_, rest)| rest);
+            if let Some((rest, _)) = line.and_then(|rest| rest.split_once('\n')) {
+                return rest.to_string();
+            }
+            self.assert_running();
+            assert!(start.elapsed() < STARTUP, "no {marker:?} in {STARTUP:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The address the server listens on.
