@@ -149,10 +149,13 @@ fn a_destructor_waits_while_the_runtime_shuts_down() {
     let rt = runtime(2);
     let mutex = Arc::new(xasync::sync::Mutex::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
     for _ in 0..20 {
         let m = mutex.clone();
         let f = finished.clone();
+        let s = started.clone();
         rt.xasync(move || {
+            s.fetch_add(1, Ordering::SeqCst);
             let m2 = m.clone();
             let f2 = f.clone();
             let _guard = WaitOnDrop {
@@ -168,7 +171,14 @@ fn a_destructor_waits_while_the_runtime_shuts_down() {
         })
         .detach();
     }
-    std::thread::sleep(Duration::from_millis(50));
+    // Every coroutine must have started (a coroutine that never ran is
+    // dropped at shutdown without running any code): wait for that, not a
+    // fixed delay, which valgrind on a loaded machine outran (2 of 20).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while started.load(Ordering::SeqCst) < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(10)); // into their waits
     rt.shutdown();
     assert_eq!(finished.load(Ordering::SeqCst), 20);
     assert_eq!(*mutex.lock(), 20);
