@@ -51,9 +51,9 @@ pub(crate) struct Node {
     state: Cell<TaskState>,
     /// Stack and frame pointers at the last suspension.
     suspended_at: Cell<(usize, usize)>,
-    /// While it sleeps (see [`Node::sleeping`]): the coarse time it sleeps
-    /// until, [`FOREVER`] for ever; 0 when it does not sleep.
-    sleeping_until: Cell<u64>,
+    /// While it sleeps (see [`Node::sleeping`]): its deadline (`None`: for
+    /// ever); `None` when it does not sleep.
+    sleeping_until: Cell<Option<Option<std::time::Instant>>>,
     /// The runtime records a timeline (see [`super::trace`]).
     traced: bool,
 }
@@ -80,12 +80,7 @@ impl Node {
     /// until the returned guard is dropped, for dumps: a store on each side
     /// of the sleep.
     pub(crate) fn sleeping(&self, deadline: Option<std::time::Instant>) -> Sleeping<'_> {
-        let until = deadline.map_or(FOREVER, |deadline| {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let left = u64::try_from(left.as_millis()).unwrap_or(FOREVER);
-            coarse::now_ms().saturating_add(left).clamp(1, FOREVER)
-        });
-        self.sleeping_until.set(until);
+        self.sleeping_until.set(Some(deadline));
         Sleeping(self)
     }
 
@@ -137,8 +132,11 @@ impl Node {
             unsafe { frames::walk(fp, sp.max(self.stack.start)..self.stack.end, &mut frames) }
         };
         let state = match (self.state.get(), self.sleeping_until.get()) {
-            (TaskState::Waiting, until) if until != 0 => TaskState::Sleeping {
-                left_ms: (until != FOREVER).then(|| until.saturating_sub(now)),
+            (TaskState::Waiting, Some(until)) => TaskState::Sleeping {
+                left_ms: until.map(|deadline| {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+                }),
             },
             (state, _) => state,
         };
@@ -156,15 +154,12 @@ impl Node {
     }
 }
 
-/// [`Node::sleeping_until`] of a coroutine sleeping for ever.
-const FOREVER: u64 = u64::MAX;
-
 /// Marks a coroutine as sleeping while alive (see [`Node::sleeping`]).
 pub(crate) struct Sleeping<'a>(&'a Node);
 
 impl Drop for Sleeping<'_> {
     fn drop(&mut self) {
-        self.0.sleeping_until.set(0);
+        self.0.sleeping_until.set(None);
     }
 }
 
@@ -265,7 +260,7 @@ pub(crate) fn run<T>(
         // Set as it suspends, before any dump can see it.
         state: Cell::new(TaskState::Ready),
         suspended_at: Cell::new((0, 0)),
-        sleeping_until: Cell::new(0),
+        sleeping_until: Cell::new(None),
         traced,
     };
     /// Unlinks the node and takes its name off the stack when the body
