@@ -44,7 +44,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Submission queue entries per ring (the completion queue has twice as
 /// many, and the kernel keeps overflowing completions rather than drop
@@ -55,14 +55,15 @@ const ENTRIES: u32 = 256;
 /// is never this small.
 const EPOLL: u64 = 0;
 
-/// The `user_data` of cancellation requests, whose own completions say
-/// nothing the cancelled operation's will not.
-const CANCEL: u64 = 1;
+/// The `user_data` of cancellation requests and linked timeouts, whose
+/// own completions say nothing the operation's will not.
+const IGNORED: u64 = 1;
 
 /// The operations the runtime submits, which the probe checks.
-const NEEDED: [(u8, &str); 10] = [
+const NEEDED: [(u8, &str); 11] = [
     (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
+    (opcode::LinkTimeout::CODE, "IORING_OP_LINK_TIMEOUT"),
     (opcode::Recv::CODE, "IORING_OP_RECV"),
     (opcode::Send::CODE, "IORING_OP_SEND"),
     (opcode::Accept::CODE, "IORING_OP_ACCEPT"),
@@ -209,7 +210,7 @@ impl Ring {
             .build()
             .user_data(EPOLL);
         // SAFETY: a poll refers to no memory.
-        unsafe { self.push(&poll) };
+        unsafe { self.push(&[poll]) };
     }
 
     /// Submits what was pushed and waits up to `timeout` (`None`: without
@@ -258,7 +259,15 @@ impl Ring {
 
     /// Runs `sqe` for `coroutine` and returns its result (a count, or the
     /// error), `TimedOut` if `timeout` ran out first (unless the operation
-    /// completed while being cancelled: then its result).
+    /// completed meanwhile: then its result).
+    ///
+    /// The timeout is the kernel's, linked to the operation
+    /// (`IORING_OP_LINK_TIMEOUT`): nothing to read the clock for or to
+    /// register in the worker's timers, and an operation that completes
+    /// when it is submitted (a send with room, a receive with data) arms no
+    /// timer at all. It cancels the operation, which then completes with
+    /// `ECANCELED` — the only other canceller is [`Reap`], whose caller is
+    /// unwinding and never sees the result.
     ///
     /// # Safety
     ///
@@ -274,42 +283,47 @@ impl Ring {
         let op = std::pin::pin!(Op::new());
         let op = op.as_ref().get_ref();
         let sqe = sqe.user_data(std::ptr::from_ref(op) as u64);
-        // SAFETY: the caller keeps the buffers valid until we return; the
-        // `Op` lives in this frame, which `Reap` (below) keeps until the
-        // completion is reaped.
-        unsafe { self.push(&sqe) };
+        // The kernel reads the timespec when it takes the submission,
+        // before the operation can complete: this frame outlives it.
+        let timespec = timeout.map(types::Timespec::from);
+        match &timespec {
+            // SAFETY: the caller keeps the buffers valid until we return;
+            // the `Op` lives in this frame, which `Reap` (below) keeps
+            // until the completion is reaped.
+            None => unsafe { self.push(&[sqe]) },
+            Some(timespec) => {
+                let timeout = opcode::LinkTimeout::new(timespec)
+                    .build()
+                    .user_data(IGNORED);
+                // SAFETY: as above; the timeout refers to `timespec`, read
+                // when submitted.
+                unsafe { self.push(&[sqe.flags(squeue::Flags::IO_LINK), timeout]) }
+            }
+        }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let reap = Reap { ring: self, op };
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let waited = match deadline {
-            None => {
-                coroutine.wait(Completion(op));
-                Ok(())
-            }
-            Some(deadline) => coroutine.wait(CompletionBefore {
-                op,
-                deadline: crate::time::sleep_until_async(deadline),
-            }),
-        };
+        coroutine.wait(Completion(op));
         drop(reap);
-        let result = op.result.get().expect("reaped");
-        match waited {
-            Err(timed_out) if result == -libc::ECANCELED => Err(timed_out),
-            _ if result < 0 => Err(io::Error::from_raw_os_error(-result)),
-            _ => Ok(result as u32),
+        match op.result.get().expect("reaped") {
+            result if result == -libc::ECANCELED && timeout.is_some() => {
+                Err(super::pollable::timed_out())
+            }
+            result if result < 0 => Err(io::Error::from_raw_os_error(-result)),
+            result => Ok(result as u32),
         }
     }
 
-    /// Pushes `sqe`, submitting what is queued if the queue is full.
+    /// Pushes `sqes`, together (a link is not split across submissions),
+    /// submitting what is queued first if they do not fit.
     ///
     /// # Safety
     ///
-    /// What `sqe` refers to stays valid until its completion is reaped.
-    unsafe fn push(&self, sqe: &squeue::Entry) {
+    /// What `sqes` refer to stays valid until their completions are reaped.
+    unsafe fn push(&self, sqes: &[squeue::Entry]) {
         loop {
             let mut ring = self.lock();
             // SAFETY: by this function's contract.
-            if unsafe { ring.submission().push(sqe) }.is_ok() {
+            if unsafe { ring.submission().push_multiple(sqes) }.is_ok() {
                 return;
             }
             let submitted = ring.submit();
@@ -329,9 +343,9 @@ impl Ring {
     fn cancel(&self, op: &Op) {
         let cancel = opcode::AsyncCancel::new(std::ptr::from_ref(op) as u64)
             .build()
-            .user_data(CANCEL);
+            .user_data(IGNORED);
         // SAFETY: a cancellation refers to no memory.
-        unsafe { self.push(&cancel) };
+        unsafe { self.push(&[cancel]) };
         while op.result.get().is_none() {
             let waited = self.lock().submit_and_wait(1);
             if let Err(e) = waited {
@@ -367,7 +381,7 @@ impl Ring {
     fn dispatch(&self, user_data: u64, result: i32) {
         match user_data {
             EPOLL => self.epoll_ready.store(true, Ordering::Relaxed),
-            CANCEL => {}
+            IGNORED => {}
             op => {
                 self.in_flight.fetch_sub(1, Ordering::Relaxed);
                 let op = op as *const Op;
@@ -464,24 +478,5 @@ impl Future for Completion<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         self.0.poll(cx)
-    }
-}
-
-/// The completion, or `TimedOut` at a deadline.
-struct CompletionBefore<'a> {
-    op: &'a Op,
-    deadline: crate::time::Sleep,
-}
-
-impl Future for CompletionBefore<'_> {
-    type Output = io::Result<()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.op.poll(cx).is_ready() {
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.deadline)
-            .poll(cx)
-            .map(|()| Err(super::pollable::timed_out()))
     }
 }
