@@ -93,6 +93,14 @@ impl TcpListener {
     }
 
     fn accept_within(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
+        // A connection already waiting is taken at once, without a trip
+        // through the ring: under a burst of connections, one suspension
+        // per accept would let the listen queue overflow (the dropped
+        // connections retry a second later).
+        match self.io.get_ref().accept() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            accepted => return accepted.map(|(stream, addr)| (TcpStream::from_mio(stream), addr)),
+        }
         // SAFETY: all zeros is a valid (empty) `sockaddr_storage`.
         let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
