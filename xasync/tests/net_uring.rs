@@ -80,6 +80,36 @@ fn a_timed_out_read_leaves_the_next_bytes_to_the_next_read() {
     rt.shutdown();
 }
 
+/// A write the peer does not drain times out (the kernel's timeout linked
+/// to the send), and every byte a write reported sent, and no other, is
+/// what the peer then reads: a send the timeout cancelled sent nothing.
+#[test]
+fn a_timed_out_write_reports_exactly_the_bytes_it_sent() {
+    let Some(rt) = uring::runtime(1) else { return };
+    let (conn, mut client) = pair();
+    conn.set_write_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let sent = rt.xasync(move || {
+        let chunk = vec![7u8; 64 * 1024];
+        let mut sent = 0;
+        loop {
+            match conn.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) => return (sent, e.kind()),
+            }
+        }
+    });
+    let (sent, error) = within(Duration::from_secs(20), "the timed-out write", move || {
+        sent.join().unwrap()
+    });
+    assert_eq!(error, ErrorKind::TimedOut);
+    // The runtime's socket was dropped with the coroutine: read to the end.
+    let mut received = Vec::new();
+    client.read_to_end(&mut received).unwrap();
+    assert_eq!(received.len(), sent);
+    rt.shutdown();
+}
+
 /// Cancels a coroutine blocked in a read, over and over, at varying points
 /// (before the read was submitted, while in flight), then sends bytes: the
 /// next reader must get every one of them.
