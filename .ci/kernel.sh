@@ -33,7 +33,7 @@ export CARGO_TERM_COLOR=never
 export XASYNC_KERNEL_TIMEOUT="${XASYNC_KERNEL_TIMEOUT:-60}"
 kernels=(${XASYNC_KERNELS:-riscv64 aarch64 x86_64})
 
-step() { printf '\n==> %s\n' "$*"; }
+. .ci/lib.sh
 
 declare -A target=(
   [riscv64]=riscv64gc-unknown-none-elf
@@ -59,14 +59,7 @@ for k in "${kernels[@]}"; do
   command -v "${qemu[$k]}" >/dev/null || missing+=("${package[$k]}")
   targets+=("${target[$k]}")
 done
-if ((${#missing[@]})); then
-  step "apt-get install ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install "${missing[@]}"
 installed="$(rustup target list --installed)"
 for t in "${targets[@]}"; do
   if ! grep -qx "$t" <<<"$installed"; then
