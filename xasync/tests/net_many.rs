@@ -5,6 +5,9 @@
 //! the hard limit may not allow 20,000 in one process); both raise their
 //! soft `RLIMIT_NOFILE` to what they need.
 
+mod nofile;
+
+use nofile::raise_nofile;
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,23 +94,4 @@ fn serve() {
     })
     .join()
     .unwrap();
-}
-
-fn raise_nofile(needed: u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: a valid out-pointer to an rlimit.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    assert_eq!(rc, 0);
-    assert!(
-        limit.rlim_max >= needed,
-        "this test needs {needed} file descriptors; the hard limit is {}",
-        limit.rlim_max
-    );
-    limit.rlim_cur = limit.rlim_cur.max(needed);
-    // SAFETY: a valid rlimit, soft at most hard.
-    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-    assert_eq!(rc, 0);
 }

@@ -13,15 +13,17 @@
 
 mod bounded;
 mod epoll;
+mod nofile;
 mod uring;
 
 use bounded::within;
+use nofile::raise_nofile;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use xasync::net::{TcpListener, TcpStream};
+use xasync::net::{TcpListener, TcpStream, UnixStream};
 
 /// A connected pair: the runtime's socket and a plain std client.
 fn pair() -> (TcpStream, std::net::TcpStream) {
@@ -107,6 +109,62 @@ fn a_timed_out_write_reports_exactly_the_bytes_it_sent() {
     let mut received = Vec::new();
     client.read_to_end(&mut received).unwrap();
     assert_eq!(received.len(), sent);
+    rt.shutdown();
+}
+
+/// More operations in flight on one worker than its ring has submission
+/// entries (256) and completion entries (512): submissions wait for room,
+/// completions overflow into the kernel's backlog, and each read still gets
+/// exactly its own socket's bytes. Each read has a timeout: two entries,
+/// linked, which a full queue must not split.
+#[test]
+fn more_reads_in_flight_than_the_ring_has_entries_each_get_their_bytes() {
+    const READERS: usize = 1_500;
+    let Some(rt) = uring::runtime(1) else { return };
+    raise_nofile(2 * READERS as u64 + 256);
+    let pairs: Vec<_> = (0..READERS).map(|_| UnixStream::pair().unwrap()).collect();
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    let readers: Vec<_> = pairs
+        .into_iter()
+        .enumerate()
+        .map(|(i, (ours, theirs))| {
+            writers.push(theirs);
+            let started = started.clone();
+            ours.set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+            rt.xasync(move || {
+                started.fetch_add(1, Ordering::Relaxed);
+                let mut buf = [0; 8];
+                let n = ours.read(&mut buf).unwrap();
+                u64::from_le_bytes(buf) == i as u64 && n == 8
+            })
+        })
+        .collect();
+    // Every reader waits in the ring before any byte is sent.
+    within(Duration::from_secs(60), "the readers to start", {
+        let started = started.clone();
+        move || {
+            while started.load(Ordering::Relaxed) < READERS {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    });
+    let writers = rt.xasync(move || {
+        for (i, theirs) in writers.iter().enumerate() {
+            theirs.write_all(&(i as u64).to_le_bytes()).unwrap();
+        }
+        writers
+    });
+    let correct = within(Duration::from_secs(60), "the readers", move || {
+        readers
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .filter(|&ok| ok)
+            .count()
+    });
+    assert_eq!(correct, READERS);
+    drop(writers.join().unwrap());
     rt.shutdown();
 }
 
