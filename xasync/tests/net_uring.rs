@@ -82,6 +82,34 @@ fn a_timed_out_read_leaves_the_next_bytes_to_the_next_read() {
     rt.shutdown();
 }
 
+/// A read's timer is armed after the worker submitted it; on a worker
+/// that never sleeps (another coroutine keeps yielding) it is armed all
+/// the same, and the read times out.
+#[test]
+fn a_read_times_out_on_a_worker_that_never_sleeps() {
+    let Some(rt) = uring::runtime(1) else { return };
+    let (conn, _client) = pair();
+    conn.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let spinner = {
+        let done = done.clone();
+        rt.xasync(move || {
+            while !done.load(Ordering::Relaxed) {
+                xasync::yield_now();
+            }
+        })
+    };
+    let reader = rt.xasync(move || conn.read(&mut [0; 16]).unwrap_err().kind());
+    let kind = within(Duration::from_secs(20), "the read's timeout", move || {
+        reader.join().unwrap()
+    });
+    done.store(true, Ordering::Relaxed);
+    spinner.join().unwrap();
+    assert_eq!(kind, ErrorKind::TimedOut);
+    rt.shutdown();
+}
+
 /// A write the peer does not drain times out (the kernel's timeout linked
 /// to the send), and every byte a write reported sent, and no other, is
 /// what the peer then reads: a send the timeout cancelled sent nothing.
