@@ -164,3 +164,54 @@ fn accept_through_the_ring_reports_the_peer_and_times_out() {
     }
     rt.shutdown();
 }
+
+/// Runs `peer` on a thread after a moment, so that the coroutine's next
+/// operation has to wait for it.
+fn later(peer: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        peer();
+    })
+}
+
+#[test]
+fn udp_unix_accept_and_vectored_reads_wait_in_the_ring_not_epoll() {
+    use std::io::IoSliceMut;
+    use xasync::net::{UdpSocket, UnixListener, UnixStream};
+    let Some(rt) = uring::runtime(1) else { return };
+    let path = std::env::temp_dir().join(format!("xasync-uring-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let unix = UnixListener::bind(&path).unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (to, inner) = (udp.local_addr().unwrap(), path.clone());
+    let not_in_epoll = rt.xasync(move || {
+        let fds = [unix.as_raw_fd(), udp.as_raw_fd()];
+        let peer = later(move || drop(std::os::unix::net::UnixStream::connect(&inner).unwrap()));
+        let (accepted, _) = unix.accept().unwrap();
+        peer.join().unwrap();
+        let peer = later(move || {
+            let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            sender.send_to(b"datagram", to).unwrap();
+        });
+        udp.recv_from(&mut [0; 16]).unwrap();
+        peer.join().unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let writer = later(move || {
+            a.write_all(b"vectored").unwrap();
+        });
+        let (mut x, mut y) = ([0; 3], [0; 5]);
+        let n = (&b)
+            .read_vectored(&mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)])
+            .unwrap();
+        writer.join().unwrap();
+        let registered = epoll::registered();
+        let fds = [fds[0], fds[1], accepted.as_raw_fd(), b.as_raw_fd()];
+        (n, fds.iter().all(|fd| !registered.contains(fd)), unix)
+    });
+    let (n, not_in_epoll, unix) = not_in_epoll.join().unwrap();
+    assert_eq!(n, 8);
+    assert!(not_in_epoll, "a socket was registered in epoll");
+    drop(unix);
+    std::fs::remove_file(path).unwrap();
+    rt.shutdown();
+}

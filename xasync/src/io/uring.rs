@@ -60,11 +60,13 @@ const EPOLL: u64 = 0;
 const CANCEL: u64 = 1;
 
 /// The operations the runtime submits, which the probe checks.
-const NEEDED: [(u8, &str); 10] = [
+const NEEDED: [(u8, &str); 12] = [
     (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
     (opcode::Recv::CODE, "IORING_OP_RECV"),
     (opcode::Send::CODE, "IORING_OP_SEND"),
+    (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG"),
+    (opcode::SendMsg::CODE, "IORING_OP_SENDMSG"),
     (opcode::Accept::CODE, "IORING_OP_ACCEPT"),
     (opcode::Connect::CODE, "IORING_OP_CONNECT"),
     (opcode::Read::CODE, "IORING_OP_READ"),

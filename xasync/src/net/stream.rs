@@ -59,6 +59,10 @@ where
         if bufs.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
+        let (fd, timeout) = (self.io.get_ref().as_raw_fd(), self.timeouts.read());
+        if let Some(received) = super::ring::recv_msg(fd, bufs, None, 0, timeout) {
+            return received;
+        }
         let len = total(bufs.iter().map(|b| b.len()));
         self.io.wait_io(
             Direction::Read,
@@ -92,6 +96,10 @@ where
     }
 
     pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let (fd, timeout) = (self.io.get_ref().as_raw_fd(), self.timeouts.write());
+        if let Some(sent) = super::ring::send_msg(fd, bufs, None, timeout) {
+            return sent;
+        }
         let len = total(bufs.iter().map(|b| b.len()));
         self.io.wait_io(
             Direction::Write,

@@ -1,14 +1,13 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
-use super::addr::each_addr;
+use super::addr::{RawAddr, each_addr};
+use super::ring;
 use super::stream::{Stream, stream_io_traits};
 use crate::io::pollable::{Direction, Pollable, never, timed_out};
-use crate::io::uring;
-use io_uring::{opcode, types};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -93,28 +92,11 @@ impl TcpListener {
     }
 
     fn accept_within(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
-        // SAFETY: all zeros is a valid (empty) `sockaddr_storage`.
-        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let (fd, storage_ptr, len_ptr) = (
-            types::Fd(self.io.get_ref().as_raw_fd()),
-            (&raw mut storage).cast::<libc::sockaddr>(),
-            &raw mut len,
-        );
-        // SAFETY: the address and its length live in this frame for the
-        // whole call.
-        let ring = unsafe {
-            uring::run_here(timeout, || {
-                opcode::Accept::new(fd, storage_ptr, len_ptr)
-                    .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-                    .build()
-            })
-        };
-        if let Some(accepted) = ring {
-            // SAFETY: a descriptor the kernel just made for us alone.
-            let stream = unsafe { mio::net::TcpStream::from_raw_fd(accepted? as RawFd) };
-            let stream = TcpStream::from_mio(stream);
-            return Ok((stream, super::addr::from_sockaddr(&storage, len)?));
+        let mut peer = RawAddr::empty();
+        let listener = self.io.get_ref().as_raw_fd();
+        if let Some(accepted) = ring::accept(listener, Some(&mut peer), timeout) {
+            let stream = mio::net::TcpStream::from_std(accepted?.into());
+            return Ok((TcpStream::from_mio(stream), peer.to_socket_addr()?));
         }
         let (stream, addr) = self
             .io
@@ -261,7 +243,21 @@ impl TcpStream {
     }
 
     fn connect_within(addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
-        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?);
+        let socket = stream_socket(&addr)?;
+        let fd = socket.as_raw_fd();
+        let stream = TcpStream::from_mio(mio::net::TcpStream::from_std(socket.into()));
+        if let Some(connected) = ring::connect(fd, &addr, timeout) {
+            return connected.map(|()| stream);
+        }
+        let raw = RawAddr::new(&addr);
+        // SAFETY: a valid socket, address and length. A non-blocking
+        // socket connects in the background (EINPROGRESS).
+        if unsafe { libc::connect(fd, raw.as_ptr(), raw.len()) } != 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() != Some(libc::EINPROGRESS) {
+                return Err(error);
+            }
+        }
         match stream
             .stream
             .io
@@ -362,6 +358,10 @@ impl TcpStream {
 
     /// Reads without consuming: waits like `read`.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let (fd, timeout) = (self.as_raw_fd(), self.stream.timeouts.read());
+        if let Some(peeked) = ring::recv(fd, buf, libc::MSG_PEEK, timeout) {
+            return peeked;
+        }
         self.stream.io.wait_io(
             Direction::Read,
             self.stream.timeouts.read(),
@@ -376,6 +376,23 @@ impl TcpStream {
         stream.set_nonblocking(false)?;
         Ok(stream)
     }
+}
+
+/// A new TCP socket for `addr`'s family, non-blocking and close-on-exec
+/// (as mio makes them).
+fn stream_socket(addr: &SocketAddr) -> io::Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: creates a socket; no memory is passed.
+    let fd = unsafe { libc::socket(family, kind, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor just made, owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Whether a non-blocking connect has finished (`WouldBlock`: not yet).
