@@ -196,3 +196,65 @@ fn a_coroutine_waiting_on_the_file_system_does_not_block_its_worker() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn file_options_in_a_coroutine_open_as_std_s() {
+    let rt = runtime();
+    let dir = scratch("options");
+    let d = dir.clone();
+    let (appended, kinds, emptied, refused) = rt
+        .xasync(move || {
+            let path = d.join("file");
+            let opts = File::options;
+            let mut file = opts().write(true).create_new(true).open(&path).unwrap();
+            file.write_all(b"first").unwrap();
+            let mut file = opts().append(true).open(&path).unwrap();
+            file.write_all(b", appended").unwrap();
+            let mut file = opts().read(true).open(&path).unwrap();
+            let mut appended = String::new();
+            file.read_to_string(&mut appended).unwrap();
+            let kinds = [
+                opts()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .unwrap_err()
+                    .raw_os_error(),
+                opts()
+                    .write(true)
+                    .open(d.join("missing"))
+                    .unwrap_err()
+                    .raw_os_error(),
+                // Opened for reading only: writing fails.
+                file.write(b"x").unwrap_err().raw_os_error(),
+            ];
+            // Truncating keeps the file, empty.
+            drop(opts().write(true).truncate(true).open(&path).unwrap());
+            let emptied = std::fs::metadata(&path).unwrap().len() == 0;
+            // The combinations std refuses are refused with std's error.
+            let refused = [
+                opts().open(&path),
+                opts().read(true).create(true).open(&path),
+                opts().append(true).truncate(true).open(&path),
+            ]
+            .map(|opened| opened.unwrap_err().to_string());
+            (appended, kinds, emptied, refused)
+        })
+        .join()
+        .unwrap();
+    assert_eq!(appended, "first, appended");
+    assert_eq!(
+        kinds,
+        [Some(libc::EEXIST), Some(libc::ENOENT), Some(libc::EBADF)]
+    );
+    assert!(emptied, "truncate left bytes");
+    let std = std::fs::OpenOptions::new;
+    let std_refused = [
+        std().open(&dir),
+        std().read(true).create(true).open(&dir),
+        std().append(true).truncate(true).open(&dir),
+    ]
+    .map(|opened| opened.unwrap_err().to_string());
+    assert_eq!(refused, std_refused);
+    std::fs::remove_dir_all(dir).unwrap();
+}
