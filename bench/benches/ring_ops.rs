@@ -2,12 +2,14 @@
 //! through readiness on epoll, measured on both backends in the same run,
 //! alternating, on one worker over loopback:
 //!
-//! - `connect`: a coroutine connects in a loop (`TcpStream::connect`) and
+//! - `connects`: a coroutine connects in a loop (`TcpStream::connect`, by
+//!   readiness on both backends since `IORING_OP_CONNECT` measured slower
+//!   here: the two figures now say how alike two same runs are) and
 //!   resets each connection; a plain thread accepts and resets them too
 //!   (`SO_LINGER` 0: no `TIME_WAIT` on either side, whose thousands of
 //!   sockets made new connects collide with old ones and wait for the
 //!   client's SYN retransmission, a second, as the run went on).
-//! - `udp`: two coroutines ping-pong a 64-byte datagram, one with
+//! - `UDP round trips`: two coroutines ping-pong a 64-byte datagram, one with
 //!   `send`/`recv` on a connected socket, the other with
 //!   `recv_from`/`send_to`.
 //!
@@ -18,7 +20,8 @@
 //!
 //! ```sh
 //! cargo bench -p xasync-bench --bench ring_ops
-//! XASYNC_BENCH_SECS=2 XASYNC_BENCH_ROUNDS=7 cargo bench -p xasync-bench --bench ring_ops
+//! XASYNC_BENCH_SECS=1 XASYNC_BENCH_ROUNDS=11 cargo bench -p xasync-bench --bench ring_ops
+//! cargo bench -p xasync-bench --bench ring_ops -- UDP   # one of them
 //! ```
 
 #[allow(dead_code)] // the server helpers, for the network benchmarks

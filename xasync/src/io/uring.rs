@@ -60,7 +60,7 @@ const EPOLL: u64 = 0;
 const CANCEL: u64 = 1;
 
 /// The operations the runtime submits, which the probe checks.
-const NEEDED: [(u8, &str); 12] = [
+const NEEDED: [(u8, &str); 11] = [
     (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
     (opcode::Recv::CODE, "IORING_OP_RECV"),
@@ -68,7 +68,6 @@ const NEEDED: [(u8, &str); 12] = [
     (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG"),
     (opcode::SendMsg::CODE, "IORING_OP_SENDMSG"),
     (opcode::Accept::CODE, "IORING_OP_ACCEPT"),
-    (opcode::Connect::CODE, "IORING_OP_CONNECT"),
     (opcode::Read::CODE, "IORING_OP_READ"),
     (opcode::Write::CODE, "IORING_OP_WRITE"),
     (opcode::Fsync::CODE, "IORING_OP_FSYNC"),

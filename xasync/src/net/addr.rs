@@ -45,7 +45,7 @@ impl RawAddr {
         }
     }
 
-    /// `addr`, for the kernel to read (`connect(2)`, `sendmsg(2)`).
+    /// `addr`, for the kernel to read (`sendmsg(2)`).
     pub(crate) fn new(addr: &SocketAddr) -> RawAddr {
         let mut raw = RawAddr::empty();
         let storage = std::ptr::from_mut(&mut raw.storage);
@@ -82,17 +82,12 @@ impl RawAddr {
         raw
     }
 
-    /// The address for the kernel to read.
-    pub(crate) fn as_ptr(&self) -> *const libc::sockaddr {
-        (&raw const self.storage).cast()
-    }
-
     /// The length in use.
     pub(crate) fn len(&self) -> libc::socklen_t {
         self.len
     }
 
-    /// The address for the kernel to write.
+    /// The address for the kernel to read or write.
     pub(crate) fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
         (&raw mut self.storage).cast()
     }

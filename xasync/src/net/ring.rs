@@ -44,23 +44,6 @@ pub(crate) fn accept(
     }))
 }
 
-/// Connects `socket` (a fresh one, of `to`'s family) to `to`.
-pub(crate) fn connect(
-    socket: RawFd,
-    to: &SocketAddr,
-    timeout: Option<Duration>,
-) -> Option<io::Result<()>> {
-    let to = RawAddr::new(to);
-    let (addr, len) = (to.as_ptr(), to.len());
-    // SAFETY: the address lives in this frame for the whole call.
-    let connected = unsafe {
-        uring::run_here(timeout, || {
-            opcode::Connect::new(types::Fd(socket), addr, len).build()
-        })
-    }?;
-    Some(connected.map(drop))
-}
-
 /// Receives into `buf` (`recv(2)` with `flags`).
 pub(crate) fn recv(
     socket: RawFd,

@@ -7,7 +7,7 @@ use crate::io::pollable::{Direction, Pollable, never, timed_out};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -242,22 +242,10 @@ impl TcpStream {
         TcpStream::connect_within(*addr, Some(timeout))
     }
 
+    /// Connects by readiness on both backends: `IORING_OP_CONNECT` was
+    /// measured slower (docs/BENCHMARKS.md, "More operations on the ring").
     fn connect_within(addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
-        let socket = stream_socket(&addr)?;
-        let fd = socket.as_raw_fd();
-        let stream = TcpStream::from_mio(mio::net::TcpStream::from_std(socket.into()));
-        if let Some(connected) = ring::connect(fd, &addr, timeout) {
-            return connected.map(|()| stream);
-        }
-        let raw = RawAddr::new(&addr);
-        // SAFETY: a valid socket, address and length. A non-blocking
-        // socket connects in the background (EINPROGRESS).
-        if unsafe { libc::connect(fd, raw.as_ptr(), raw.len()) } != 0 {
-            let error = io::Error::last_os_error();
-            if error.raw_os_error() != Some(libc::EINPROGRESS) {
-                return Err(error);
-            }
-        }
+        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?);
         match stream
             .stream
             .io
@@ -376,23 +364,6 @@ impl TcpStream {
         stream.set_nonblocking(false)?;
         Ok(stream)
     }
-}
-
-/// A new TCP socket for `addr`'s family, non-blocking and close-on-exec
-/// (as mio makes them).
-fn stream_socket(addr: &SocketAddr) -> io::Result<OwnedFd> {
-    let family = match addr {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: creates a socket; no memory is passed.
-    let fd = unsafe { libc::socket(family, kind, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a descriptor just made, owned by nothing else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Whether a non-blocking connect has finished (`WouldBlock`: not yet).
