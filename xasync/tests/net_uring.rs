@@ -7,7 +7,7 @@
 //! reach the next reader instead.
 //!
 //! `XASYNC_URING_CANCELS` (default 2,000) sizes the cancellation stress
-//! test; .ci/sanitize.sh runs it, unchanged, under valgrind (5 s).
+//! tests; .ci/sanitize.sh runs them, unchanged, under valgrind.
 //!
 //! The tests are skipped (pass, saying so) where io_uring is unavailable.
 
@@ -80,9 +80,48 @@ fn a_timed_out_read_leaves_the_next_bytes_to_the_next_read() {
     rt.shutdown();
 }
 
-/// Cancels a coroutine blocked in a read, over and over, at varying points
-/// (before the read was submitted, while in flight), then sends bytes: the
-/// next reader must get every one of them.
+/// Cancels a coroutine blocked in `receive` on `receiver` over and over,
+/// at varying points (before the operation was submitted, while in
+/// flight), then has `send` send the iteration's number: the next
+/// receiver, `receive_next`, must get it.
+fn cancel_receives_in_flight<R: Send + Sync + 'static>(
+    rt: &xasync::Runtime,
+    receiver: Arc<R>,
+    receive: fn(&R, &mut [u8]) -> std::io::Result<usize>,
+    mut send: impl FnMut(&[u8; 8]),
+    receive_next: fn(&R) -> [u8; 8],
+) {
+    for i in 0..iterations() {
+        let waiting = Arc::new(AtomicBool::new(false));
+        let blocked = {
+            let (receiver, waiting) = (receiver.clone(), waiting.clone());
+            rt.xasync(move || {
+                // A canary around the lent buffer: the kernel writes only
+                // inside it, and nothing after the cancellation.
+                let mut frame = [0xa5_u8; 64];
+                waiting.store(true, Ordering::Release);
+                let _ = receive(&receiver, &mut frame[16..48]);
+                unreachable!("nothing was sent yet");
+            })
+        };
+        while !waiting.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        for _ in 0..i % 8 {
+            std::thread::yield_now();
+        }
+        blocked.cancel();
+        assert!(blocked.join().unwrap_err().is_cancelled());
+        let message = i.to_le_bytes();
+        send(&message);
+        let next = {
+            let receiver = receiver.clone();
+            rt.xasync(move || receive_next(&receiver))
+        };
+        assert_eq!(next.join().unwrap(), message, "iteration {i}");
+    }
+}
+
 #[test]
 fn cancelling_reads_in_flight_thousands_of_times_loses_no_byte() {
     let Some(rt) = uring::runtime(1) else { return };
@@ -91,40 +130,50 @@ fn cancelling_reads_in_flight_thousands_of_times_loses_no_byte() {
         "the cancellation stress",
         move || {
             let (conn, mut client) = pair();
-            let conn = Arc::new(conn);
-            for i in 0..iterations() {
-                let reading = Arc::new(AtomicBool::new(false));
-                let reader = {
-                    let (conn, reading) = (conn.clone(), reading.clone());
-                    rt.xasync(move || {
-                        // A canary around the lent buffer: the kernel writes
-                        // only inside it, and nothing after the cancellation.
-                        let mut frame = [0xa5_u8; 64];
-                        reading.store(true, Ordering::Release);
-                        let _ = conn.read(&mut frame[16..48]);
-                        unreachable!("the client sent nothing yet");
-                    })
-                };
-                while !reading.load(Ordering::Acquire) {
-                    std::thread::yield_now();
-                }
-                for _ in 0..i % 8 {
-                    std::thread::yield_now();
-                }
-                reader.cancel();
-                assert!(reader.join().unwrap_err().is_cancelled());
-                let message = i.to_le_bytes();
-                client.write_all(&message).unwrap();
-                let next = {
-                    let conn = conn.clone();
-                    rt.xasync(move || {
-                        let mut buf = [0; 8];
-                        conn.read_exact(&mut buf).unwrap();
-                        buf
-                    })
-                };
-                assert_eq!(next.join().unwrap(), message, "iteration {i}");
-            }
+            cancel_receives_in_flight(
+                &rt,
+                Arc::new(conn),
+                |conn, buf| conn.read(buf),
+                |message| client.write_all(message).unwrap(),
+                |conn| {
+                    let mut buf = [0; 8];
+                    conn.read_exact(&mut buf).unwrap();
+                    buf
+                },
+            );
+            rt.shutdown();
+        },
+    );
+}
+
+/// The same for datagrams received with their source (`IORING_OP_RECVMSG`,
+/// whose header and address are in the cancelled frame too).
+#[test]
+fn cancelling_datagram_receives_in_flight_thousands_of_times_loses_none() {
+    use xasync::net::UdpSocket;
+    let Some(rt) = uring::runtime(1) else { return };
+    within(
+        Duration::from_secs(300),
+        "the cancellation stress",
+        move || {
+            let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let to = receiver.local_addr().unwrap();
+            let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let from = sender.local_addr().unwrap();
+            // Only the sender's datagrams reach it.
+            receiver.connect(from).unwrap();
+            cancel_receives_in_flight(
+                &rt,
+                Arc::new(receiver),
+                |socket, buf| socket.recv_from(buf).map(|(n, _)| n),
+                |message| assert_eq!(sender.send_to(message, to).unwrap(), 8),
+                |socket| {
+                    let mut buf = [0; 8];
+                    let (n, source) = socket.recv_from(&mut buf).unwrap();
+                    assert_eq!((n, source.port()), (8, socket.peer_addr().unwrap().port()));
+                    buf
+                },
+            );
             rt.shutdown();
         },
     );
