@@ -11,6 +11,7 @@
 //! XASYNC_BENCH_SECS=3 XASYNC_BENCH_ROUNDS=5 cargo bench -p xasync-bench --bench files
 //! ```
 
+mod cpu;
 #[allow(dead_code)] // the server helpers, for the network benchmarks
 mod io;
 
@@ -85,7 +86,7 @@ fn run(path: &std::path::Path, backend: IoBackend, duration: Duration) -> (f64, 
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(0)),
     );
-    let cpu_before = io::process_cpu();
+    let cpu_before = cpu::process_cpu();
     let start = Instant::now();
     let readers: Vec<_> = (0..IN_FLIGHT)
         .map(|seed| {
@@ -113,7 +114,7 @@ fn run(path: &std::path::Path, backend: IoBackend, duration: Duration) -> (f64, 
         reader.join().unwrap();
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let cpu = (io::process_cpu() - cpu_before).max(1e-3);
+    let cpu = (cpu::process_cpu() - cpu_before).max(1e-3);
     rt.shutdown();
     (
         reads.load(Ordering::Relaxed) as f64 / elapsed,

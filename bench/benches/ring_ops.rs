@@ -24,6 +24,7 @@
 //! cargo bench -p xasync-bench --bench ring_ops -- UDP   # one of them
 //! ```
 
+mod cpu;
 #[allow(dead_code)] // the server helpers, for the network benchmarks
 mod io;
 #[path = "../../examples/src/reset.rs"]
@@ -55,10 +56,10 @@ fn report(what: &str, secs: u64, measure: fn(IoBackend, Duration) -> u64) {
     let mut results = [IoBackend::Uring, IoBackend::Epoll].map(|b| (b, Vec::new(), Vec::new()));
     for _ in 0..io::rounds() {
         for (backend, rates, per_cpu) in &mut results {
-            let (cpu, start) = (io::process_cpu(), Instant::now());
+            let (cpu, start) = (cpu::process_cpu(), Instant::now());
             let done = measure(*backend, Duration::from_secs(secs)) as f64;
             rates.push(done / start.elapsed().as_secs_f64());
-            per_cpu.push(done / (io::process_cpu() - cpu).max(1e-3));
+            per_cpu.push(done / (cpu::process_cpu() - cpu).max(1e-3));
         }
     }
     let [ring, epoll] = results.map(|(_, rates, per_cpu)| (median(rates), median(per_cpu)));
