@@ -258,3 +258,53 @@ fn file_options_in_a_coroutine_open_as_std_s() {
     assert_eq!(refused, std_refused);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Opening a FIFO waits for its other end, whichever end opens first
+/// (io_uring's inline, non-blocking, attempt at an open failed the writer
+/// with `ENXIO`), and a coroutine waiting there can be cancelled.
+#[test]
+fn opening_a_fifo_waits_for_its_other_end() {
+    let rt = runtime();
+    let dir = scratch("fifo-ends");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let later = |f: Box<dyn FnOnce() + Send>| {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            f();
+        })
+    };
+    // The writer first.
+    let f = fifo.clone();
+    let writer = rt.xasync(move || {
+        let mut file = File::options().write(true).open(&f)?;
+        file.write_all(b"to a reader")
+    });
+    let f = fifo.clone();
+    let reader = later(Box::new(move || {
+        assert_eq!(std::fs::read_to_string(f).unwrap(), "to a reader");
+    }));
+    writer.join().unwrap().unwrap();
+    reader.join().unwrap();
+    // The reader first.
+    let f = fifo.clone();
+    let reader = rt.xasync(move || {
+        let mut text = String::new();
+        File::open(&f)?.read_to_string(&mut text)?;
+        io::Result::Ok(text)
+    });
+    let writer = later(Box::new(move || {
+        std::fs::write(fifo, "from a writer").unwrap();
+    }));
+    assert_eq!(reader.join().unwrap().unwrap(), "from a writer");
+    writer.join().unwrap();
+    // Nobody comes: the wait ends with the coroutine's cancellation.
+    let f = dir.join("fifo");
+    let blocked = rt.xasync(move || File::options().write(true).open(&f).map(drop));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    blocked.cancel();
+    assert!(blocked.join().unwrap_err().is_cancelled());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -7,7 +7,7 @@
 use super::offload;
 use crate::io::uring;
 use crate::task::JoinHandle;
-use io_uring::{opcode, types};
+use io_uring::{opcode, squeue, types};
 use std::fmt;
 use std::fs::{Metadata, OpenOptions};
 use std::future::Future;
@@ -532,8 +532,13 @@ impl Seek for File {
 }
 
 /// Opens `path` with `flags` (and `O_CLOEXEC`, mode 0o666 as std's
-/// `OpenOptions` by default) in the current worker's ring, if the caller is a
-/// coroutine on a worker that parks in one (`None` otherwise).
+/// `OpenOptions` by default) in the current worker's ring, if the caller is
+/// a coroutine on a worker that parks in one (`None` otherwise).
+///
+/// The open goes straight to the kernel's worker threads
+/// (`IOSQE_ASYNC`): the ring's first attempt at an open, made inline,
+/// adds `O_NONBLOCK`, which fails a FIFO's writer with `ENXIO` while no
+/// reader has it open, where `open(2)` waits for one.
 fn open_in_ring(path: &Path, flags: libc::c_int) -> Option<io::Result<File>> {
     let path = match std::ffi::CString::new(path.as_os_str().as_bytes()) {
         Ok(path) => path,
@@ -552,6 +557,7 @@ fn open_in_ring(path: &Path, flags: libc::c_int) -> Option<io::Result<File>> {
                 .flags(flags | libc::O_CLOEXEC)
                 .mode(0o666)
                 .build()
+                .flags(squeue::Flags::ASYNC)
         })
     }?;
     Some(opened.map(|fd| {
