@@ -534,11 +534,6 @@ impl Seek for File {
 /// Opens `path` with `flags` (and `O_CLOEXEC`, mode 0o666 as std's
 /// `OpenOptions` by default) in the current worker's ring, if the caller is
 /// a coroutine on a worker that parks in one (`None` otherwise).
-///
-/// The open goes straight to the kernel's worker threads
-/// (`IOSQE_ASYNC`): the ring's first attempt at an open, made inline,
-/// adds `O_NONBLOCK`, which fails a FIFO's writer with `ENXIO` while no
-/// reader has it open, where `open(2)` waits for one.
 fn open_in_ring(path: &Path, flags: libc::c_int) -> Option<io::Result<File>> {
     let path = match std::ffi::CString::new(path.as_os_str().as_bytes()) {
         Ok(path) => path,
@@ -549,21 +544,41 @@ fn open_in_ring(path: &Path, flags: libc::c_int) -> Option<io::Result<File>> {
             )));
         }
     };
-    let path_ptr = path.as_ptr();
-    // SAFETY: the path lives in this frame for the whole call.
-    let opened = unsafe {
-        uring::run_here(None, || {
-            opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path_ptr)
-                .flags(flags | libc::O_CLOEXEC)
-                .mode(0o666)
-                .build()
-                .flags(squeue::Flags::ASYNC)
-        })
-    }?;
+    // The ring's first attempt at an open, made inline, adds `O_NONBLOCK`,
+    // with which a FIFO's writer fails (`ENXIO`) while no reader has it
+    // open, where `open(2)` waits for one. Only an open on the kernel's
+    // worker threads (`IOSQE_ASYNC`), which blocks, can tell; sending every
+    // open there made them 8 times slower (docs/BENCHMARKS.md).
+    let opened = match open_at(&path, flags, squeue::Flags::empty())? {
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            open_at(&path, flags, squeue::Flags::ASYNC)?
+        }
+        opened => opened,
+    };
     Some(opened.map(|fd| {
         // SAFETY: a descriptor the kernel just opened for us alone.
         File::from(unsafe { std::fs::File::from_raw_fd(fd as RawFd) })
     }))
+}
+
+/// One `IORING_OP_OPENAT` of `path` with `flags` and the submission's
+/// `sqe_flags`, as [`open_in_ring`] describes.
+fn open_at(
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    sqe_flags: squeue::Flags,
+) -> Option<io::Result<u32>> {
+    let path = path.as_ptr();
+    // SAFETY: the path is borrowed for the whole call.
+    unsafe {
+        uring::run_here(None, || {
+            opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path)
+                .flags(flags | libc::O_CLOEXEC)
+                .mode(0o666)
+                .build()
+                .flags(sqe_flags)
+        })
+    }
 }
 
 fn read_chunk(file: &std::fs::File, len: usize) -> io::Result<Vec<u8>> {
