@@ -12,6 +12,8 @@
 //! - `UDP round trips`: two coroutines ping-pong a 64-byte datagram, one with
 //!   `send`/`recv` on a connected socket, the other with
 //!   `recv_from`/`send_to`.
+//! - `file opens`: a coroutine opens a file (in the page cache) and closes
+//!   it, in a loop: on epoll on the blocking pool.
 //!
 //! Reports operations per second and per CPU-second of the process (which
 //! counts only this process's work, and so is steadier than the rate on
@@ -45,6 +47,7 @@ fn main() {
     );
     report("connects", secs, connects);
     report("UDP round trips", secs, round_trips);
+    report("file opens", secs, opens);
 }
 
 /// Runs `measure` (which returns how many operations it did) on each
@@ -163,4 +166,27 @@ fn round_trips(backend: IoBackend, duration: Duration) -> u64 {
     echo.join().unwrap();
     rt.shutdown();
     trips
+}
+
+/// The opens (and closes) of one file a coroutine makes in `duration`.
+fn opens(backend: IoBackend, duration: Duration) -> u64 {
+    let rt = runtime(backend);
+    let path = std::env::temp_dir().join(format!("xasync-bench-opens-{}", std::process::id()));
+    std::fs::write(&path, b"opened").unwrap();
+    let start = Instant::now();
+    let inner = path.clone();
+    let opened = rt
+        .xasync(move || {
+            let mut opened = 0u64;
+            while start.elapsed() < duration {
+                drop(xasync::fs::File::open(&inner).unwrap());
+                opened += 1;
+            }
+            opened
+        })
+        .join()
+        .unwrap();
+    rt.shutdown();
+    std::fs::remove_file(path).unwrap();
+    opened
 }
