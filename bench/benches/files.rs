@@ -11,6 +11,7 @@
 //! XASYNC_BENCH_SECS=3 XASYNC_BENCH_ROUNDS=5 cargo bench -p xasync-bench --bench files
 //! ```
 
+mod cpu;
 #[allow(dead_code)] // the server helpers, for the network benchmarks
 mod io;
 
@@ -85,7 +86,7 @@ fn run(path: &std::path::Path, backend: IoBackend, duration: Duration) -> (f64, 
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(0)),
     );
-    let cpu_before = process_cpu();
+    let cpu_before = cpu::process_cpu();
     let start = Instant::now();
     let readers: Vec<_> = (0..IN_FLIGHT)
         .map(|seed| {
@@ -113,22 +114,10 @@ fn run(path: &std::path::Path, backend: IoBackend, duration: Duration) -> (f64, 
         reader.join().unwrap();
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let cpu = (process_cpu() - cpu_before).max(1e-3);
+    let cpu = (cpu::process_cpu() - cpu_before).max(1e-3);
     rt.shutdown();
     (
         reads.load(Ordering::Relaxed) as f64 / elapsed,
         cpu * duration.as_secs_f64() / elapsed,
     )
-}
-
-/// The CPU seconds (user + system) this process has used.
-fn process_cpu() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: a valid out-pointer; RUSAGE_SELF always succeeds.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }

@@ -196,3 +196,115 @@ fn a_coroutine_waiting_on_the_file_system_does_not_block_its_worker() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn file_options_in_a_coroutine_open_as_std_s() {
+    let rt = runtime();
+    let dir = scratch("options");
+    let d = dir.clone();
+    let (appended, kinds, emptied, refused) = rt
+        .xasync(move || {
+            let path = d.join("file");
+            let opts = File::options;
+            let mut file = opts().write(true).create_new(true).open(&path).unwrap();
+            file.write_all(b"first").unwrap();
+            let mut file = opts().append(true).open(&path).unwrap();
+            file.write_all(b", appended").unwrap();
+            let mut file = opts().read(true).open(&path).unwrap();
+            let mut appended = String::new();
+            file.read_to_string(&mut appended).unwrap();
+            let kinds = [
+                opts()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .unwrap_err()
+                    .raw_os_error(),
+                opts()
+                    .write(true)
+                    .open(d.join("missing"))
+                    .unwrap_err()
+                    .raw_os_error(),
+                // Opened for reading only: writing fails.
+                file.write(b"x").unwrap_err().raw_os_error(),
+            ];
+            // Truncating keeps the file, empty.
+            drop(opts().write(true).truncate(true).open(&path).unwrap());
+            let emptied = std::fs::metadata(&path).unwrap().len() == 0;
+            // The combinations std refuses are refused with std's error.
+            let refused = [
+                opts().open(&path),
+                opts().read(true).create(true).open(&path),
+                opts().append(true).truncate(true).open(&path),
+            ]
+            .map(|opened| opened.unwrap_err().to_string());
+            (appended, kinds, emptied, refused)
+        })
+        .join()
+        .unwrap();
+    assert_eq!(appended, "first, appended");
+    assert_eq!(
+        kinds,
+        [Some(libc::EEXIST), Some(libc::ENOENT), Some(libc::EBADF)]
+    );
+    assert!(emptied, "truncate left bytes");
+    let std = std::fs::OpenOptions::new;
+    let std_refused = [
+        std().open(&dir),
+        std().read(true).create(true).open(&dir),
+        std().append(true).truncate(true).open(&dir),
+    ]
+    .map(|opened| opened.unwrap_err().to_string());
+    assert_eq!(refused, std_refused);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Opening a FIFO waits for its other end, whichever end opens first
+/// (io_uring's inline, non-blocking, attempt at an open failed the writer
+/// with `ENXIO`), and a coroutine waiting there can be cancelled.
+#[test]
+fn opening_a_fifo_waits_for_its_other_end() {
+    let rt = runtime();
+    let dir = scratch("fifo-ends");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let later = |f: Box<dyn FnOnce() + Send>| {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            f();
+        })
+    };
+    // The writer first.
+    let f = fifo.clone();
+    let writer = rt.xasync(move || {
+        let mut file = File::options().write(true).open(&f)?;
+        file.write_all(b"to a reader")
+    });
+    let f = fifo.clone();
+    let reader = later(Box::new(move || {
+        assert_eq!(std::fs::read_to_string(f).unwrap(), "to a reader");
+    }));
+    writer.join().unwrap().unwrap();
+    reader.join().unwrap();
+    // The reader first.
+    let f = fifo.clone();
+    let reader = rt.xasync(move || {
+        let mut text = String::new();
+        File::open(&f)?.read_to_string(&mut text)?;
+        io::Result::Ok(text)
+    });
+    let writer = later(Box::new(move || {
+        std::fs::write(fifo, "from a writer").unwrap();
+    }));
+    assert_eq!(reader.join().unwrap().unwrap(), "from a writer");
+    writer.join().unwrap();
+    // Nobody comes: the wait ends with the coroutine's cancellation.
+    let f = dir.join("fifo");
+    let blocked = rt.xasync(move || File::options().write(true).open(&f).map(drop));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    blocked.cancel();
+    assert!(blocked.join().unwrap_err().is_cancelled());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -113,3 +113,33 @@ fn open_and_create_in_the_ring() {
     std::fs::remove_file(path).unwrap();
     rt.shutdown();
 }
+
+#[test]
+fn file_options_open_in_the_ring_without_the_blocking_pool() {
+    let Some(rt) = uring::runtime(1) else { return };
+    let path = temp_path("options");
+    let inner = path.clone();
+    let text = rt
+        .xasync(move || {
+            let options = File::options;
+            let mut file = options().write(true).create_new(true).open(&inner)?;
+            file.write_all(b"new")?;
+            let mut file = options().read(true).append(true).open(&inner)?;
+            file.write_all(b", appended")?;
+            drop(options().write(true).open(&inner)?);
+            let mut text = String::new();
+            options()
+                .read(true)
+                .open(&inner)?
+                .read_to_string(&mut text)?;
+            std::io::Result::Ok(text)
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+    assert_eq!(text, "new, appended");
+    // Every open, read and write ran in the ring: no pool thread started.
+    assert_eq!(rt.metrics().blocking_threads, 0);
+    std::fs::remove_file(path).unwrap();
+    rt.shutdown();
+}

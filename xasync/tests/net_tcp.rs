@@ -188,6 +188,80 @@ fn accept_and_connect_timeouts() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
 
+/// A listener whose queue of connections not yet accepted is full (a
+/// backlog of 0 holds one), so that the kernel drops a further connect's
+/// SYN and the connect waits (the client retries after a second, then
+/// longer). The fillers must stay open.
+fn full_listener() -> (std::net::TcpListener, SocketAddr, Vec<std::net::TcpStream>) {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: a listening socket; a second listen(2) changes the backlog.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    while let Ok(filler) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        fillers.push(filler);
+        assert!(fillers.len() < 16, "the listener's queue never filled");
+    }
+    (listener, addr, fillers)
+}
+
+#[test]
+fn connects_time_out_are_refused_and_cancel() {
+    let rt = runtime(1);
+    let (listener, addr, _fillers) = full_listener();
+    let gone = self::listener().1; // its listener is dropped: refused
+    let kinds = rt
+        .xasync(move || {
+            let timeout = Duration::from_millis(30);
+            let start = Instant::now();
+            let timed_out = TcpStream::connect_timeout(&addr, timeout).unwrap_err();
+            let waited = start.elapsed();
+            let refused = TcpStream::connect_timeout(&gone, Duration::from_secs(10)).unwrap_err();
+            (timed_out.kind(), waited, refused.kind())
+        })
+        .join()
+        .unwrap();
+    assert_eq!(kinds.0, io::ErrorKind::TimedOut);
+    assert!(kinds.1 >= Duration::from_millis(30), "{:?}", kinds.1);
+    assert_eq!(kinds.2, io::ErrorKind::ConnectionRefused);
+    // On a plain thread too.
+    let err = TcpStream::connect_timeout(&addr, Duration::from_millis(20)).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    // A coroutine waiting in a connect that does not time out is cancelled.
+    let blocked = rt.xasync(move || TcpStream::connect(addr).map(drop));
+    std::thread::sleep(Duration::from_millis(5));
+    blocked.cancel();
+    assert!(blocked.join().unwrap_err().is_cancelled());
+    // Once the queue has room, connecting works again.
+    drop(listener.accept().unwrap());
+    let connected = rt.xasync(move || {
+        let conn = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+        conn.peer_addr().unwrap()
+    });
+    assert_eq!(connected.join().unwrap(), addr);
+}
+
+#[test]
+fn a_coroutine_connects_over_ipv4_and_ipv6() {
+    let rt = runtime(1);
+    for host in ["127.0.0.1:0", "[::1]:0"] {
+        let Ok(listener) = TcpListener::bind(host) else {
+            continue; // no IPv6 loopback here
+        };
+        let addr = listener.local_addr().unwrap();
+        let client = rt.xasync(move || {
+            let conn = TcpStream::connect(addr).unwrap();
+            conn.write_all(b"ok").unwrap();
+            conn.local_addr().unwrap()
+        });
+        let (mut conn, peer) = listener.into_std().unwrap().accept().unwrap();
+        let mut got = [0; 2];
+        conn.read_exact(&mut got).unwrap();
+        assert_eq!((&got, peer), (b"ok", client.join().unwrap()));
+    }
+}
+
 #[test]
 fn half_close_lets_the_peer_finish_writing() {
     let rt = runtime(2);

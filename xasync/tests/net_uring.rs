@@ -7,7 +7,7 @@
 //! reach the next reader instead.
 //!
 //! `XASYNC_URING_CANCELS` (default 2,000) sizes the cancellation stress
-//! test; .ci/sanitize.sh runs it, unchanged, under valgrind (5 s).
+//! tests; .ci/sanitize.sh runs them, unchanged, under valgrind.
 //!
 //! The tests are skipped (pass, saying so) where io_uring is unavailable.
 
@@ -199,6 +199,48 @@ fn more_reads_in_flight_than_the_ring_has_entries_each_get_their_bytes() {
 /// Cancels a coroutine blocked in a read, over and over, at varying points
 /// (before the read was submitted, while in flight), then sends bytes: the
 /// next reader must get every one of them.
+/// Cancels a coroutine blocked in `receive` on `receiver` over and over,
+/// at varying points (before the operation was submitted, while in
+/// flight), then has `send` send the iteration's number: the next
+/// receiver, `receive_next`, must get it.
+fn cancel_receives_in_flight<R: Send + Sync + 'static>(
+    rt: &xasync::Runtime,
+    receiver: Arc<R>,
+    receive: fn(&R, &mut [u8]) -> std::io::Result<usize>,
+    mut send: impl FnMut(&[u8; 8]),
+    receive_next: fn(&R) -> [u8; 8],
+) {
+    for i in 0..iterations() {
+        let waiting = Arc::new(AtomicBool::new(false));
+        let blocked = {
+            let (receiver, waiting) = (receiver.clone(), waiting.clone());
+            rt.xasync(move || {
+                // A canary around the lent buffer: the kernel writes only
+                // inside it, and nothing after the cancellation.
+                let mut frame = [0xa5_u8; 64];
+                waiting.store(true, Ordering::Release);
+                let _ = receive(&receiver, &mut frame[16..48]);
+                unreachable!("nothing was sent yet");
+            })
+        };
+        while !waiting.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        for _ in 0..i % 8 {
+            std::thread::yield_now();
+        }
+        blocked.cancel();
+        assert!(blocked.join().unwrap_err().is_cancelled());
+        let message = i.to_le_bytes();
+        send(&message);
+        let next = {
+            let receiver = receiver.clone();
+            rt.xasync(move || receive_next(&receiver))
+        };
+        assert_eq!(next.join().unwrap(), message, "iteration {i}");
+    }
+}
+
 #[test]
 fn cancelling_reads_in_flight_thousands_of_times_loses_no_byte() {
     let Some(rt) = uring::runtime(1) else { return };
@@ -207,40 +249,50 @@ fn cancelling_reads_in_flight_thousands_of_times_loses_no_byte() {
         "the cancellation stress",
         move || {
             let (conn, mut client) = pair();
-            let conn = Arc::new(conn);
-            for i in 0..iterations() {
-                let reading = Arc::new(AtomicBool::new(false));
-                let reader = {
-                    let (conn, reading) = (conn.clone(), reading.clone());
-                    rt.xasync(move || {
-                        // A canary around the lent buffer: the kernel writes
-                        // only inside it, and nothing after the cancellation.
-                        let mut frame = [0xa5_u8; 64];
-                        reading.store(true, Ordering::Release);
-                        let _ = conn.read(&mut frame[16..48]);
-                        unreachable!("the client sent nothing yet");
-                    })
-                };
-                while !reading.load(Ordering::Acquire) {
-                    std::thread::yield_now();
-                }
-                for _ in 0..i % 8 {
-                    std::thread::yield_now();
-                }
-                reader.cancel();
-                assert!(reader.join().unwrap_err().is_cancelled());
-                let message = i.to_le_bytes();
-                client.write_all(&message).unwrap();
-                let next = {
-                    let conn = conn.clone();
-                    rt.xasync(move || {
-                        let mut buf = [0; 8];
-                        conn.read_exact(&mut buf).unwrap();
-                        buf
-                    })
-                };
-                assert_eq!(next.join().unwrap(), message, "iteration {i}");
-            }
+            cancel_receives_in_flight(
+                &rt,
+                Arc::new(conn),
+                |conn, buf| conn.read(buf),
+                |message| client.write_all(message).unwrap(),
+                |conn| {
+                    let mut buf = [0; 8];
+                    conn.read_exact(&mut buf).unwrap();
+                    buf
+                },
+            );
+            rt.shutdown();
+        },
+    );
+}
+
+/// The same for datagrams received with their source (`IORING_OP_RECVMSG`,
+/// whose header and address are in the cancelled frame too).
+#[test]
+fn cancelling_datagram_receives_in_flight_thousands_of_times_loses_none() {
+    use xasync::net::UdpSocket;
+    let Some(rt) = uring::runtime(1) else { return };
+    within(
+        Duration::from_secs(300),
+        "the cancellation stress",
+        move || {
+            let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let to = receiver.local_addr().unwrap();
+            let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let from = sender.local_addr().unwrap();
+            // Only the sender's datagrams reach it.
+            receiver.connect(from).unwrap();
+            cancel_receives_in_flight(
+                &rt,
+                Arc::new(receiver),
+                |socket, buf| socket.recv_from(buf).map(|(n, _)| n),
+                |message| assert_eq!(sender.send_to(message, to).unwrap(), 8),
+                |socket| {
+                    let mut buf = [0; 8];
+                    let (n, source) = socket.recv_from(&mut buf).unwrap();
+                    assert_eq!((n, source.port()), (8, socket.peer_addr().unwrap().port()));
+                    buf
+                },
+            );
             rt.shutdown();
         },
     );
@@ -278,5 +330,56 @@ fn accept_through_the_ring_reports_the_peer_and_times_out() {
         });
         assert_eq!(timed_out.join().unwrap(), ErrorKind::TimedOut);
     }
+    rt.shutdown();
+}
+
+/// Runs `peer` on a thread after a moment, so that the coroutine's next
+/// operation has to wait for it.
+fn later(peer: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        peer();
+    })
+}
+
+#[test]
+fn udp_unix_accept_and_vectored_reads_wait_in_the_ring_not_epoll() {
+    use std::io::IoSliceMut;
+    use xasync::net::{UdpSocket, UnixListener, UnixStream};
+    let Some(rt) = uring::runtime(1) else { return };
+    let path = std::env::temp_dir().join(format!("xasync-uring-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let unix = UnixListener::bind(&path).unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (to, inner) = (udp.local_addr().unwrap(), path.clone());
+    let not_in_epoll = rt.xasync(move || {
+        let fds = [unix.as_raw_fd(), udp.as_raw_fd()];
+        let peer = later(move || drop(std::os::unix::net::UnixStream::connect(&inner).unwrap()));
+        let (accepted, _) = unix.accept().unwrap();
+        peer.join().unwrap();
+        let peer = later(move || {
+            let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            sender.send_to(b"datagram", to).unwrap();
+        });
+        udp.recv_from(&mut [0; 16]).unwrap();
+        peer.join().unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let writer = later(move || {
+            a.write_all(b"vectored").unwrap();
+        });
+        let (mut x, mut y) = ([0; 3], [0; 5]);
+        let n = (&b)
+            .read_vectored(&mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)])
+            .unwrap();
+        writer.join().unwrap();
+        let registered = epoll::registered();
+        let fds = [fds[0], fds[1], accepted.as_raw_fd(), b.as_raw_fd()];
+        (n, fds.iter().all(|fd| !registered.contains(fd)), unix)
+    });
+    let (n, not_in_epoll, unix) = not_in_epoll.join().unwrap();
+    assert_eq!(n, 8);
+    assert!(not_in_epoll, "a socket was registered in epoll");
+    drop(unix);
+    std::fs::remove_file(path).unwrap();
     rt.shutdown();
 }

@@ -1,12 +1,13 @@
 //! [`File`]: an open file whose reads, writes and seeks run on the
 //! blocking pool — or, for a coroutine on a worker that uses io_uring,
-//! whose opening, reads, writes and syncs run in the worker's ring, straight
-//! into and out of the caller's buffer (see `io::uring`).
+//! whose opening (but with std's `OpenOptions`), reads, writes and syncs
+//! run in the worker's ring, straight into and out of the caller's buffer
+//! (see `io::uring`).
 
 use super::offload;
 use crate::io::uring;
 use crate::task::JoinHandle;
-use io_uring::{opcode, types};
+use io_uring::{opcode, squeue, types};
 use std::fmt;
 use std::fs::{Metadata, OpenOptions};
 use std::future::Future;
@@ -76,10 +77,7 @@ impl File {
     ///
     /// Inside `Future::poll`; use [`open_async`](Self::open_async).
     pub fn open(path: impl AsRef<Path>) -> io::Result<File> {
-        if let Some(opened) = open_in_ring(path.as_ref(), libc::O_RDONLY) {
-            return opened;
-        }
-        File::open_with(path, OpenOptions::new().read(true))
+        File::options().read(true).open(path)
     }
 
     /// Creates (or truncates) a file for writing. Suspends a coroutine.
@@ -88,17 +86,16 @@ impl File {
     ///
     /// Inside `Future::poll`; use [`create_async`](Self::create_async).
     pub fn create(path: impl AsRef<Path>) -> io::Result<File> {
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
-        if let Some(created) = open_in_ring(path.as_ref(), flags) {
-            return created;
-        }
-        File::open_with(
-            path,
-            OpenOptions::new().write(true).create(true).truncate(true),
-        )
+        File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
     }
 
-    /// Opens a file with `options`. Suspends a coroutine.
+    /// Opens a file with `options`. Suspends a coroutine (std's options
+    /// do not show their flags, so this opens on the blocking pool, where
+    /// [`FileOptions::open`] opens in a ring worker's ring).
     ///
     /// # Panics
     ///
@@ -111,7 +108,10 @@ impl File {
     /// Options to open a file with; finish with
     /// [`FileOptions::open`](FileOptions::open).
     pub fn options() -> FileOptions {
-        FileOptions(OpenOptions::new())
+        FileOptions {
+            std: OpenOptions::new(),
+            set: Set::default(),
+        }
     }
 
     /// The future of [`open`](Self::open).
@@ -300,53 +300,118 @@ impl File {
 /// Opening options for [`File`]: `std`'s [`OpenOptions`], finished by a
 /// waiting [`open`](Self::open).
 #[derive(Clone, Debug)]
-pub struct FileOptions(OpenOptions);
+pub struct FileOptions {
+    std: OpenOptions,
+    /// What was set, which `OpenOptions` does not show, for the ring.
+    set: Set,
+}
+
+/// The options of a [`FileOptions`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Set {
+    read: bool,
+    write: bool,
+    append: bool,
+    truncate: bool,
+    create: bool,
+    create_new: bool,
+}
+
+impl Set {
+    /// The `open(2)` flags std's `OpenOptions` passes for these options
+    /// (but `O_CLOEXEC`), or `None` for a combination std refuses, to let
+    /// std report it.
+    fn flags(self) -> Option<libc::c_int> {
+        let access = match (self.read, self.write, self.append) {
+            (false, false, false) => return None,
+            (true, false, false) => libc::O_RDONLY,
+            (false, true, false) => libc::O_WRONLY,
+            (true, true, false) => libc::O_RDWR,
+            (false, _, true) => libc::O_WRONLY | libc::O_APPEND,
+            (true, _, true) => libc::O_RDWR | libc::O_APPEND,
+        };
+        let refused = match (self.write, self.append) {
+            (true, false) => false,
+            (false, false) => self.truncate || self.create || self.create_new,
+            (_, true) => self.truncate && !self.create_new,
+        };
+        if refused {
+            return None;
+        }
+        let creation = match (self.create, self.truncate, self.create_new) {
+            (_, _, true) => libc::O_CREAT | libc::O_EXCL,
+            (true, true, false) => libc::O_CREAT | libc::O_TRUNC,
+            (true, false, false) => libc::O_CREAT,
+            (false, true, false) => libc::O_TRUNC,
+            (false, false, false) => 0,
+        };
+        Some(access | creation)
+    }
+}
 
 impl FileOptions {
     /// Open for reading.
     pub fn read(mut self, read: bool) -> Self {
-        self.0.read(read);
+        self.std.read(read);
+        self.set.read = read;
         self
     }
 
     /// Open for writing.
     pub fn write(mut self, write: bool) -> Self {
-        self.0.write(write);
+        self.std.write(write);
+        self.set.write = write;
         self
     }
 
     /// Append to the end.
     pub fn append(mut self, append: bool) -> Self {
-        self.0.append(append);
+        self.std.append(append);
+        self.set.append = append;
         self
     }
 
     /// Truncate to zero length.
     pub fn truncate(mut self, truncate: bool) -> Self {
-        self.0.truncate(truncate);
+        self.std.truncate(truncate);
+        self.set.truncate = truncate;
         self
     }
 
     /// Create if missing.
     pub fn create(mut self, create: bool) -> Self {
-        self.0.create(create);
+        self.std.create(create);
+        self.set.create = create;
         self
     }
 
     /// Create, failing if it exists.
     pub fn create_new(mut self, create_new: bool) -> Self {
-        self.0.create_new(create_new);
+        self.std.create_new(create_new);
+        self.set.create_new = create_new;
         self
     }
 
-    /// Opens `path`. Suspends a coroutine.
+    /// Opens `path`. Suspends a coroutine: on io_uring the worker's ring
+    /// opens it (`IORING_OP_OPENAT`, with std's flags and mode 0o666).
+    ///
+    /// # Panics
+    ///
+    /// Inside `Future::poll`; use [`open_async`](Self::open_async).
     pub fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        File::open_with(path, &self.0)
+        let in_ring = self
+            .set
+            .flags()
+            .and_then(|flags| open_in_ring(path.as_ref(), flags));
+        match in_ring {
+            Some(opened) => opened,
+            None => File::open_with(path, &self.std),
+        }
     }
 
     /// The future of [`open`](Self::open).
     pub async fn open_async(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        File::open_with_async(path, &self.0).await
+        File::open_with_async(path, &self.std).await
     }
 }
 
@@ -467,8 +532,8 @@ impl Seek for File {
 }
 
 /// Opens `path` with `flags` (and `O_CLOEXEC`, mode 0o666 as std's
-/// `OpenOptions`) in the current worker's ring, if the caller is a
-/// coroutine on a worker that parks in one (`None` otherwise).
+/// `OpenOptions` by default) in the current worker's ring, if the caller is
+/// a coroutine on a worker that parks in one (`None` otherwise).
 fn open_in_ring(path: &Path, flags: libc::c_int) -> Option<io::Result<File>> {
     let path = match std::ffi::CString::new(path.as_os_str().as_bytes()) {
         Ok(path) => path,
@@ -479,20 +544,41 @@ fn open_in_ring(path: &Path, flags: libc::c_int) -> Option<io::Result<File>> {
             )));
         }
     };
-    let path_ptr = path.as_ptr();
-    // SAFETY: the path lives in this frame for the whole call.
-    let opened = unsafe {
-        uring::run_here(None, || {
-            opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path_ptr)
-                .flags(flags | libc::O_CLOEXEC)
-                .mode(0o666)
-                .build()
-        })
-    }?;
+    // The ring's first attempt at an open, made inline, adds `O_NONBLOCK`,
+    // with which a FIFO's writer fails (`ENXIO`) while no reader has it
+    // open, where `open(2)` waits for one. Only an open on the kernel's
+    // worker threads (`IOSQE_ASYNC`), which blocks, can tell; sending every
+    // open there made them 8 times slower (docs/BENCHMARKS.md).
+    let opened = match open_at(&path, flags, squeue::Flags::empty())? {
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            open_at(&path, flags, squeue::Flags::ASYNC)?
+        }
+        opened => opened,
+    };
     Some(opened.map(|fd| {
         // SAFETY: a descriptor the kernel just opened for us alone.
         File::from(unsafe { std::fs::File::from_raw_fd(fd as RawFd) })
     }))
+}
+
+/// One `IORING_OP_OPENAT` of `path` with `flags` and the submission's
+/// `sqe_flags`, as [`open_in_ring`] describes.
+fn open_at(
+    path: &std::ffi::CStr,
+    flags: libc::c_int,
+    sqe_flags: squeue::Flags,
+) -> Option<io::Result<u32>> {
+    let path = path.as_ptr();
+    // SAFETY: the path is borrowed for the whole call.
+    unsafe {
+        uring::run_here(None, || {
+            opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path)
+                .flags(flags | libc::O_CLOEXEC)
+                .mode(0o666)
+                .build()
+                .flags(sqe_flags)
+        })
+    }
 }
 
 fn read_chunk(file: &std::fs::File, len: usize) -> io::Result<Vec<u8>> {

@@ -1,10 +1,11 @@
 //! Where file system calls run when not in a ring: the runtime's blocking
 //! pool (a coroutine suspends while a pool thread makes the call; a plain
 //! thread makes it itself). A coroutine on a worker that uses io_uring
-//! opens (`File::open`, `File::create`), reads, writes and syncs files in
-//! the worker's ring instead (see `file.rs`); opening with other options
-//! (std's `OpenOptions` does not show its flags), metadata, seeks and the
-//! path functions still come here.
+//! opens (`File::open`, `File::create`, `FileOptions::open`), reads,
+//! writes and syncs files in the worker's ring instead (see `file.rs`);
+//! opening with std's `OpenOptions` (`File::open_with`: they do not show
+//! their flags), metadata (std's `Metadata` cannot be made from a
+//! `statx` result), seeks and the path functions still come here.
 
 use crate::task::JoinHandle;
 

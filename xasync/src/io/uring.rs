@@ -62,13 +62,14 @@ const EPOLL: u64 = 0;
 const CANCEL: u64 = 1;
 
 /// The operations the runtime submits, which the probe checks.
-const NEEDED: [(u8, &str); 10] = [
+const NEEDED: [(u8, &str); 11] = [
     (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
     (opcode::Recv::CODE, "IORING_OP_RECV"),
     (opcode::Send::CODE, "IORING_OP_SEND"),
+    (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG"),
+    (opcode::SendMsg::CODE, "IORING_OP_SENDMSG"),
     (opcode::Accept::CODE, "IORING_OP_ACCEPT"),
-    (opcode::Connect::CODE, "IORING_OP_CONNECT"),
     (opcode::Read::CODE, "IORING_OP_READ"),
     (opcode::Write::CODE, "IORING_OP_WRITE"),
     (opcode::Fsync::CODE, "IORING_OP_FSYNC"),
@@ -114,6 +115,14 @@ pub(crate) unsafe fn run_here(
     // SAFETY: by this function's contract; `coroutine` is the caller, on
     // its worker (a started coroutine never leaves it), whose ring this is.
     Some(unsafe { ring.run(coroutine, sqe(), timeout, &handle) })
+}
+
+/// Whether [`run_here`] would run an operation for the caller: it is a
+/// coroutine on a worker that parks in a ring.
+pub(crate) fn usable_here() -> bool {
+    matches!(context::caller(), Caller::Coroutine(_))
+        && crate::runtime::current_worker()
+            .is_some_and(|(handle, index)| handle.reactor(index).ring().is_some())
 }
 
 /// A length for the ring, which counts in `u32` (a longer transfer is

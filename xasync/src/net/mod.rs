@@ -39,6 +39,7 @@
 //! ```
 
 mod addr;
+mod ring;
 mod stream;
 mod tcp;
 mod timeouts;

@@ -2,10 +2,9 @@
 //! wait as their caller waits, with timeouts, and the `std::io` and
 //! `futures-io` trait implementations.
 
+use super::ring;
 use super::timeouts::Timeouts;
 use crate::io::pollable::{Direction, Pollable};
-use crate::io::uring;
-use io_uring::{opcode, types};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
@@ -35,18 +34,11 @@ where
         if buf.is_empty() {
             return Ok(0);
         }
-        let len = buf.len();
-        let fd = types::Fd(self.io.get_ref().as_raw_fd());
-        let (ptr, ring_len) = (buf.as_mut_ptr(), uring::len32(len));
-        // SAFETY: `buf` is borrowed, exclusively, for the whole call.
-        let ring = unsafe {
-            uring::run_here(self.timeouts.read(), || {
-                opcode::Recv::new(fd, ptr, ring_len).build()
-            })
-        };
-        if let Some(done) = ring {
-            return done.map(|n| n as usize);
+        let (fd, timeout) = (self.io.get_ref().as_raw_fd(), self.timeouts.read());
+        if let Some(received) = ring::recv(fd, buf, 0, timeout) {
+            return received;
         }
+        let len = buf.len();
         self.io.wait_io(
             Direction::Read,
             self.timeouts.read(),
@@ -59,6 +51,10 @@ where
         if bufs.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
+        let (fd, timeout) = (self.io.get_ref().as_raw_fd(), self.timeouts.read());
+        if let Some(received) = ring::recv_msg(fd, bufs, None, 0, timeout) {
+            return received;
+        }
         let len = total(bufs.iter().map(|b| b.len()));
         self.io.wait_io(
             Direction::Read,
@@ -69,19 +65,9 @@ where
     }
 
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let fd = types::Fd(self.io.get_ref().as_raw_fd());
-        // SAFETY: `buf` is borrowed for the whole call. MSG_NOSIGNAL: a
-        // peer gone is an error (EPIPE), as with std's sockets, not a
-        // SIGPIPE.
-        let ring = unsafe {
-            uring::run_here(self.timeouts.write(), || {
-                opcode::Send::new(fd, buf.as_ptr(), uring::len32(buf.len()))
-                    .flags(libc::MSG_NOSIGNAL)
-                    .build()
-            })
-        };
-        if let Some(done) = ring {
-            return done.map(|n| n as usize);
+        let (fd, timeout) = (self.io.get_ref().as_raw_fd(), self.timeouts.write());
+        if let Some(sent) = ring::send(fd, buf, timeout) {
+            return sent;
         }
         self.io.wait_io(
             Direction::Write,
@@ -92,6 +78,10 @@ where
     }
 
     pub(crate) fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let (fd, timeout) = (self.io.get_ref().as_raw_fd(), self.timeouts.write());
+        if let Some(sent) = ring::send_msg(fd, bufs, None, timeout) {
+            return sent;
+        }
         let len = total(bufs.iter().map(|b| b.len()));
         self.io.wait_io(
             Direction::Write,

@@ -1,14 +1,13 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
-use super::addr::each_addr;
+use super::addr::{RawAddr, each_addr};
+use super::ring;
 use super::stream::{Stream, stream_io_traits};
 use crate::io::pollable::{Direction, Pollable, never, timed_out};
-use crate::io::uring;
-use io_uring::{opcode, types};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -93,36 +92,11 @@ impl TcpListener {
     }
 
     fn accept_within(&self, timeout: Option<Duration>) -> io::Result<(TcpStream, SocketAddr)> {
-        // A connection already waiting is taken at once, without a trip
-        // through the ring: under a burst of connections, one suspension
-        // per accept would let the listen queue overflow (the dropped
-        // connections retry a second later).
-        match self.io.get_ref().accept() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            accepted => return accepted.map(|(stream, addr)| (TcpStream::from_mio(stream), addr)),
-        }
-        // SAFETY: all zeros is a valid (empty) `sockaddr_storage`.
-        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let (fd, storage_ptr, len_ptr) = (
-            types::Fd(self.io.get_ref().as_raw_fd()),
-            (&raw mut storage).cast::<libc::sockaddr>(),
-            &raw mut len,
-        );
-        // SAFETY: the address and its length live in this frame for the
-        // whole call.
-        let ring = unsafe {
-            uring::run_here(timeout, || {
-                opcode::Accept::new(fd, storage_ptr, len_ptr)
-                    .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-                    .build()
-            })
-        };
-        if let Some(accepted) = ring {
-            // SAFETY: a descriptor the kernel just made for us alone.
-            let stream = unsafe { mio::net::TcpStream::from_raw_fd(accepted? as RawFd) };
-            let stream = TcpStream::from_mio(stream);
-            return Ok((stream, super::addr::from_sockaddr(&storage, len)?));
+        let mut peer = RawAddr::empty();
+        let listener = self.io.get_ref().as_raw_fd();
+        if let Some(accepted) = ring::accept(listener, Some(&mut peer), timeout) {
+            let stream = mio::net::TcpStream::from_std(accepted?.into());
+            return Ok((TcpStream::from_mio(stream), peer.to_socket_addr()?));
         }
         let (stream, addr) = self
             .io
@@ -268,6 +242,8 @@ impl TcpStream {
         TcpStream::connect_within(*addr, Some(timeout))
     }
 
+    /// Connects by readiness on both backends: `IORING_OP_CONNECT` was
+    /// measured slower (docs/BENCHMARKS.md, "More operations on the ring").
     fn connect_within(addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?);
         match stream
@@ -370,6 +346,10 @@ impl TcpStream {
 
     /// Reads without consuming: waits like `read`.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let (fd, timeout) = (self.as_raw_fd(), self.stream.timeouts.read());
+        if let Some(peeked) = ring::recv(fd, buf, libc::MSG_PEEK, timeout) {
+            return peeked;
+        }
         self.stream.io.wait_io(
             Direction::Read,
             self.stream.timeouts.read(),

@@ -1,10 +1,11 @@
 //! UDP: [`UdpSocket`].
 
-use super::addr::each_addr;
+use super::addr::{RawAddr, each_addr};
+use super::ring;
 use super::timeouts::Timeouts;
 use crate::io::pollable::{Direction, Pollable, never};
 use std::fmt;
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
@@ -59,7 +60,11 @@ impl UdpSocket {
 
     /// Sends a datagram to `addr`; waits while the send buffer is full.
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
+        let (fd, timeout) = (self.as_raw_fd(), self.timeouts.write());
         each_addr(addr, |addr| {
+            if let Some(sent) = ring::send_msg(fd, &[IoSlice::new(buf)], Some(&addr), timeout) {
+                return sent;
+            }
             self.io.wait_io(
                 Direction::Write,
                 self.timeouts.write(),
@@ -72,6 +77,9 @@ impl UdpSocket {
     /// Receives a datagram (truncated to `buf`) and its source; waits for
     /// one.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        if let Some(received) = self.recv_from_ring(buf, 0) {
+            return received;
+        }
         self.io.wait_io(
             Direction::Read,
             self.timeouts.read(),
@@ -82,6 +90,9 @@ impl UdpSocket {
 
     /// Sends to the connected address.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(sent) = ring::send(self.as_raw_fd(), buf, self.timeouts.write()) {
+            return sent;
+        }
         self.io.wait_io(
             Direction::Write,
             self.timeouts.write(),
@@ -92,6 +103,9 @@ impl UdpSocket {
 
     /// Receives from the connected address.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(received) = ring::recv(self.as_raw_fd(), buf, 0, self.timeouts.read()) {
+            return received;
+        }
         self.io.wait_io(
             Direction::Read,
             self.timeouts.read(),
@@ -102,12 +116,28 @@ impl UdpSocket {
 
     /// Receives a datagram without consuming it.
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        if let Some(peeked) = self.recv_from_ring(buf, libc::MSG_PEEK) {
+            return peeked;
+        }
         self.io.wait_io(
             Direction::Read,
             self.timeouts.read(),
             |s| s.peek_from(buf),
             never,
         )
+    }
+
+    /// `recvmsg(2)` with `flags` in the ring (`None`: wait for readiness).
+    fn recv_from_ring(
+        &self,
+        buf: &mut [u8],
+        flags: libc::c_int,
+    ) -> Option<io::Result<(usize, SocketAddr)>> {
+        let (fd, timeout) = (self.as_raw_fd(), self.timeouts.read());
+        let mut from = RawAddr::empty();
+        let bufs = &mut [IoSliceMut::new(buf)];
+        let received = ring::recv_msg(fd, bufs, Some(&mut from), flags, timeout)?;
+        Some(received.and_then(|n| Ok((n, from.to_socket_addr()?))))
     }
 
     /// The future of [`send_to`](Self::send_to) (to a resolved address).

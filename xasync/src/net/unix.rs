@@ -1,5 +1,6 @@
 //! Unix domain stream sockets: [`UnixListener`] and [`UnixStream`].
 
+use super::ring;
 use super::stream::{Stream, stream_io_traits};
 use crate::io::pollable::{Direction, Pollable, never};
 use std::fmt;
@@ -63,6 +64,14 @@ impl UnixListener {
     }
 
     fn accept_within(&self, timeout: Option<Duration>) -> io::Result<(UnixStream, SocketAddr)> {
+        // The peer's address is asked of the new socket (`getpeername(2)`):
+        // std builds a Unix `SocketAddr` only that way, not from the raw
+        // address the kernel could write.
+        if let Some(accepted) = ring::accept(self.as_raw_fd(), None, timeout) {
+            let stream = mio::net::UnixStream::from_std(accepted?.into());
+            let peer = stream.peer_addr()?;
+            return Ok((UnixStream::from_mio(stream), peer));
+        }
         let (stream, addr) = self
             .io
             .wait_io(Direction::Read, timeout, |l| l.accept(), never)?;
