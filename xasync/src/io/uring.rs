@@ -60,11 +60,12 @@ const EPOLL: u64 = 0;
 const CANCEL: u64 = 1;
 
 /// The operations the runtime submits, which the probe checks.
-const NEEDED: [(u8, &str); 10] = [
+const NEEDED: [(u8, &str); 11] = [
     (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
     (opcode::Recv::CODE, "IORING_OP_RECV"),
     (opcode::Send::CODE, "IORING_OP_SEND"),
+    (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG"),
     (opcode::Accept::CODE, "IORING_OP_ACCEPT"),
     (opcode::Connect::CODE, "IORING_OP_CONNECT"),
     (opcode::Read::CODE, "IORING_OP_READ"),
@@ -104,14 +105,84 @@ pub(crate) unsafe fn run_here(
     timeout: Option<Duration>,
     sqe: impl FnOnce() -> squeue::Entry,
 ) -> Option<io::Result<u32>> {
+    // SAFETY: by this function's contract.
+    here(|coroutine, ring| unsafe { ring.run(coroutine, sqe(), timeout) })
+}
+
+/// How [`run_here_until`] ended.
+#[cfg(feature = "hook")]
+#[derive(Debug)]
+pub(crate) enum Finish<T> {
+    /// The operation completed (possibly while being cancelled): its
+    /// result.
+    Completed(io::Result<u32>),
+    /// The end came first (or refused the start): its output.
+    Ended(T),
+    /// The coroutine was cancelled (see
+    /// [`CoroutineCx::wait_or_cancelled`]).
+    Cancelled,
+}
+
+/// Runs an operation in the ring of the current worker, as [`run_here`],
+/// for a caller that must not be unwound (a hook): `start` gives the
+/// operation and a guard that is held until it is submitted — which
+/// happens at once, so that the kernel takes hold of the file it names
+/// before the guard goes — or refuses with an output of `end`. The wait
+/// ends when the operation completes, when `end` does, or when the
+/// coroutine is cancelled, which comes back as [`Finish::Cancelled`]
+/// rather than as an unwind. The operation is cancelled and reaped before
+/// this returns, on every path. `None` (and `start` not called) for a
+/// caller that is not a coroutine on a worker parking in a ring.
+///
+/// # Safety
+///
+/// As for [`Ring::run`].
+#[cfg(feature = "hook")]
+pub(crate) unsafe fn run_here_until<G, E: Future + Unpin>(
+    start: impl FnOnce() -> Result<(squeue::Entry, G), E::Output>,
+    end: E,
+) -> Option<Finish<E::Output>> {
+    here(|coroutine, ring| {
+        let (sqe, guard) = match start() {
+            Ok(started) => started,
+            Err(ended) => return Finish::Ended(ended),
+        };
+        // SAFETY: by this function's contract.
+        let (waited, result) = unsafe {
+            ring.with(sqe, |completion| {
+                ring.submit();
+                drop(guard);
+                coroutine.wait_or_cancelled(completion.or(end))
+            })
+        };
+        match waited {
+            Some(Err(ended)) if result == -libc::ECANCELED => Finish::Ended(ended),
+            None if result == -libc::ECANCELED => Finish::Cancelled,
+            _ => Finish::Completed(outcome(result)),
+        }
+    })
+}
+
+/// Calls `f` with the caller and the ring of its worker if the caller is a
+/// coroutine on a worker that parks in one.
+fn here<R>(f: impl FnOnce(&CoroutineCx<'_>, &Ring) -> R) -> Option<R> {
     let Caller::Coroutine(coroutine) = context::caller() else {
         return None;
     };
     let (handle, index) = crate::runtime::current_worker()?;
     let ring = handle.reactor(index).ring()?;
-    // SAFETY: by this function's contract; `coroutine` is the caller, on
-    // its worker (a started coroutine never leaves it), whose ring this is.
-    Some(unsafe { ring.run(coroutine, sqe(), timeout) })
+    // `coroutine` is the caller, on its worker (a started coroutine never
+    // leaves it), whose ring this is.
+    Some(f(coroutine, ring))
+}
+
+/// An operation's result as a count or an error.
+fn outcome(result: i32) -> io::Result<u32> {
+    if result < 0 {
+        Err(io::Error::from_raw_os_error(-result))
+    } else {
+        Ok(result as u32)
+    }
 }
 
 /// A length for the ring, which counts in `u32` (a longer transfer is
@@ -271,6 +342,42 @@ impl Ring {
         sqe: squeue::Entry,
         timeout: Option<Duration>,
     ) -> io::Result<u32> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // SAFETY: by this function's contract.
+        let (waited, result) = unsafe {
+            self.with(sqe, |completion| match deadline {
+                None => {
+                    coroutine.wait(completion);
+                    Ok(())
+                }
+                Some(deadline) => {
+                    let timed_out = std::pin::pin!(async move {
+                        crate::time::sleep_until_async(deadline).await;
+                        super::pollable::timed_out()
+                    });
+                    coroutine.wait(completion.or(timed_out))
+                }
+            })
+        };
+        match waited {
+            Err(timed_out) if result == -libc::ECANCELED => Err(timed_out),
+            _ => outcome(result),
+        }
+    }
+
+    /// Pushes `sqe` and calls `wait` with its completion, to wait for;
+    /// returns what `wait` returned and the operation's result, once the
+    /// operation was cancelled (if `wait` returned before its completion)
+    /// and reaped — also when `wait` unwinds.
+    ///
+    /// # Safety
+    ///
+    /// As for [`run`](Self::run).
+    unsafe fn with<W>(
+        &self,
+        sqe: squeue::Entry,
+        wait: impl FnOnce(Completion<'_>) -> W,
+    ) -> (W, i32) {
         let op = std::pin::pin!(Op::new());
         let op = op.as_ref().get_ref();
         let sqe = sqe.user_data(std::ptr::from_ref(op) as u64);
@@ -280,23 +387,23 @@ impl Ring {
         unsafe { self.push(&sqe) };
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let reap = Reap { ring: self, op };
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let waited = match deadline {
-            None => {
-                coroutine.wait(Completion(op));
-                Ok(())
-            }
-            Some(deadline) => coroutine.wait(CompletionBefore {
-                op,
-                deadline: crate::time::sleep_until_async(deadline),
-            }),
-        };
+        let waited = wait(Completion(op));
         drop(reap);
-        let result = op.result.get().expect("reaped");
-        match waited {
-            Err(timed_out) if result == -libc::ECANCELED => Err(timed_out),
-            _ if result < 0 => Err(io::Error::from_raw_os_error(-result)),
-            _ => Ok(result as u32),
+        (waited, op.result.get().expect("reaped"))
+    }
+
+    /// Submits what was pushed, without waiting: the kernel starts the
+    /// operations (and takes hold of their files) now rather than when the
+    /// worker next parks.
+    #[cfg(feature = "hook")]
+    fn submit(&self) {
+        if let Err(e) = self.lock().submit() {
+            // EBUSY: completions overflowed; EINTR: a signal. The worker
+            // submits what is left when it next parks.
+            assert!(
+                matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EINTR)),
+                "xasync: io_uring_enter failed: {e}"
+            );
         }
     }
 
@@ -467,21 +574,27 @@ impl Future for Completion<'_> {
     }
 }
 
-/// The completion, or `TimedOut` at a deadline.
-struct CompletionBefore<'a> {
-    op: &'a Op,
-    deadline: crate::time::Sleep,
+impl<'a> Completion<'a> {
+    /// The completion, or `other`'s output if it comes first.
+    fn or<F: Future + Unpin>(self, other: F) -> CompletionOr<'a, F> {
+        CompletionOr { op: self.0, other }
+    }
 }
 
-impl Future for CompletionBefore<'_> {
-    type Output = io::Result<()>;
+/// The completion (`Ok`), or another future's output (`Err`) if it comes
+/// first.
+struct CompletionOr<'a, F> {
+    op: &'a Op,
+    other: F,
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+impl<F: Future + Unpin> Future for CompletionOr<'_, F> {
+    type Output = Result<(), F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.op.poll(cx).is_ready() {
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.deadline)
-            .poll(cx)
-            .map(|()| Err(super::pollable::timed_out()))
+        Pin::new(&mut self.other).poll(cx).map(Err)
     }
 }
