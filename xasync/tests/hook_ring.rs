@@ -166,6 +166,39 @@ fn hooked_receives_and_sends_keep_their_semantics_on_both_backends() {
     }
 }
 
+#[test]
+fn recvmsg_reports_its_flags_on_both_backends() {
+    for (backend, runtime) in backends(1) {
+        xawait(runtime.xasync(move || {
+            let (a, b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+            let peer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(10));
+                b.send(b"too long").unwrap();
+                b
+            });
+            let mut short = [0u8; 3];
+            let iov = libc::iovec {
+                iov_base: short.as_mut_ptr().cast(),
+                iov_len: 3,
+            };
+            // SAFETY: a msghdr is plain data, for which zeros are valid.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = (&raw const iov).cast_mut();
+            msg.msg_iovlen = 1;
+            // SAFETY: a header of one valid iovec.
+            let got = unsafe { libc::recvmsg(a.as_raw_fd(), &mut msg, 0) };
+            assert_eq!((got, &short), (3, b"too"), "{backend:?}");
+            assert_eq!(
+                msg.msg_flags & libc::MSG_TRUNC,
+                libc::MSG_TRUNC,
+                "{backend:?}"
+            );
+            assert_eq!(in_epoll(a.as_raw_fd()), backend == IoBackend::Epoll);
+            drop(peer.join().unwrap());
+        }));
+    }
+}
+
 /// Gives `stream` the descriptor number `number` (free before).
 fn at_number(stream: UnixStream, number: RawFd) -> UnixStream {
     let fd = stream.into_raw_fd();
@@ -297,6 +330,7 @@ fn so_rcvtimeo_ends_a_ring_read_with_eagain_and_keeps_later_data() {
             let error = a.read(&mut [0; 8]).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::WouldBlock, "{backend:?}");
             assert!(start.elapsed() >= Duration::from_millis(50), "{backend:?}");
+            assert_eq!(in_epoll(a.as_raw_fd()), backend == IoBackend::Epoll);
             let peer = later(b, Duration::from_millis(10), b"late");
             let mut buf = [0u8; 4];
             a.read_exact(&mut buf).unwrap();
