@@ -8,6 +8,10 @@
 //! * In coroutines: echo of 64-byte messages over loopback, 100
 //!   connections, server and client coroutines on one worker, with
 //!   `std::net` (through the hooks) against `xasync::net`.
+//! * The same echo with `std::net` through the hooks, 1 and 100
+//!   connections, on the io_uring backend (where a read or write that
+//!   would block is made in the worker's ring) against the epoll backend
+//!   (where it waits for readiness), alternated in the same run.
 //!
 //! ```sh
 //! cargo bench -p xasync-bench --features hook --bench hook
@@ -18,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use xasync::io::IoBackend;
 use xasync_bench::median;
 
 const ROUNDS: usize = 11;
@@ -36,6 +41,10 @@ fn main() {
     }
     if xasync_bench::selected("echo") {
         echo();
+    }
+    if xasync_bench::selected("ring echo") {
+        ring_echo(1);
+        ring_echo(CONNECTIONS);
     }
 }
 
@@ -106,8 +115,8 @@ const RUN: Duration = Duration::from_secs(1);
 fn echo() {
     let mut rates = [Vec::new(), Vec::new()];
     for _ in 0..ROUNDS {
-        rates[0].push(echo_run(Api::Std));
-        rates[1].push(echo_run(Api::Xasync));
+        rates[0].push(echo_run(Api::Std, None, CONNECTIONS));
+        rates[1].push(echo_run(Api::Xasync, None, CONNECTIONS));
     }
     let [std_rate, xasync_rate] = rates.map(median);
     println!(
@@ -117,6 +126,24 @@ fn echo() {
     println!(
         "  xasync::net       {xasync_rate:>9.0} round trips/s   std::net / xasync::net = {:.3}",
         std_rate / xasync_rate
+    );
+}
+
+/// The hooked echo over `connections` on io_uring against epoll.
+fn ring_echo(connections: usize) {
+    let mut rates = [Vec::new(), Vec::new()];
+    for _ in 0..ROUNDS {
+        rates[0].push(echo_run(Api::Std, Some(IoBackend::Uring), connections));
+        rates[1].push(echo_run(Api::Std, Some(IoBackend::Epoll), connections));
+    }
+    let [uring, epoll] = rates.map(median);
+    println!(
+        "echo of {MESSAGE} bytes through the hooks (std::net), {connections} connection(s), 1 worker, median of {ROUNDS} x {RUN:?}"
+    );
+    println!("  io_uring {uring:>9.0} round trips/s");
+    println!(
+        "  epoll    {epoll:>9.0} round trips/s   io_uring / epoll = {:.3}",
+        uring / epoll
     );
 }
 
@@ -177,12 +204,18 @@ fn connect(api: Api, addr: SocketAddr) -> Box<dyn Conn> {
     }
 }
 
-/// Round trips per second of one run.
-fn echo_run(api: Api) -> f64 {
-    let rt = xasync::Runtime::builder().workers(1).build().unwrap();
+/// Round trips per second of one run, on `backend` (`None`: the
+/// default).
+fn echo_run(api: Api, backend: Option<IoBackend>, connections: usize) -> f64 {
+    let builder = xasync::Runtime::builder().workers(1);
+    let builder = match backend {
+        Some(backend) => builder.io(backend),
+        None => builder,
+    };
+    let rt = builder.build().unwrap();
     let (addr, mut accept) = listen(api);
     drop(rt.xasync(move || {
-        for _ in 0..CONNECTIONS {
+        for _ in 0..connections {
             let Some(mut conn) = accept() else { return };
             drop(xasync::xasync(move || {
                 let mut buf = [0u8; MESSAGE];
@@ -192,7 +225,7 @@ fn echo_run(api: Api) -> f64 {
     }));
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
-    let clients: Vec<_> = (0..CONNECTIONS)
+    let clients: Vec<_> = (0..connections)
         .map(|_| {
             let (stop, count) = (stop.clone(), count.clone());
             rt.xasync(move || {

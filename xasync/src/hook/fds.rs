@@ -33,12 +33,20 @@ pub(super) struct File {
     /// `SO_RCVTIMEO` and `SO_SNDTIMEO` in nanoseconds (0: none), which the
     /// kernel ignores in non-blocking mode.
     timeouts: [AtomicU64; 2],
+    /// It is a socket (else a pipe): a ring receives and sends on it
+    /// whatever its mode, whereas it fails a read from a non-blocking pipe
+    /// with `EAGAIN` rather than waiting.
+    socket: bool,
 }
 
 impl File {
-    /// A description made non-blocking by the user or not.
-    pub(super) fn new(user_nonblocking: bool) -> Arc<File> {
-        let file = File::default();
+    /// A description made non-blocking by the user or not, of a socket or
+    /// not.
+    pub(super) fn new(user_nonblocking: bool, socket: bool) -> Arc<File> {
+        let file = File {
+            socket,
+            ..File::default()
+        };
         file.user_nonblocking
             .store(user_nonblocking, Ordering::Relaxed);
         Arc::new(file)
@@ -52,6 +60,11 @@ impl File {
     /// Records the mode the user set.
     pub(super) fn set_user_nonblocking(&self, on: bool) {
         self.user_nonblocking.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether it is a socket.
+    pub(super) fn is_socket(&self) -> bool {
+        self.socket
     }
 
     /// Whether the hooks put it in non-blocking mode.
@@ -217,9 +230,9 @@ pub(super) fn remove(fd: RawFd) {
 }
 
 /// Records a new descriptor created by a hooked call, unless it failed.
-pub(super) fn created(fd: c_int, user_nonblocking: bool) -> c_int {
+pub(super) fn created(fd: c_int, user_nonblocking: bool, socket: bool) -> c_int {
     if fd >= 0 {
-        insert(fd, File::new(user_nonblocking));
+        insert(fd, File::new(user_nonblocking, socket));
     }
     fd
 }

@@ -7,6 +7,8 @@ use super::real::call;
 use super::wait::{self, Waited};
 use super::{coroutine, errno, fail};
 use crate::io::pollable::Direction;
+use crate::io::uring::len32;
+use io_uring::{opcode, squeue, types};
 use libc::{c_int, c_void, iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 /// Runs `op`, a real call on `fd`, as the call the user expects. On a
@@ -16,14 +18,26 @@ use libc::{c_int, c_void, iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 /// with `EAGAIN` as Linux's does) and tries again. Elsewhere `op` runs as
 /// it is: outside coroutines, this costs a comparison unless `op` fails
 /// with `EAGAIN`.
-pub(super) fn blocking(
+pub(super) fn blocking(fd: c_int, direction: Direction, op: impl FnMut() -> ssize_t) -> ssize_t {
+    blocking_or_ring(fd, direction, op, || None)
+}
+
+/// As [`blocking`], for a call that `ring` can also give as a ring
+/// operation on a socket: where `op` failed with `EAGAIN` in a coroutine
+/// on a worker that parks in a ring, the call is made there rather than
+/// waited for readiness, so the data comes with the completion.
+///
+/// `ring` refers to the caller's buffers, which the caller of the hook
+/// lends for the call's duration.
+fn blocking_or_ring(
     fd: c_int,
     direction: Direction,
     mut op: impl FnMut() -> ssize_t,
+    ring: impl FnMut() -> Option<squeue::Entry>,
 ) -> ssize_t {
     if coroutine().is_some() {
         return match fds::emulating(fd) {
-            Some(managed) if managed.make_nonblocking() => retry(&managed, direction, op),
+            Some(managed) if managed.make_nonblocking() => retry(&managed, direction, op, ring),
             _ => op(),
         };
     }
@@ -31,15 +45,22 @@ pub(super) fn blocking(
     if done != -1 || errno() != libc::EAGAIN {
         return done;
     }
-    // A descriptor a coroutine made non-blocking, used by a plain thread.
+    // A descriptor a coroutine made non-blocking, used by a plain thread
+    // (which waits for readiness: it has no ring).
     match fds::emulated(fd) {
-        Some(managed) => retry(&managed, direction, op),
+        Some(managed) => retry(&managed, direction, op, ring),
         None => fail(libc::EAGAIN),
     }
 }
 
-/// Tries `op` until it does not fail with `EAGAIN`, waiting in between.
-fn retry(fd: &Fd, direction: Direction, mut op: impl FnMut() -> ssize_t) -> ssize_t {
+/// Tries `op` until it does not fail with `EAGAIN`, waiting in between —
+/// or making the call in a ring, if `ring` gives it as an operation there.
+fn retry(
+    fd: &Fd,
+    direction: Direction,
+    mut op: impl FnMut() -> ssize_t,
+    mut ring: impl FnMut() -> Option<squeue::Entry>,
+) -> ssize_t {
     let deadline = fd.file.deadline(direction);
     loop {
         let ticket = fd.watch.ticket(direction);
@@ -47,7 +68,16 @@ fn retry(fd: &Fd, direction: Direction, mut op: impl FnMut() -> ssize_t) -> ssiz
         if done != -1 || errno() != libc::EAGAIN {
             return done;
         }
-        match wait::wait(&fd.watch, direction, ticket, deadline) {
+        let sqe = if fd.file.is_socket() { ring() } else { None };
+        // SAFETY: the operation is the call `op` makes, on the buffers the
+        // hook's caller lent for it (see `blocking_or_ring`).
+        let in_ring = sqe.and_then(|sqe| unsafe { wait::in_ring(&fd.watch, sqe, deadline) });
+        let waited = match in_ring {
+            Some(Ok(done)) => return done as ssize_t,
+            Some(Err(waited)) => waited,
+            None => wait::wait(&fd.watch, direction, ticket, deadline),
+        };
+        match waited {
             Waited::Ready => {}
             Waited::TimedOut => return fail(libc::EAGAIN),
             Waited::Failed(error) => return fail(error),
@@ -55,21 +85,42 @@ fn retry(fd: &Fd, direction: Direction, mut op: impl FnMut() -> ssize_t) -> ssiz
     }
 }
 
+/// A receive into `len` bytes at `buf` as a ring operation.
+fn recv_op(fd: c_int, buf: *mut c_void, len: usize, flags: c_int) -> Option<squeue::Entry> {
+    let recv = opcode::Recv::new(types::Fd(fd), buf.cast(), len32(len));
+    Some(recv.flags(flags).build())
+}
+
+/// A send of `len` bytes at `buf` as a ring operation. Only the caller's
+/// flags: a write to a socket whose peer is gone raises `SIGPIPE` unless
+/// the caller asked for `MSG_NOSIGNAL`, in the ring as in the real call.
+fn send_op(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> Option<squeue::Entry> {
+    let send = opcode::Send::new(types::Fd(fd), buf.cast(), len32(len));
+    Some(send.flags(flags).build())
+}
+
+/// A `recvmsg` as a ring operation.
+fn recvmsg_op(fd: c_int, msg: *mut msghdr, flags: c_int) -> Option<squeue::Entry> {
+    let recvmsg = opcode::RecvMsg::new(types::Fd(fd), msg);
+    Some(recvmsg.flags(flags as u32).build())
+}
+
 /// Runs `op(done)` — the call for the `len - done` bytes left — until all
 /// `len` bytes are transferred, the end is reached (0), or it fails, as a
 /// blocking write (or a read with `MSG_WAITALL`) does; returns the bytes
 /// transferred, or the failure if there were none. On a descriptor the
 /// hooks do not emulate blocking for, the first partial result is the
-/// result.
+/// result. `ring(done)` is `op(done)` as a ring operation, if it has one.
 fn all(
     fd: c_int,
     direction: Direction,
     len: usize,
     mut op: impl FnMut(usize) -> ssize_t,
+    mut ring: impl FnMut(usize) -> Option<squeue::Entry>,
 ) -> ssize_t {
     let mut done = 0;
     loop {
-        let step = blocking(fd, direction, || op(done));
+        let step = blocking_or_ring(fd, direction, || op(done), || ring(done));
         let Ok(step) = usize::try_from(step) else {
             return if done > 0 { done as ssize_t } else { step };
         };
@@ -88,9 +139,8 @@ fn all(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
     // SAFETY: the caller's arguments, passed on.
-    blocking(fd, Direction::Read, || unsafe {
-        call::read(fd, buf, count)
-    })
+    let op = || unsafe { call::read(fd, buf, count) };
+    blocking_or_ring(fd, Direction::Read, op, || recv_op(fd, buf, count, 0))
 }
 
 /// The hooked `write(2)`: blocking writes are written whole.
@@ -100,10 +150,11 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssi
 /// As `write(2)`'s.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
-    all(fd, Direction::Write, count, |done| {
-        // SAFETY: the caller's buffer, past what was written of it.
-        unsafe { call::write(fd, buf.byte_add(done), count - done) }
-    })
+    // SAFETY: the caller's buffer, past what was written of it.
+    let op = |done: usize| unsafe { call::write(fd, buf.byte_add(done), count - done) };
+    // SAFETY: as above.
+    let ring = |done: usize| send_op(fd, unsafe { buf.byte_add(done) }, count - done, 0);
+    all(fd, Direction::Write, count, op, ring)
 }
 
 /// The hooked `readv(2)`.
@@ -114,9 +165,13 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
     // SAFETY: the caller's arguments, passed on.
-    blocking(fd, Direction::Read, || unsafe {
-        call::readv(fd, iov, iovcnt)
-    })
+    let op = || unsafe { call::readv(fd, iov, iovcnt) };
+    // In a ring, a readv from a socket is a recvmsg of the same vector.
+    // SAFETY: a msghdr is plain data, for which zeros are valid.
+    let mut header: msghdr = unsafe { std::mem::zeroed() };
+    header.msg_iov = iov.cast_mut();
+    header.msg_iovlen = iovcnt as _;
+    blocking_or_ring(fd, Direction::Read, op, || recvmsg_op(fd, &mut header, 0))
 }
 
 /// The hooked `writev(2)`: blocking writes are written whole.
@@ -128,10 +183,12 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, iovcnt: c_int) -> s
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
     // SAFETY: the caller's vector (a bad one makes the real call fail).
     let total = unsafe { total_len(iov, iovcnt) };
-    all(fd, Direction::Write, total, |done| {
+    let op = |done| {
         // SAFETY: the caller's vector; `done` is at most its total.
         unsafe { advanced(iov, iovcnt, done, |iov, n| call::writev(fd, iov, n)) }
-    })
+    };
+    // (Not in a ring: the rest of the vector is built for each call.)
+    all(fd, Direction::Write, total, op, |_| None)
 }
 
 /// The hooked `recv(2)`; `MSG_DONTWAIT` makes it the real call, and
@@ -146,7 +203,9 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c
         // SAFETY: the caller's buffer, past what was received into it.
         unsafe { call::recv(fd, buf.byte_add(done), len - done, flags) }
     };
-    receive(fd, len, flags, op)
+    // SAFETY: as above.
+    let ring = |done: usize| recv_op(fd, unsafe { buf.byte_add(done) }, len - done, flags);
+    receive(fd, len, flags, op, ring)
 }
 
 /// The hooked `recvfrom(2)`; flags as for `recv`.
@@ -167,17 +226,30 @@ pub unsafe extern "C" fn recvfrom(
         // SAFETY: the caller's arguments, past what was received.
         unsafe { call::recvfrom(fd, buf.byte_add(done), len - done, flags, addr, addrlen) }
     };
-    receive(fd, len, flags, op)
+    // In a ring only without an address to report (a receive there gives
+    // none).
+    let ring = |done: usize| {
+        // SAFETY: the caller's buffer, past what was received into it.
+        let rest = unsafe { buf.byte_add(done) };
+        recv_op(fd, rest, len - done, flags).filter(|_| addr.is_null())
+    };
+    receive(fd, len, flags, op, ring)
 }
 
-/// A receive of up to `len` bytes with `flags`.
-fn receive(fd: c_int, len: usize, flags: c_int, mut op: impl FnMut(usize) -> ssize_t) -> ssize_t {
+/// A receive of up to `len` bytes with `flags`; `ring` as for [`all`].
+fn receive(
+    fd: c_int,
+    len: usize,
+    flags: c_int,
+    mut op: impl FnMut(usize) -> ssize_t,
+    mut ring: impl FnMut(usize) -> Option<squeue::Entry>,
+) -> ssize_t {
     if flags & libc::MSG_DONTWAIT != 0 {
         op(0)
     } else if flags & libc::MSG_WAITALL != 0 {
-        all(fd, Direction::Read, len, op)
+        all(fd, Direction::Read, len, op, ring)
     } else {
-        blocking(fd, Direction::Read, || op(0))
+        blocking_or_ring(fd, Direction::Read, || op(0), || ring(0))
     }
 }
 
@@ -194,7 +266,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
     if flags & libc::MSG_DONTWAIT != 0 {
         return op();
     }
-    blocking(fd, Direction::Read, op)
+    blocking_or_ring(fd, Direction::Read, op, || recvmsg_op(fd, msg, flags))
 }
 
 /// The hooked `send(2)`: written whole unless `MSG_DONTWAIT`.
@@ -208,7 +280,9 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags:
         // SAFETY: the caller's buffer, past what was sent of it.
         unsafe { call::send(fd, buf.byte_add(done), len - done, flags) }
     };
-    transmit(fd, len, flags, op)
+    // SAFETY: as above.
+    let ring = |done: usize| send_op(fd, unsafe { buf.byte_add(done) }, len - done, flags);
+    transmit(fd, len, flags, op, ring)
 }
 
 /// The hooked `sendto(2)`: written whole unless `MSG_DONTWAIT`.
@@ -229,7 +303,14 @@ pub unsafe extern "C" fn sendto(
         // SAFETY: the caller's arguments, past what was sent.
         unsafe { call::sendto(fd, buf.byte_add(done), len - done, flags, addr, addrlen) }
     };
-    transmit(fd, len, flags, op)
+    // In a ring only without an address (a send there takes one only
+    // since Linux 6.0).
+    let ring = |done: usize| {
+        // SAFETY: the caller's buffer, past what was sent of it.
+        let rest = unsafe { buf.byte_add(done) };
+        send_op(fd, rest, len - done, flags).filter(|_| addr.is_null())
+    };
+    transmit(fd, len, flags, op, ring)
 }
 
 /// The hooked `sendmsg(2)`: written whole unless `MSG_DONTWAIT` (the
@@ -268,15 +349,22 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
         // SAFETY: the header's vector; `done` is at most its total.
         unsafe { advanced(header.msg_iov, header.msg_iovlen as c_int, done, advance) }
     };
-    transmit(fd, total, flags, op)
+    // (Not in a ring: the rest of the message is built for each call.)
+    transmit(fd, total, flags, op, |_| None)
 }
 
-/// A send of `len` bytes with `flags`.
-fn transmit(fd: c_int, len: usize, flags: c_int, mut op: impl FnMut(usize) -> ssize_t) -> ssize_t {
+/// A send of `len` bytes with `flags`; `ring` as for [`all`].
+fn transmit(
+    fd: c_int,
+    len: usize,
+    flags: c_int,
+    mut op: impl FnMut(usize) -> ssize_t,
+    ring: impl FnMut(usize) -> Option<squeue::Entry>,
+) -> ssize_t {
     if flags & libc::MSG_DONTWAIT != 0 {
         op(0)
     } else {
-        all(fd, Direction::Write, len, op)
+        all(fd, Direction::Write, len, op, ring)
     }
 }
 

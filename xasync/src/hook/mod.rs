@@ -6,7 +6,9 @@
 //!
 //! In a coroutine, a call that would block waits in [`wait::wait`] (the
 //! descriptor registered with the worker's reactor, the deadline in its
-//! timers) and the worker runs other coroutines meanwhile. Everywhere else
+//! timers) — or, for a socket's receive or send on the io_uring backend,
+//! is made in the worker's ring ([`wait::in_ring`]) — and the worker runs
+//! other coroutines meanwhile. Everywhere else
 //! (plain threads, `Future::poll`, async tasks, the runtime's own loop,
 //! other runtimes' threads) each hook makes the real call ([`real`]) with
 //! the same arguments, result and errno. docs/HOOKS.md lists what is

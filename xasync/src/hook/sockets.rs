@@ -20,7 +20,7 @@ use std::time::Duration;
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     let fd = unsafe { call::socket(domain, ty, protocol) };
-    fds::created(fd, ty & libc::SOCK_NONBLOCK != 0)
+    fds::created(fd, ty & libc::SOCK_NONBLOCK != 0, true)
 }
 
 /// The hooked `socketpair(2)`: both sockets are managed.
@@ -39,7 +39,7 @@ pub unsafe extern "C" fn socketpair(
     let done = unsafe { call::socketpair(domain, ty, protocol, sv) };
     if done == 0 {
         // SAFETY: on success the kernel wrote two descriptors to `sv`.
-        unsafe { created_pair(sv, ty & libc::SOCK_NONBLOCK != 0) };
+        unsafe { created_pair(sv, ty & libc::SOCK_NONBLOCK != 0, true) };
     }
     done
 }
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn pipe(fds: *mut c_int) -> c_int {
     let done = unsafe { call::pipe(fds) };
     if done == 0 {
         // SAFETY: on success the kernel wrote two descriptors to `fds`.
-        unsafe { created_pair(fds, false) };
+        unsafe { created_pair(fds, false, false) };
     }
     done
 }
@@ -71,21 +71,21 @@ pub unsafe extern "C" fn pipe2(fds: *mut c_int, flags: c_int) -> c_int {
     let done = unsafe { call::pipe2(fds, flags) };
     if done == 0 {
         // SAFETY: on success the kernel wrote two descriptors to `fds`.
-        unsafe { created_pair(fds, flags & libc::O_NONBLOCK != 0) };
+        unsafe { created_pair(fds, flags & libc::O_NONBLOCK != 0, false) };
     }
     done
 }
 
-/// Manages the two new descriptors at `pair`.
+/// Manages the two new descriptors at `pair`, sockets or pipe ends.
 ///
 /// # Safety
 ///
 /// `pair` must point to two descriptors.
-unsafe fn created_pair(pair: *const c_int, user_nonblocking: bool) {
+unsafe fn created_pair(pair: *const c_int, user_nonblocking: bool, socket: bool) {
     // SAFETY: the caller's two descriptors. (Two descriptions, each its own.)
     let [a, b] = unsafe { *pair.cast::<[c_int; 2]>() };
-    fds::created(a, user_nonblocking);
-    fds::created(b, user_nonblocking);
+    fds::created(a, user_nonblocking, socket);
+    fds::created(b, user_nonblocking, socket);
 }
 
 /// The hooked `accept(2)`: waits like a blocking accept; the new socket is
@@ -98,7 +98,7 @@ unsafe fn created_pair(pair: *const c_int, user_nonblocking: bool) {
 pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
     // SAFETY: the caller's arguments, passed on.
     let op = || unsafe { call::accept(fd, addr, len) } as isize;
-    fds::created(blocking(fd, Direction::Read, op) as c_int, false)
+    fds::created(blocking(fd, Direction::Read, op) as c_int, false, true)
 }
 
 /// The hooked `accept4(2)`: as `accept`.
@@ -116,7 +116,7 @@ pub unsafe extern "C" fn accept4(
     // SAFETY: the caller's arguments, passed on.
     let op = || unsafe { call::accept4(fd, addr, len, flags) } as isize;
     let accepted = blocking(fd, Direction::Read, op) as c_int;
-    fds::created(accepted, flags & libc::SOCK_NONBLOCK != 0)
+    fds::created(accepted, flags & libc::SOCK_NONBLOCK != 0, true)
 }
 
 /// The hooked `connect(2)`: waits like a blocking connect (up to

@@ -1,29 +1,37 @@
-//! The one place where a hooked call waits: for a descriptor to become
-//! ready in one direction, or for a deadline. A coroutine suspends (the
-//! descriptor registered with its worker's reactor, the deadline in its
-//! timing wheel); any other caller blocks in `poll(2)`.
+//! Where a hooked call waits: for a descriptor to become ready in one
+//! direction, or for a deadline. A coroutine suspends (the descriptor
+//! registered with its worker's reactor, the deadline in its timing
+//! wheel); any other caller blocks in `poll(2)`.
 //!
-//! On the io_uring backend too, hooked calls wait for readiness (the
-//! worker's ring watches its epoll instance) rather than lending their
-//! buffer to the ring: a C caller may `close` the descriptor from another
-//! coroutine while a call waits, which must end that call with `EBADF`
-//! (`Watch::close`), and an operation in a ring holds the file open until
-//! it is cancelled by descriptor; and a cancellation reaches a hooked call
-//! as `ECANCELED`, not as an unwind, which `io::uring` would have to learn.
+//! On the io_uring backend, a coroutine's receive or send on a socket
+//! that would block is made in its worker's ring instead ([`in_ring`]),
+//! with the caller's buffer: the data comes with the completion, and the
+//! descriptor is never registered in epoll. (Pipes stay on readiness: the
+//! ring fails a read from a non-blocking pipe with `EAGAIN` rather than
+//! waiting for it.) Two things a readiness wait gives for free are kept:
+//! a `close` of the descriptor from any thread ends the call with `EBADF`
+//! (`Watch::close` wakes the call, which cancels its operation in its own
+//! worker's ring — another worker's ring is never touched), and the
+//! operation is submitted under the watch's lock, so that it names this
+//! descriptor's file and never a later one given the same number; and a
+//! cancellation of the coroutine ends the call with `ECANCELED` rather
+//! than unwinding through the hook (`io::uring::run_here_until`).
 
 use super::coroutine;
 use crate::context::CoroutineCx;
 use crate::io::entry::Entry;
 use crate::io::pollable::{self, Direction};
 use crate::io::registration::Registration;
+use crate::io::uring::{self, Finish};
 use crate::time::{Sleep, sleep_until_async};
+use io_uring::squeue;
 use libc::c_int;
 use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 /// How a wait ended.
@@ -48,8 +56,13 @@ pub(super) struct Watch {
 
 struct State {
     registration: Option<Registration>,
-    /// Set by `close`: no registration may be made after it.
+    /// Set by `close`: no registration, and no operation in a ring, may
+    /// be made after it.
     closed: bool,
+    /// The calls waiting in a ring, which `close` wakes, by number.
+    in_ring: Vec<(u64, Waker)>,
+    /// The number of the next call to wait in a ring.
+    next: u64,
 }
 
 impl Watch {
@@ -60,6 +73,8 @@ impl Watch {
             state: Mutex::new(State {
                 registration: None,
                 closed: false,
+                in_ring: Vec::new(),
+                next: 0,
             }),
         }
     }
@@ -96,16 +111,22 @@ impl Watch {
     }
 
     /// Drops the registration (so that the descriptor's number can be
-    /// reused) and wakes the coroutines waiting on it: their wait fails
-    /// with `EBADF`.
+    /// reused) and wakes the coroutines waiting on it, for readiness or in
+    /// a ring: their wait fails with `EBADF`.
     pub(super) fn close(&self) {
-        let registration = {
+        let (registration, in_ring) = {
             let mut state = self.lock();
             state.closed = true;
-            state.registration.take()
+            (
+                state.registration.take(),
+                std::mem::take(&mut state.in_ring),
+            )
         };
         if let Some(registration) = registration {
             wake(&registration);
+        }
+        for (_, waker) in in_ring {
+            waker.wake();
         }
     }
 
@@ -154,6 +175,98 @@ pub(super) fn wait(
                 // Anything else: the next attempt reports it.
                 _ => Waited::Ready,
             }
+        }
+    }
+}
+
+/// Runs `sqe`, the call on `watch`'s descriptor, in the ring of the
+/// caller's worker: its count, or how its wait ended — `Ready` if it
+/// failed with `EAGAIN` (try again), `TimedOut` at `deadline`, `Failed`
+/// with its error, `EBADF` once the descriptor is closed, or `ECANCELED`
+/// if the coroutine is cancelled. `None` if the caller is not a coroutine
+/// on a worker that parks in a ring.
+///
+/// The operation is submitted under the watch's lock, after checking that
+/// the descriptor is open: `close` takes that lock before closing, so the
+/// kernel takes hold of this descriptor's file, never of another one
+/// given its number since.
+///
+/// # Safety
+///
+/// What `sqe` refers to stays valid, and unused by others as the call
+/// needs, until this returns.
+pub(super) unsafe fn in_ring(
+    watch: &Watch,
+    sqe: squeue::Entry,
+    deadline: Option<Instant>,
+) -> Option<Result<u32, Waited>> {
+    let start = || {
+        let state = watch.lock();
+        match state.closed {
+            true => Err(Waited::Failed(libc::EBADF)),
+            false => Ok((sqe, state)),
+        }
+    };
+    let end = Closing {
+        watch,
+        number: None,
+        deadline: deadline.map(sleep_until_async),
+    };
+    // SAFETY: by this function's contract.
+    let ended = unsafe { uring::run_here_until(start, end) }?;
+    Some(match ended {
+        Finish::Completed(Ok(count)) => Ok(count),
+        Finish::Completed(Err(e)) if e.raw_os_error() == Some(libc::EAGAIN) => Err(Waited::Ready),
+        Finish::Completed(Err(e)) => Err(Waited::Failed(errno_of(&e))),
+        Finish::Ended(waited) => Err(waited),
+        Finish::Cancelled => Err(Waited::Failed(libc::ECANCELED)),
+    })
+}
+
+/// The close of a watch's descriptor (`Failed(EBADF)`) or a deadline
+/// (`TimedOut`), which end a call waiting in a ring.
+struct Closing<'a> {
+    watch: &'a Watch,
+    /// Its number among the watch's calls in a ring, once polled.
+    number: Option<u64>,
+    deadline: Option<Sleep>,
+}
+
+impl Future for Closing<'_> {
+    type Output = Waited;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited> {
+        let this = &mut *self;
+        {
+            let mut state = this.watch.lock();
+            if state.closed {
+                return Poll::Ready(Waited::Failed(libc::EBADF));
+            }
+            let state = &mut *state;
+            let known = this
+                .number
+                .and_then(|number| state.in_ring.iter_mut().find(|(n, _)| *n == number));
+            match known {
+                Some((_, waker)) => waker.clone_from(cx.waker()),
+                None => {
+                    let number = state.next;
+                    state.next += 1;
+                    state.in_ring.push((number, cx.waker().clone()));
+                    this.number = Some(number);
+                }
+            }
+        }
+        match &mut this.deadline {
+            Some(deadline) => Pin::new(deadline).poll(cx).map(|()| Waited::TimedOut),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        if let Some(number) = self.number {
+            self.watch.lock().in_ring.retain(|(n, _)| *n != number);
         }
     }
 }

@@ -14,7 +14,9 @@
 //! completion arrives. So the frame that lent the buffer, and the [`Op`]
 //! whose address is the operation's `user_data`, outlive the kernel's use
 //! of both. Futures never lend buffers to the ring: they keep waiting for
-//! readiness.
+//! readiness. Hooked calls (feature `hook`) lend theirs through
+//! [`run_here_until`], which also ends the wait when another future does
+//! (the descriptor closed) and returns a cancellation instead of unwinding.
 //!
 //! # Readiness on a ring
 //!
@@ -107,22 +109,90 @@ pub(crate) unsafe fn run_here(
     timeout: Option<Duration>,
     sqe: impl FnOnce() -> squeue::Entry,
 ) -> Option<io::Result<u32>> {
+    // SAFETY: by this function's contract.
+    here(|coroutine, ring, handle| unsafe { ring.run(coroutine, sqe(), timeout, handle) })
+}
+
+/// How [`run_here_until`] ended.
+#[cfg(feature = "hook")]
+#[derive(Debug)]
+pub(crate) enum Finish<T> {
+    /// The operation completed (possibly while being cancelled): its
+    /// result.
+    Completed(io::Result<u32>),
+    /// The end came first (or refused the start): its output.
+    Ended(T),
+    /// The coroutine was cancelled (see
+    /// [`CoroutineCx::wait_or_cancelled`]).
+    Cancelled,
+}
+
+/// Runs an operation in the ring of the current worker, as [`run_here`],
+/// for a caller that must not be unwound (a hook): `start` gives the
+/// operation and a guard that is held until it is submitted — which
+/// happens at once, so that the kernel takes hold of the file it names
+/// before the guard goes — or refuses with an output of `end`. The wait
+/// ends when the operation completes, when `end` does, or when the
+/// coroutine is cancelled, which comes back as [`Finish::Cancelled`]
+/// rather than as an unwind. The operation is cancelled and reaped before
+/// this returns, on every path. `None` (and `start` not called) for a
+/// caller that is not a coroutine on a worker parking in a ring.
+///
+/// # Safety
+///
+/// As for [`Ring::run`].
+#[cfg(feature = "hook")]
+pub(crate) unsafe fn run_here_until<G, E: Future + Unpin>(
+    start: impl FnOnce() -> Result<(squeue::Entry, G), E::Output>,
+    end: E,
+) -> Option<Finish<E::Output>> {
+    here(|coroutine, ring, handle| {
+        let (sqe, guard) = match start() {
+            Ok(started) => started,
+            Err(ended) => return Finish::Ended(ended),
+        };
+        // SAFETY: by this function's contract.
+        let (waited, result) = unsafe {
+            ring.with(sqe, None, handle, |completion| {
+                ring.submit();
+                drop(guard);
+                coroutine.wait_or_cancelled(completion.or(end))
+            })
+        };
+        match waited {
+            Some(Err(ended)) if result == -libc::ECANCELED => Finish::Ended(ended),
+            None if result == -libc::ECANCELED => Finish::Cancelled,
+            _ => Finish::Completed(outcome(result)),
+        }
+    })
+}
+
+/// Calls `f` with the caller, the ring of its worker and its runtime if
+/// the caller is a coroutine on a worker that parks in a ring.
+fn here<R>(f: impl FnOnce(&CoroutineCx<'_>, &Ring, &Handle) -> R) -> Option<R> {
     let Caller::Coroutine(coroutine) = context::caller() else {
         return None;
     };
     let (handle, index) = crate::runtime::current_worker()?;
     let ring = handle.reactor(index).ring()?;
-    // SAFETY: by this function's contract; `coroutine` is the caller, on
-    // its worker (a started coroutine never leaves it), whose ring this is.
-    Some(unsafe { ring.run(coroutine, sqe(), timeout, &handle) })
+    // `coroutine` is the caller, on its worker (a started coroutine never
+    // leaves it), whose ring this is.
+    Some(f(coroutine, ring, &handle))
+}
+
+/// An operation's result as a count or an error.
+fn outcome(result: i32) -> io::Result<u32> {
+    if result < 0 {
+        Err(io::Error::from_raw_os_error(-result))
+    } else {
+        Ok(result as u32)
+    }
 }
 
 /// Whether [`run_here`] would run an operation for the caller: it is a
 /// coroutine on a worker that parks in a ring.
 pub(crate) fn usable_here() -> bool {
-    matches!(context::caller(), Caller::Coroutine(_))
-        && crate::runtime::current_worker()
-            .is_some_and(|(handle, index)| handle.reactor(index).ring().is_some())
+    here(|_, _, _| ()).is_some()
 }
 
 /// A length for the ring, which counts in `u32` (a longer transfer is
@@ -337,6 +407,34 @@ impl Ring {
         timeout: Option<Duration>,
         handle: &Handle,
     ) -> io::Result<u32> {
+        // SAFETY: by this function's contract.
+        let (waited, result) = unsafe {
+            self.with(sqe, timeout, handle, |completion| {
+                coroutine.wait(completion)
+            })
+        };
+        match waited {
+            Err(timed_out) if result == -libc::ECANCELED => Err(timed_out),
+            _ => outcome(result),
+        }
+    }
+
+    /// Pushes `sqe` (with `timeout` and `handle` as for [`run`](Self::run))
+    /// and calls `wait` with its completion, to wait for; returns what
+    /// `wait` returned and the operation's result, once the operation was
+    /// cancelled (if `wait` returned before its completion) and reaped —
+    /// also when `wait` unwinds.
+    ///
+    /// # Safety
+    ///
+    /// As for [`run`](Self::run).
+    unsafe fn with<W>(
+        &self,
+        sqe: squeue::Entry,
+        timeout: Option<Duration>,
+        handle: &Handle,
+        wait: impl FnOnce(Completion<'_>) -> W,
+    ) -> (W, i32) {
         let op = std::pin::pin!(Op::new(timeout, handle));
         let op = op.as_ref().get_ref();
         let address = std::ptr::from_ref(op) as usize;
@@ -350,13 +448,23 @@ impl Ring {
             lock(&self.unarmed).push(address);
         }
         let reap = Reap { ring: self, op };
-        let waited = coroutine.wait(Completion(op));
+        let waited = wait(Completion(op));
         drop(reap);
-        let result = op.result.get().expect("reaped");
-        match waited {
-            Err(timed_out) if result == -libc::ECANCELED => Err(timed_out),
-            _ if result < 0 => Err(io::Error::from_raw_os_error(-result)),
-            _ => Ok(result as u32),
+        (waited, op.result.get().expect("reaped"))
+    }
+
+    /// Submits what was pushed, without waiting: the kernel starts the
+    /// operations (and takes hold of their files) now rather than when the
+    /// worker next parks.
+    #[cfg(feature = "hook")]
+    fn submit(&self) {
+        if let Err(e) = self.lock().submit() {
+            // EBUSY: completions overflowed; EINTR: a signal. The worker
+            // submits what is left when it next parks.
+            assert!(
+                matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EINTR)),
+                "xasync: io_uring_enter failed: {e}"
+            );
         }
     }
 
@@ -574,6 +682,35 @@ impl Future for Completion<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.0.poll(cx)
+    }
+}
+
+impl<'a> Completion<'a> {
+    /// The completion, or `other`'s output if it comes first.
+    #[cfg(feature = "hook")]
+    fn or<F: Future + Unpin>(self, other: F) -> CompletionOr<'a, F> {
+        CompletionOr { op: self.0, other }
+    }
+}
+
+/// The completion (`Ok`), or another future's output (`Err`) if it comes
+/// first. For operations without a timeout of their own: their completion
+/// is never `TimedOut`.
+#[cfg(feature = "hook")]
+struct CompletionOr<'a, F> {
+    op: &'a Op<'a>,
+    other: F,
+}
+
+#[cfg(feature = "hook")]
+impl<F: Future + Unpin> Future for CompletionOr<'_, F> {
+    type Output = Result<(), F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.op.poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.other).poll(cx).map(Err)
     }
 }
 
