@@ -10,6 +10,7 @@ use crate::io::pollable::Direction;
 use crate::io::uring::len32;
 use io_uring::{opcode, squeue, types};
 use libc::{c_int, c_void, iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
+use std::sync::atomic::Ordering;
 
 /// Runs `op`, a real call on `fd`, as the call the user expects. On a
 /// descriptor the hooks emulate blocking for, `op` runs in non-blocking
@@ -54,7 +55,10 @@ fn blocking_or_ring(
 }
 
 /// Tries `op` until it does not fail with `EAGAIN`, waiting in between —
-/// or making the call in a ring, if `ring` gives it as an operation there.
+/// or making the call in a ring, if `ring` gives it as an operation there;
+/// once a call on the socket had to wait in a ring, the next ones in that
+/// direction go there without trying first (hooked echo on io_uring went
+/// from 0.89× to 0.94× of epoll's round trips).
 fn retry(
     fd: &Fd,
     direction: Direction,
@@ -62,21 +66,35 @@ fn retry(
     mut ring: impl FnMut() -> Option<squeue::Entry>,
 ) -> ssize_t {
     let deadline = fd.file.deadline(direction);
+    let waits_in_ring = fd.watch.waits_in_ring(direction);
+    let mut try_first = !(fd.file.is_socket() && waits_in_ring.load(Ordering::Relaxed));
     loop {
         let ticket = fd.watch.ticket(direction);
-        let done = op();
-        if done != -1 || errno() != libc::EAGAIN {
-            return done;
+        if try_first {
+            let done = op();
+            if done != -1 || errno() != libc::EAGAIN {
+                return done;
+            }
         }
         let sqe = if fd.file.is_socket() { ring() } else { None };
         // SAFETY: the operation is the call `op` makes, on the buffers the
         // hook's caller lent for it (see `blocking_or_ring`).
         let in_ring = sqe.and_then(|sqe| unsafe { wait::in_ring(&fd.watch, sqe, deadline) });
+        if in_ring.is_some() {
+            waits_in_ring.store(true, Ordering::Relaxed);
+        }
         let waited = match in_ring {
             Some(Ok(done)) => return done as ssize_t,
             Some(Err(waited)) => waited,
+            // Not in a ring after all (this call's flags, or the caller):
+            // try before waiting for readiness.
+            None if !try_first => {
+                try_first = true;
+                continue;
+            }
             None => wait::wait(&fd.watch, direction, ticket, deadline),
         };
+        try_first = true;
         match waited {
             Waited::Ready => {}
             Waited::TimedOut => return fail(libc::EAGAIN),

@@ -24,12 +24,13 @@ use crate::io::pollable::{self, Direction};
 use crate::io::registration::Registration;
 use crate::io::uring::{self, Finish};
 use crate::time::{Sleep, sleep_until_async};
-use io_uring::squeue;
+use io_uring::{opcode, squeue, types};
 use libc::c_int;
 use std::future::Future;
 use std::io;
 use std::os::fd::RawFd;
 use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -52,6 +53,10 @@ pub(super) enum Waited {
 pub(super) struct Watch {
     fd: RawFd,
     state: Mutex<State>,
+    /// By direction (read, write): a call had to wait in a ring, so the
+    /// next one is likely to as well and goes there without trying first
+    /// (a ring operation finding data ready completes at once anyway).
+    waits_in_ring: [AtomicBool; 2],
 }
 
 struct State {
@@ -76,7 +81,13 @@ impl Watch {
                 in_ring: Vec::new(),
                 next: 0,
             }),
+            waits_in_ring: [AtomicBool::new(false), AtomicBool::new(false)],
         }
+    }
+
+    /// Whether calls in `direction` had to wait in a ring.
+    pub(super) fn waits_in_ring(&self, direction: Direction) -> &AtomicBool {
+        &self.waits_in_ring[direction as usize]
     }
 
     /// The ticket to take before trying the call (see `io/waiters.rs`): 0
@@ -161,6 +172,20 @@ pub(super) fn wait(
 ) -> Waited {
     match coroutine() {
         Some(coroutine) => {
+            // On a ring's worker, a one-shot poll in the ring: the
+            // descriptor is never registered in epoll, whose every later
+            // event would otherwise wake the worker's ring for nothing
+            // once the calls go to the ring (one more `epoll_wait` per
+            // message after a hooked `connect`).
+            let events = match direction {
+                Direction::Read => libc::POLLIN,
+                Direction::Write => libc::POLLOUT,
+            };
+            let poll = opcode::PollAdd::new(types::Fd(watch.fd), events as u32).build();
+            // SAFETY: a poll refers to no memory.
+            if let Some(polled) = unsafe { in_ring(watch, poll, deadline) } {
+                return polled.map_or_else(|waited| waited, |_| Waited::Ready);
+            }
             let readiness = Readiness {
                 watch,
                 direction,
