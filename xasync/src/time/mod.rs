@@ -2,8 +2,8 @@
 //!
 //! Naming rule: the plain name waits — it suspends a coroutine or blocks a
 //! thread — and the `_async` name returns a future:
-//! [`sleep`] / [`sleep_async`], [`sleep_until`] / [`sleep_until_async`],
-//! [`timeout`] / [`timeout_async`], [`Interval::tick`] / [`Interval::tick_async`].
+//! [`sleep()`] / [`sleep_async`], [`sleep_until`] / [`sleep_until_async`],
+//! [`timeout()`] / [`timeout_async`], [`Interval::tick`] / [`Interval::tick_async`].
 //!
 //! Timers live in the timing wheel of the worker that registers them
 //! (1 ms resolution; a timer never fires early). No system call and no
