@@ -82,6 +82,44 @@ static void fifty_waits_overlap(void) {
     OK(xasync_runtime_destroy(rt));
 }
 
+/* A hooked call in a fiber of a coroutine's group suspends the coroutine
+ * (its fiber's stack with it), as one in the coroutine itself does: ten
+ * such coroutines on one worker sleep together. */
+static void fiber_sleep(xasync_fiber me, void *arg) {
+    (void)me;
+    (void)arg;
+    CHECK(usleep(WAIT_MS * 1000) == 0);
+}
+
+static void *sleeper_in_a_fiber(void *arg) {
+    (void)arg;
+    xasync_fiber base, fiber;
+    OK(xasync_fiber_group_create(&base));
+    OK(xasync_fiber_spawn(base, fiber_sleep, NULL, 0, &fiber));
+    OK(xasync_fiber_resume_from(fiber, base));
+    OK(xasync_fiber_destroy(fiber));
+    OK(xasync_fiber_destroy(base));
+    return NULL;
+}
+
+static void waits_in_fibers_overlap(void) {
+    enum { FIBERS = 10 };
+    xasync_runtime rt = runtime_of(1, "capi-hook-fibers");
+    double start = now_ms();
+    xasync_task tasks[FIBERS];
+    for (int i = 0; i < FIBERS; i++) {
+        OK(xasync_spawn(rt, sleeper_in_a_fiber, NULL, &tasks[i]));
+    }
+    for (int i = 0; i < FIBERS; i++) {
+        OK(xasync_await(tasks[i], NULL));
+    }
+    double took = now_ms() - start;
+    printf("# %d fibers x %d ms on 1 worker: %.0f ms\n", FIBERS, WAIT_MS, took);
+    fflush(stdout);
+    CHECK(took < FIBERS * WAIT_MS); /* a blocked worker takes 2 s */
+    OK(xasync_runtime_destroy(rt));
+}
+
 /* Outside coroutines the calls are the real ones: errno included. */
 static void plain_threads_get_the_real_calls(void) {
     char byte;
@@ -101,6 +139,7 @@ static void plain_threads_get_the_real_calls(void) {
 static void *suite(void *arg) {
     (void)arg;
     RUN(fifty_waits_overlap);
+    RUN(waits_in_fibers_overlap);
     RUN(plain_threads_get_the_real_calls);
     DONE("test_hook");
 }
