@@ -18,6 +18,14 @@
 //! [`run_here_until`], which also ends the wait when another future does
 //! (the descriptor closed) and returns a cancellation instead of unwinding.
 //!
+//! # Timeouts
+//!
+//! An operation's timeout is a timer in its worker's wheel, armed only if
+//! the operation is still pending once submitted (see
+//! [`Ring::arm_timers`]): most complete in the `io_uring_enter` that
+//! submits them and pay for no timer. When it fires, the coroutine wakes,
+//! sees the deadline passed, and [`Reap`] cancels the operation as above.
+//!
 //! # Readiness on a ring
 //!
 //! The readiness registrations (futures' sockets, the callback API) stay
@@ -649,7 +657,8 @@ impl<'a> Op<'a> {
 }
 
 /// Cancels the operation if it is still in flight and reaps it, whenever
-/// [`Ring::run`] leaves: after a timeout, and during an unwind.
+/// [`Ring::run`] leaves: after a timeout, and during an unwind; and takes
+/// it off the ring's `unarmed` list and its timer out of the wheel.
 struct Reap<'a> {
     ring: &'a Ring,
     op: &'a Op<'a>,
