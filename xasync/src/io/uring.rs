@@ -15,7 +15,7 @@
 //! whose address is the operation's `user_data`, outlive the kernel's use
 //! of both. Futures never lend buffers to the ring: they keep waiting for
 //! readiness. Hooked calls (feature `hook`) lend theirs through
-//! [`run_here_until`], which also ends the wait when another future does
+//! `run_here_until`, which also ends the wait when another future does
 //! (the descriptor closed) and returns a cancellation instead of unwinding.
 //!
 //! # Timeouts
