@@ -235,26 +235,26 @@ pub(super) unsafe fn in_ring(
     let end = Closing {
         watch,
         number: None,
-        deadline: deadline.map(sleep_until_async),
     };
+    let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
     // SAFETY: by this function's contract.
-    let ended = unsafe { uring::run_here_until(start, end) }?;
+    let ended = unsafe { uring::run_here_until(start, end, timeout) }?;
     Some(match ended {
         Finish::Completed(Ok(count)) => Ok(count),
         Finish::Completed(Err(e)) if e.raw_os_error() == Some(libc::EAGAIN) => Err(Waited::Ready),
         Finish::Completed(Err(e)) => Err(Waited::Failed(errno_of(&e))),
         Finish::Ended(waited) => Err(waited),
+        Finish::TimedOut => Err(Waited::TimedOut),
         Finish::Cancelled => Err(Waited::Failed(libc::ECANCELED)),
     })
 }
 
-/// The close of a watch's descriptor (`Failed(EBADF)`) or a deadline
-/// (`TimedOut`), which end a call waiting in a ring.
+/// The close of a watch's descriptor (`Failed(EBADF)`), which ends a call
+/// waiting in a ring (its deadline is the ring operation's timeout).
 struct Closing<'a> {
     watch: &'a Watch,
     /// Its number among the watch's calls in a ring, once polled.
     number: Option<u64>,
-    deadline: Option<Sleep>,
 }
 
 impl Future for Closing<'_> {
@@ -262,29 +262,24 @@ impl Future for Closing<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited> {
         let this = &mut *self;
-        {
-            let mut state = this.watch.lock();
-            if state.closed {
-                return Poll::Ready(Waited::Failed(libc::EBADF));
-            }
-            let state = &mut *state;
-            let known = this
-                .number
-                .and_then(|number| state.in_ring.iter_mut().find(|(n, _)| *n == number));
-            match known {
-                Some((_, waker)) => waker.clone_from(cx.waker()),
-                None => {
-                    let number = state.next;
-                    state.next += 1;
-                    state.in_ring.push((number, cx.waker().clone()));
-                    this.number = Some(number);
-                }
+        let mut state = this.watch.lock();
+        if state.closed {
+            return Poll::Ready(Waited::Failed(libc::EBADF));
+        }
+        let state = &mut *state;
+        let known = this
+            .number
+            .and_then(|number| state.in_ring.iter_mut().find(|(n, _)| *n == number));
+        match known {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => {
+                let number = state.next;
+                state.next += 1;
+                state.in_ring.push((number, cx.waker().clone()));
+                this.number = Some(number);
             }
         }
-        match &mut this.deadline {
-            Some(deadline) => Pin::new(deadline).poll(cx).map(|()| Waited::TimedOut),
-            None => Poll::Pending,
-        }
+        Poll::Pending
     }
 }
 

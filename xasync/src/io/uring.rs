@@ -130,6 +130,8 @@ pub(crate) enum Finish<T> {
     Completed(io::Result<u32>),
     /// The end came first (or refused the start): its output.
     Ended(T),
+    /// The timeout ran out first.
+    TimedOut,
     /// The coroutine was cancelled (see
     /// [`CoroutineCx::wait_or_cancelled`]).
     Cancelled,
@@ -142,7 +144,8 @@ pub(crate) enum Finish<T> {
 /// before the guard goes — or refuses with an output of `end`. The wait
 /// ends when the operation completes, when `end` does, or when the
 /// coroutine is cancelled, which comes back as [`Finish::Cancelled`]
-/// rather than as an unwind. The operation is cancelled and reaped before
+/// rather than as an unwind, or when `timeout` runs out (counted as
+/// [`Ring::run`] counts it). The operation is cancelled and reaped before
 /// this returns, on every path. `None` (and `start` not called) for a
 /// caller that is not a coroutine on a worker parking in a ring.
 ///
@@ -153,6 +156,7 @@ pub(crate) enum Finish<T> {
 pub(crate) unsafe fn run_here_until<G, E: Future + Unpin>(
     start: impl FnOnce() -> Result<(squeue::Entry, G), E::Output>,
     end: E,
+    timeout: Option<Duration>,
 ) -> Option<Finish<E::Output>> {
     here(|coroutine, ring, handle| {
         let (sqe, guard) = match start() {
@@ -161,13 +165,14 @@ pub(crate) unsafe fn run_here_until<G, E: Future + Unpin>(
         };
         // SAFETY: by this function's contract.
         let (waited, result) = unsafe {
-            ring.with(sqe, None, handle, |completion| {
+            ring.with(sqe, timeout, handle, |completion| {
                 ring.submit();
                 drop(guard);
                 coroutine.wait_or_cancelled(completion.or(end))
             })
         };
         match waited {
+            Some(Ok(Err(_timed_out))) if result == -libc::ECANCELED => Finish::TimedOut,
             Some(Err(ended)) if result == -libc::ECANCELED => Finish::Ended(ended),
             None if result == -libc::ECANCELED => Finish::Cancelled,
             _ => Finish::Completed(outcome(result)),
@@ -702,9 +707,8 @@ impl<'a> Completion<'a> {
     }
 }
 
-/// The completion (`Ok`), or another future's output (`Err`) if it comes
-/// first. For operations without a timeout of their own: their completion
-/// is never `TimedOut`.
+/// The completion or its timeout (`Ok`), or another future's output
+/// (`Err`) if it comes first.
 #[cfg(feature = "hook")]
 struct CompletionOr<'a, F> {
     op: &'a Op<'a>,
@@ -713,11 +717,11 @@ struct CompletionOr<'a, F> {
 
 #[cfg(feature = "hook")]
 impl<F: Future + Unpin> Future for CompletionOr<'_, F> {
-    type Output = Result<(), F::Output>;
+    type Output = Result<io::Result<()>, F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.op.poll(cx).is_ready() {
-            return Poll::Ready(Ok(()));
+        if let Poll::Ready(completed) = self.op.poll(cx) {
+            return Poll::Ready(Ok(completed));
         }
         Pin::new(&mut self.other).poll(cx).map(Err)
     }
